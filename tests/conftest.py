@@ -1,0 +1,37 @@
+"""Shared fixtures: offline mode, the real data folder (skipped when absent), built models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests that need real data skip cleanly on a user's fresh clone."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (it exists only beside the project's CI)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_ref():
+    from weamcli.registry import resolve_model
+
+    return resolve_model("tiny")
+
+
+@pytest.fixture(scope="session")
+def e5_ref():
+    from weamcli.registry import resolve_model
+
+    return resolve_model("e5-small")
