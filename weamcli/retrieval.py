@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .errors import WeamError
+from .registry import ModelRef
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,79 @@ def retrieval_accuracy(
         RetrievalResult(lang, f"{lang}->eng", int(fwd.sum()), n),
         RetrievalResult(lang, f"eng->{lang}", int(bwd.sum()), n),
     ]
+
+
+def nearest_neighbours(queries: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Row index of each query's cosine nearest neighbour among ``targets``."""
+    q = queries / np.linalg.norm(queries, axis=1, keepdims=True).clip(min=1e-12)
+    t = targets / np.linalg.norm(targets, axis=1, keepdims=True).clip(min=1e-12)
+    return (q @ t.T).argmax(axis=1)
+
+
+def resolve_tatoeba_languages(folder: str | Path, langs: Sequence[str] | str) -> list[str]:
+    """Tatoeba file codes for ``langs`` (any code form, or "all": every language in ``folder``)."""
+    from .languages import language
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WeamError("Tatoeba folder not found (pass --data-dir)", folder)
+    if isinstance(langs, str):
+        if langs.strip().lower() == "all":
+            return tatoeba_languages(folder)
+        langs = [c for c in langs.split(",") if c.strip()]
+    codes: list[str] = []
+    for raw in langs:
+        code = raw.strip()
+        if not (folder / f"tatoeba.{code}-eng.eng").is_file():
+            known = language(code)  # unknown codes: one-line error
+            if known.tatoeba is None:
+                raise WeamError(f"Tatoeba has no {known.name} ('{code}')", folder)
+            code = known.tatoeba
+        if code == "eng":
+            raise WeamError("Tatoeba pairs other languages with English; 'eng' is not a target", folder)
+        codes.append(code)
+    if not codes:
+        raise WeamError("no language given")
+    return list(dict.fromkeys(codes))
+
+
+def evaluate_retrieval(
+    model: ModelRef | str,
+    langs: Sequence[str] | str,
+    data_dir: str | Path,
+    *,
+    layer: int = -1,
+    name: str | None = None,
+    batch_size: int = 64,
+    max_length: int = 128,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The Tatoeba probe: x→en and en→x nearest-neighbour accuracy per language, as result rows
+    (task "tatoeba", with "direction" and "layer"; predictions are the retrieved line indices)."""
+    from .encoding import encode_sentences, load_encoder
+    from .registry import parameter_count, resolve_model
+    from .result_rows import make_row, model_facts
+
+    say = progress or (lambda _m: None)
+    ref = resolve_model(model) if isinstance(model, str) else model
+    codes = resolve_tatoeba_languages(data_dir, langs)
+    pairs = {code: read_tatoeba_pair(data_dir, code) for code in codes}  # all read before the model runs
+    encoder, tokenizer = load_encoder(ref)
+    total = encoder.config.num_hidden_layers
+    if not -total - 1 <= layer <= total:
+        raise WeamError(f"--layer {layer} is outside the model's hidden states 0..{total}", ref.path)
+    meta = ref.metadata()
+    facts = model_facts(ref, meta, params=parameter_count(encoder), num_layers=total, name=name)
+    rows: list[dict[str, Any]] = []
+    for code in codes:
+        xx, en = pairs[code]
+        kw = {"layer": layer, "prefix": ref.text_prefix, "batch_size": batch_size, "max_length": max_length}
+        vx = encode_sentences(encoder, tokenizer, xx, **kw)
+        ve = encode_sentences(encoder, tokenizer, en, **kw)
+        gold = list(range(len(xx)))
+        for direction, found in (("xx->en", nearest_neighbours(vx, ve)), ("en->xx", nearest_neighbours(ve, vx))):
+            row = make_row("tatoeba", "test", code, facts, ids=gold, predictions=[int(i) for i in found],
+                           gold=gold, direction=direction, layer=layer)
+            rows.append(row)
+        say(f"tatoeba {code}: {rows[-2]['accuracy']:.3f} x→en, {rows[-1]['accuracy']:.3f} en→x")
+    return rows

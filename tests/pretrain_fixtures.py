@@ -1,0 +1,30 @@
+"""Small alignment folders for the pretrain tests, in `weam align`'s output format, built from the
+first lines of real NTREX-128 data: words split by a simple regex (characters for Chinese) and
+linked along the diagonal. Link quality does not matter to these tests, only the format."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+NTREX = "ntrex128/NTREX-128"
+_WORDS = re.compile(r"\w+|[^\w\s]")
+
+
+def make_alignment_folder(data: Path, out: Path, lang: str, ntrex: str, pairs: int, *, no_space: bool = False) -> Path:
+    src = (data / NTREX / "newstest2019-src.eng.txt").read_text(encoding="utf-8").splitlines()[:pairs]
+    tgt = (data / NTREX / f"newstest2019-ref.{ntrex}.txt").read_text(encoding="utf-8").splitlines()[:pairs]
+    src_tok = [_WORDS.findall(s) for s in src]
+    tgt_tok = [list(t.replace(" ", "")) if no_space else _WORDS.findall(t) for t in tgt]
+    links = []
+    for s, t in zip(src_tok, tgt_tok):
+        pairs_ = {(i, round(i * len(t) / len(s))) for i in range(len(s))}
+        links.append(" ".join(f"{i}-{j}" for i, j in sorted(pairs_) if j < len(t)))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "source.tok").write_text("".join(" ".join(x) + "\n" for x in src_tok), encoding="utf-8")
+    (out / "target.tok").write_text("".join(" ".join(x) + "\n" for x in tgt_tok), encoding="utf-8")
+    (out / "alignment.txt").write_text("".join(x + "\n" for x in links), encoding="utf-8")
+    meta = {"source_lang": "en", "target_lang": lang, "backend": "diagonal", "symmetrize": "none", "pairs": len(src)}
+    (out / "align.json").write_text(json.dumps(meta), encoding="utf-8")
+    return out

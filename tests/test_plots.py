@@ -1,0 +1,99 @@
+"""`weam compare`'s figures on a realistic grid: what each shows, labels with units, no overlapping
+tick labels, readable PNGs, and skipping (with a reason) when there is one point to show."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pytest
+from comparison_fixtures import make_row, study_rows, write_rows
+
+from weamcli.comparison import compare_results
+from weamcli.plots import plot_deltas, plot_model_size, plot_pretrain_langs, write_plots
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    path = tmp_path_factory.mktemp("study") / "results.jsonl"
+    write_rows(path, study_rows(n=120, drop=("e5-small+tlm-L6", "yo")))
+    return compare_results([path], "baseline", n_boot=300)
+
+
+def _no_overlap(ax: plt.Axes) -> bool:
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+    return all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+def test_delta_bars_show_every_model_with_intervals(study):
+    fig = plot_deltas(study)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "en",
+        "de",
+        "es",
+        "zh",
+        "ru",
+        "hi",
+        "sw",
+        "yo",
+        "quy",
+        "mean",
+    ]
+    assert ax.get_ylabel() == "Δ accuracy vs baseline (points)"
+    assert "× = missing" in ax.get_xlabel()  # the failed tlm-L6/yo cell is marked, not dropped
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "e5-small+weam-L6 (vs e5-small-L6)" in legend and len(legend) == 5
+    # The mean bar of e5-small+weam has the mean-row Δ as its height, in points.
+    heights = sorted(round(p.get_height(), 6) for p in ax.patches)
+    assert round(100 * study.cell("mean", "e5-small+weam").delta, 6) in heights
+    assert _no_overlap(ax)
+    plt.close(fig)
+
+
+def test_pretrain_langs_lines_start_at_the_baseline(study):
+    fig = plot_pretrain_langs(study)
+    ax = fig.axes[0]
+    assert "(%)" in ax.get_ylabel() and "pre-training languages" in ax.get_xlabel()
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    weam = lines["weam (L12)"]
+    assert list(weam.get_xdata()) == [0, 1, 3]  # baseline (0 languages), weam-de (1), weam (3)
+    base = next(m for m in study.models if m.model == "e5-small")
+    assert weam.get_ydata()[0] == pytest.approx(100 * base.mean_accuracy)
+    assert _no_overlap(ax)
+    plt.close(fig)
+
+
+def test_model_size_has_log_axis_in_millions_with_layers(study):
+    fig = plot_model_size(study)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel().startswith("parameters (millions")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["96\nL6", "118\nL12"]
+    labels = {line.get_label() for line in ax.get_lines()}
+    assert {"baseline", "tlm", "weam (3 langs)", "weam (1 lang)"} <= labels
+    assert _no_overlap(ax)
+    plt.close(fig)
+
+
+def test_plots_are_written_as_png_and_one_point_plots_are_skipped(study, tmp_path):
+    written, skipped = write_plots(study, tmp_path)
+    assert skipped == {}
+    for path in written.values():
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    # One model size, one pre-training set: only the Δ bars make sense.
+    rows = [
+        make_row("b", "de", [i < 30 for i in range(50)]),
+        make_row("w", "de", [i < 35 for i in range(50)], method="weam", pretrain_langs=["de"]),
+    ]
+    rows += [make_row("t", "de", [i < 31 for i in range(50)], method="tlm", pretrain_langs=["de"])]
+    small = compare_results([write_rows(tmp_path / "r" / "results.jsonl", rows)], "b", n_boot=200)
+    small.models = [m for m in small.models if m.model != "b"]  # no 0-language point either
+    written, skipped = write_plots(small, tmp_path / "small")
+    assert set(written) == {"plot_deltas"}
+    assert skipped == {
+        "pretrain_langs": "every model has the same number of pre-training languages (1)",
+        "model_size": "every model has the same size",
+    }

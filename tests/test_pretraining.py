@@ -1,0 +1,139 @@
+"""`weam pretrain` end to end on the tiny model and small real NTREX-128 slices."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from pretrain_fixtures import make_alignment_folder
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from weamcli.cli import app
+from weamcli.errors import WeamError
+from weamcli.pretraining import pretrain, read_alignment_folder
+from weamcli.records import read_records
+
+FAST = dict(model="tiny", batch_size=8, max_length=48, logging_steps=2, max_pairs=40)
+
+
+@pytest.fixture(scope="module")
+def aligned(shared_data, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("aligned")
+    make_alignment_folder(shared_data, root / "align-en-de", "de", "deu", 48)
+    make_alignment_folder(shared_data, root / "align-en-zh", "zh", "zho-CN", 48, no_space=True)
+    return root
+
+
+def test_cli_two_languages_writes_a_full_vocab_model(aligned, tmp_path, tiny_ref):
+    out = tmp_path / "weam-de-zh"
+    result = CliRunner().invoke(app, [
+        "pretrain", "--lang", "de,zh", "--alignments", str(aligned / "align-en-{lang}"), "--model", "tiny",
+        "-o", str(out), "--max-steps", "6", "--batch-size", "8", "--max-length", "48", "--logging-steps", "2",
+        "--save-steps", "3", "--lr", "1e-3",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "L_cp" in result.output
+    meta = json.loads((out / "weam.json").read_text())
+    assert meta["method"] == "weam" and meta["pretrain_langs"] == ["de", "zh"]
+    assert meta["has_mlm_head"] is True and meta["steps"] == 6 and meta["base_model"] == "tiny"
+    assert "preset" not in meta and meta["text_prefix"] == ""
+    records = read_records(out / "run.jsonl")
+    logs = [r for r in records if r["event"] == "log"]
+    assert len(logs) == 3 and all("loss_mp" in r["metrics"] and "loss_cp" in r["metrics"] for r in logs)
+    final = records[-1]
+    assert final["event"] == "run" and final["seed"] == 42 and final["config"]["trim_vocab"] is True
+    assert final["metrics"]["loss_cp_last"] is not None and final["versions"]["torch"]
+    assert (out / "checkpoints" / "checkpoint-6" / "trimmed-vocab.json").is_file()
+
+    # saved at full vocabulary size: loads with AutoModel and the original tokenizer
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(out)
+    tok = AutoTokenizer.from_pretrained(out)
+    assert model.get_input_embeddings().weight.shape[0] == len(tok) == 250002
+    trained = load_file(str(out / "model.safetensors"))
+    base = load_file(str(Path(tiny_ref.path) / "model.safetensors"))
+    key = "bert.embeddings.word_embeddings.weight"
+    keep = json.loads((out / "checkpoints" / "checkpoint-6" / "trimmed-vocab.json").read_text())
+    keep = torch.tensor(keep["rows_are_tokenizer_ids"])
+    unused = torch.ones(len(tok), dtype=torch.bool)
+    unused[keep] = False
+    assert torch.equal(trained[key][unused], base[key][unused])  # rows the corpus never used: untouched
+    assert not torch.allclose(trained[key][keep], base[key][keep])  # trained rows written back
+    ids = tok("das Haus ist rot", return_tensors="pt")
+    assert torch.isfinite(model(**ids).last_hidden_state).all()
+
+
+class _StopAfterSave:
+    """Simulates a kill right after the checkpoint of step ``k`` is written."""
+
+    def __new__(cls, k: int):
+        from transformers import TrainerCallback
+
+        class Stop(TrainerCallback):
+            def on_save(self, args, state, control, **kwargs):
+                if state.global_step == k:
+                    raise KeyboardInterrupt
+
+        return Stop()
+
+
+def test_resume_matches_an_uninterrupted_run(aligned, tmp_path):
+    objective = "weam"
+    common = dict(FAST, objective=objective, max_steps=6, save_steps=3, alignments=str(aligned / "align-en-de"),
+                  cache_dir=tmp_path / "cache", bf16=False)
+    pretrain(["de"], tmp_path / "straight", **common)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(["de"], tmp_path / "killed", callbacks=[_StopAfterSave(3)], **common)
+    assert not (tmp_path / "killed" / "weam.json").exists()
+    # a resume with different settings is refused, naming the config file; nothing is touched
+    with pytest.raises(WeamError, match=r"pretrain-config.json: resume refused.*lambda"):
+        pretrain(["de"], tmp_path / "killed", resume=True, **{**common, "lam": 0.5})
+    result = pretrain(["de"], tmp_path / "killed", resume=True, **common)
+    assert result.steps == 6
+    a = load_file(str(tmp_path / "straight" / "model.safetensors"))
+    b = load_file(str(tmp_path / "killed" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:  # same seed, same batches, same masks: equal up to float round-off
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+    record = read_records(tmp_path / "killed" / "run.jsonl")[-1]
+    assert record["metrics"]["resumed_from"].endswith("checkpoint-3")
+
+
+def test_bad_alignment_files_name_file_and_line(aligned, tmp_path):
+    bad = tmp_path / "align-en-de"
+    shutil.copytree(aligned / "align-en-de", bad)
+    lines = (bad / "alignment.txt").read_text().splitlines()
+    lines[4] = "0-0 1-999"
+    (bad / "alignment.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(WeamError, match=r"alignment.txt:5: link 1-999 is out of range"):
+        read_alignment_folder(bad)
+    (bad / "alignment.txt").write_text("\n".join(lines[:10]) + "\n")
+    with pytest.raises(WeamError, match=r"(alignment.txt:11: has 10 lines but source.tok has 48)|(line counts differ.*alignment.txt 10)"):
+        pretrain(["de"], tmp_path / "out", alignments=str(bad), cache_dir=tmp_path / "cache", **FAST)
+    assert not (tmp_path / "out").exists()  # rejected before anything was written
+
+
+def test_cli_bad_input_is_one_line(aligned, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["pretrain", "--lang", "xx", "-a", str(aligned / "align-en-{lang}"), "-m", "tiny",
+                              "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "xx" in res.output and "Traceback" not in res.output
+    src, tgt = tmp_path / "en.txt", tmp_path / "de.txt"
+    src.write_text("one\ntwo\nthree\n")
+    tgt.write_text("eins\nzwei\n")
+    res = runner.invoke(app, ["pretrain", "--lang", "de", "--source", str(src), "--target", str(tgt), "-m", "tiny",
+                              "-o", str(tmp_path / "o2")])
+    assert res.exit_code == 2 and f"{tgt}:3: has 2 lines" in res.output
+    # an existing run is never overwritten by accident
+    done = tmp_path / "done"
+    done.mkdir()
+    (done / "model.safetensors").write_text("precious")
+    res = runner.invoke(app, ["pretrain", "--lang", "de", "-a", str(aligned / "align-en-{lang}"), "-m", "tiny",
+                              "-o", str(done)])
+    assert res.exit_code == 2 and "not empty" in res.output
+    assert (done / "model.safetensors").read_text() == "precious"

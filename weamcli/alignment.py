@@ -1,0 +1,553 @@
+"""Word alignment of a parallel corpus: the prior WEAM's cross-lingual prediction uses.
+
+Backends
+- ``eflomal`` (default): the eflomal 2.0 Bayesian aligner (IBM1+HMM+fertility, Gibbs sampling),
+  run forward and reverse on the corpus plus any extra training text, then symmetrised here by
+  ``grow-diag-final-and`` (Koehn et al. 2003), ``intersect`` or ``union``. eflomal 2.0 has no
+  seed option (its samplers are seeded from the clock), so links vary slightly between runs.
+- ``simalign``: SimAlign (Jalili Sabet et al. 2020) over the hidden states of any model the
+  registry resolves (default ``e5-small``), matching method ``inter`` (ArgMax), ``mwmf`` or
+  ``itermax``. Deterministic, slow (one pair per forward pass): for small sets.
+
+Output folder (written atomically; ``weam pretrain`` reads it with ``read_alignment_folder``)::
+
+    source.tok, target.tok   pre-tokenised sides, one pair per line, single spaces between units
+    alignment.txt            symmetrised links, Pharaoh ``i-j`` (0-based into the .tok units,
+                             source first), one line per pair; an empty line means no links
+    forward.txt, reverse.txt eflomal's directional links (statistical backend only)
+    lexicon.tsv              the alignment prior, UTF-8, tab-separated, header
+                             ``source  target  prob  count``: one row per aligned unit pair of
+                             the corpus (extra training text excluded), ``count`` = number of
+                             links between the two units, ``prob`` = p(target | source) =
+                             count / (links from that source unit); sorted by source unit, then
+                             by falling prob. Units are as in the .tok files (case kept).
+    align.json               source_lang, target_lang, backend, symmetrize, pairs, links,
+                             segment {...}, inputs {...}, backend_options {...}
+    run.jsonl                the run record (config, versions, seed, metrics)
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .corpus import Pair, Pretokenizer, Tokenized, input_words, read_pairs
+from .errors import WeamError
+from .gold_alignments import AlignmentScores, read_gold, score_alignments
+from .languages import language
+from .records import atomic_dir, write_run_record
+
+BACKENDS = ("eflomal", "simalign")
+SYMMETRIZATIONS = ("grow-diag-final-and", "intersect", "union")
+SIMALIGN_METHODS = ("inter", "mwmf", "itermax")
+ALIGN_META = "align.json"
+ALIGNMENT_FILE = "alignment.txt"
+LEXICON_FILE = "lexicon.tsv"
+_BACKEND_DEFAULTS: dict[str, dict[str, Any]] = {
+    # eflomal's own defaults (as its command line uses them)
+    "eflomal": {"eflomal_model": 3, "eflomal_length": 1.0, "n_samplers": 3, "null_prior": 0.2},
+    "simalign": {"simalign_method": "inter", "layer": 8},
+}
+
+Link = tuple[int, int]
+# progress(stage, done, total): total None while the amount of work is unknown
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class AlignmentResult:
+    """What ``align_corpus`` produced: the folder, how many pairs and links, and its metrics."""
+
+    out_dir: Path
+    pairs: int
+    links: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    scores: AlignmentScores | None = None
+
+
+# --------------------------------------------------------------------------- symmetrisation
+
+_NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
+
+
+def symmetrize(
+    forward: Iterable[Link], reverse: Iterable[Link], method: str = "grow-diag-final-and"
+) -> set[Link]:
+    """Combine two directional alignments (both as source-target index pairs).
+
+    ``grow-diag-final-and``: start from the intersection; repeatedly add union links next to an
+    existing link (8-neighbourhood) whose source or target word is still unaligned; finally add
+    links of either direction whose source and target words are both unaligned.
+    """
+    fwd, rev = set(forward), set(reverse)
+    if method == "intersect":
+        return fwd & rev
+    if method == "union":
+        return fwd | rev
+    if method != "grow-diag-final-and":
+        raise WeamError(f"--symmetrize must be one of {', '.join(SYMMETRIZATIONS)}, got '{method}'")
+    union = fwd | rev
+    links = fwd & rev
+    src_aligned = {i for i, _ in links}
+    tgt_aligned = {j for _, j in links}
+    grew = True
+    while grew:  # grow-diag: until a full pass adds nothing
+        grew = False
+        for i, j in sorted(links):
+            for di, dj in _NEIGHBOURS:
+                cand = (i + di, j + dj)
+                if (
+                    cand in union
+                    and cand not in links
+                    and (cand[0] not in src_aligned or cand[1] not in tgt_aligned)
+                ):
+                    links.add(cand)
+                    src_aligned.add(cand[0])
+                    tgt_aligned.add(cand[1])
+                    grew = True
+    for direction in (fwd, rev):  # final-and
+        for i, j in sorted(direction):
+            if i not in src_aligned and j not in tgt_aligned:
+                links.add((i, j))
+                src_aligned.add(i)
+                tgt_aligned.add(j)
+    return links
+
+
+# --------------------------------------------------------------------------- Pharaoh text
+
+
+def format_links(links: Iterable[Link]) -> str:
+    return " ".join(f"{i}-{j}" for i, j in sorted(links))
+
+
+def parse_links(text: str, path: Path, lineno: int) -> list[Link]:
+    links = []
+    for item in text.split():
+        i, sep, j = item.partition("-")
+        if not sep or not i.isdigit() or not j.isdigit():
+            raise WeamError(f"not a Pharaoh link 'i-j': {item[:40]!r}", path, lineno)
+        links.append((int(i), int(j)))
+    return links
+
+
+# --------------------------------------------------------------------------- backends
+
+
+def _check_options(backend: str, options: dict[str, Any]) -> dict[str, Any]:
+    if backend not in BACKENDS:
+        raise WeamError(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
+    known = _BACKEND_DEFAULTS[backend]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise WeamError(f"option(s) {', '.join(unknown)} do not apply to the {backend} backend")
+    merged = {**known, **options}
+    if backend == "simalign" and merged["simalign_method"] not in SIMALIGN_METHODS:
+        raise WeamError(
+            f"--simalign-method must be one of {', '.join(SIMALIGN_METHODS)}, "
+            f"got '{merged['simalign_method']}'"
+        )
+    if backend == "eflomal" and merged["eflomal_model"] not in (1, 2, 3):
+        raise WeamError(f"the eflomal model must be 1, 2 or 3, got {merged['eflomal_model']}")
+    return merged
+
+
+def _run_eflomal(
+    src_lines: Iterable[str], tgt_lines: Iterable[str], work: Path, opts: dict[str, Any]
+) -> tuple[Path, Path]:
+    """Run eflomal on the training lines; returns the forward and reverse links files."""
+    from eflomal import Aligner
+
+    fwd, rev = work / "fwd.links", work / "rev.links"
+    aligner = Aligner(
+        model=opts["eflomal_model"],
+        n_samplers=opts["n_samplers"],
+        rel_iterations=opts["eflomal_length"],
+        null_prior=opts["null_prior"],
+    )
+    try:
+        aligner.align(src_lines, tgt_lines, links_filename_fwd=str(fwd), links_filename_rev=str(rev))
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise WeamError(f"eflomal failed: {exc}") from None
+    if not fwd.is_file() or not rev.is_file():
+        raise WeamError("eflomal wrote no links (see its messages above)")
+    return fwd, rev
+
+
+def _tok_lines(path: Path) -> Iterator[str]:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            yield line.rstrip("\n")
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+def _as_progress(progress: Progress | None) -> Progress:
+    return progress or (lambda _stage, _done, _total: None)
+
+
+def _write_tokens(
+    pairs: Iterator[Pair],
+    pretok: Pretokenizer,
+    paths: tuple[Path, Path],
+    src_out: Any,
+    tgt_out: Any,
+    keep_origins: bool,
+    say: Progress,
+) -> tuple[int, list[int], list[tuple[Tokenized, Tokenized, int, int]]]:
+    """First pass: pre-tokenise and write the .tok files; returns the pair count, the indices of
+    pairs with an empty side, and (only for gold scoring) units' origins and input word counts."""
+    count = 0
+    empty: list[int] = []
+    kept: list[tuple[Tokenized, Tokenized, int, int]] = []
+    for pair in pairs:
+        src, tgt = pretok.pair(pair, *paths)
+        src_out.write(" ".join(src.tokens) + "\n")
+        tgt_out.write(" ".join(tgt.tokens) + "\n")
+        if not src.tokens or not tgt.tokens:
+            empty.append(count)
+        if keep_origins:
+            kept.append((src, tgt, len(input_words(pair.source)), len(input_words(pair.target))))
+        count += 1
+        if count % 1000 == 0:
+            say("pre-tokenising", count, None)
+    say("pre-tokenising", count, count)
+    return count, empty, kept
+
+
+def _write_extra(
+    extra: tuple[Path, Path | None] | None, pretok: Pretokenizer, work: Path, say: Progress
+) -> tuple[Path | None, Path | None, dict[str, int]]:
+    """Pre-tokenise the extra training text; empty or over-long extra pairs are skipped (counted)."""
+    if extra is None:
+        return None, None, {}
+    src_path, tgt_path = extra
+    paths = (src_path, tgt_path or src_path)
+    out_src, out_tgt = work / "extra.src", work / "extra.tgt"
+    used = skipped = 0
+    lenient = Pretokenizer(pretok.source_lang, pretok.target_lang, pretok.segment, pretok.pretokenized, 10**9)
+    with open(out_src, "w", encoding="utf-8") as fs, open(out_tgt, "w", encoding="utf-8") as ft:
+        for pair in read_pairs(src_path, tgt_path):
+            src, tgt = lenient.pair(pair, *paths)
+            n_src, n_tgt = len(src.tokens), len(tgt.tokens)
+            if not n_src or not n_tgt or n_src > pretok.max_tokens or n_tgt > pretok.max_tokens:
+                skipped += 1
+                continue
+            fs.write(" ".join(src.tokens) + "\n")
+            ft.write(" ".join(tgt.tokens) + "\n")
+            used += 1
+            if used % 5000 == 0:
+                say("pre-tokenising extra text", used, None)
+    return out_src, out_tgt, {"extra_pairs_used": used, "extra_pairs_skipped": skipped}
+
+
+def _training_lines(tok: Path, empty: set[int], extra: Path | None) -> Iterator[str]:
+    """eflomal's input for one side: the corpus without pairs that have an empty side, then extra text."""
+    for index, line in enumerate(_tok_lines(tok)):
+        if index not in empty:
+            yield line
+    if extra is not None:
+        yield from _tok_lines(extra)
+
+
+def _directional_lines(path: Path | None, pairs: int, empty: set[int]) -> Iterator[str]:
+    """eflomal's links for the corpus pairs, with empty lines put back for the skipped pairs."""
+    if path is None:
+        yield from ("" for _ in range(pairs))
+        return
+    with open(path, encoding="utf-8") as fh:
+        for index in range(pairs):
+            yield "" if index in empty else fh.readline().rstrip("\n")
+
+
+def align_corpus(
+    source: Path | str,
+    target: Path | str | None,
+    out_dir: Path | str,
+    *,
+    source_lang: str,
+    target_lang: str,
+    backend: str = "eflomal",
+    symmetrize: str = "grow-diag-final-and",
+    segment: str = "auto",
+    model: str = "e5-small",
+    seed: int = 1,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    pretokenized: bool = False,
+    max_tokens: int = 200,
+    empty_lines: str = "keep",
+    extra_source: Path | str | None = None,
+    extra_target: Path | str | None = None,
+    gold: Path | str | None = None,
+    gold_index_base: str = "auto",
+    gold_drop_invalid: bool = False,
+    **backend_options: Any,
+) -> AlignmentResult:
+    """Align a parallel corpus into ``out_dir`` (see the module docstring for the files).
+
+    ``target`` None reads ``source`` as ``src ||| tgt`` lines; likewise ``extra_source`` alone is a
+    ``|||`` file of extra training text for eflomal (not written to the outputs). With ``gold``,
+    the alignment is scored (links projected onto the input's whitespace words) and the scores
+    are returned and recorded.
+    """
+    say = _as_progress(progress)
+    started = time.perf_counter()
+    src_lang, tgt_lang = language(source_lang), language(target_lang)
+    opts = _check_options(backend, backend_options)
+    if symmetrize not in SYMMETRIZATIONS:
+        raise WeamError(f"--symmetrize must be one of {', '.join(SYMMETRIZATIONS)}, got '{symmetrize}'")
+    if extra_target is not None and extra_source is None:
+        raise WeamError("--extra-target needs --extra-source")
+    if backend == "simalign" and extra_source is not None:
+        raise WeamError("extra training text applies to the eflomal backend only")
+    pretok = Pretokenizer(src_lang, tgt_lang, segment, pretokenized, max_tokens, empty_lines)
+    source = Path(source)
+    target = None if target is None else Path(target)
+    in_paths = (source, target or source)
+    extra = (
+        None
+        if extra_source is None
+        else (Path(extra_source), None if extra_target is None else Path(extra_target))
+    )
+    random.seed(seed)
+    out_dir = Path(out_dir)
+
+    with (
+        atomic_dir(out_dir, overwrite=overwrite) as tmp,
+        tempfile.TemporaryDirectory(prefix="weam-align-") as w,
+    ):
+        work = Path(w)
+        with (
+            open(tmp / "source.tok", "w", encoding="utf-8") as fs,
+            open(tmp / "target.tok", "w", encoding="utf-8") as ft,
+        ):
+            n_pairs, empty_list, kept = _write_tokens(
+                read_pairs(source, target), pretok, in_paths, fs, ft, gold is not None, say
+            )
+        if n_pairs == 0:
+            raise WeamError("the corpus has no lines", source)
+        empty = set(empty_list)
+        gold_links = gold_info = None
+        if gold is not None:  # validate the gold file before the long alignment
+            gold_links, gold_info = read_gold(
+                gold,
+                [k[2] for k in kept],
+                [k[3] for k in kept],
+                index_base=gold_index_base,
+                drop_invalid=gold_drop_invalid,
+            )
+
+        metrics: dict[str, Any] = {"pairs": n_pairs, "pairs_with_empty_side": len(empty)}
+        fwd_path = rev_path = None
+        if backend == "eflomal":
+            extra_src, extra_tgt, extra_counts = _write_extra(extra, pretok, work, say)
+            metrics.update(extra_counts)
+            if len(empty) < n_pairs or extra_src is not None:
+                say("aligning with eflomal (forward and reverse)", 0, None)
+                t0 = time.perf_counter()
+                fwd_path, rev_path = _run_eflomal(
+                    _training_lines(tmp / "source.tok", empty, extra_src),
+                    _training_lines(tmp / "target.tok", empty, extra_tgt),
+                    work,
+                    opts,
+                )
+                metrics["eflomal_seconds"] = round(time.perf_counter() - t0, 2)
+            links_iter = _symmetrised(fwd_path, rev_path, n_pairs, empty, symmetrize, tmp)
+        else:
+            links_iter = _simalign_links(tmp, n_pairs, model, opts, seed, say)
+
+        lexicon: Counter[tuple[str, str]] = Counter()
+        predicted: list[set[Link]] = []
+        total_links = 0
+        with open(tmp / ALIGNMENT_FILE, "w", encoding="utf-8") as fa:
+            rows = zip(
+                _tok_lines(tmp / "source.tok"), _tok_lines(tmp / "target.tok"), links_iter, strict=True
+            )
+            for index, (src_line, tgt_line, links) in enumerate(rows):
+                fa.write(format_links(links) + "\n")
+                total_links += len(links)
+                src_toks, tgt_toks = src_line.split(), tgt_line.split()
+                lexicon.update((src_toks[i], tgt_toks[j]) for i, j in links)
+                if gold_links is not None:
+                    src_k, tgt_k = kept[index][0], kept[index][1]
+                    predicted.append({(src_k.origin[i], tgt_k.origin[j]) for i, j in links})
+                if (index + 1) % 5000 == 0:
+                    say("writing alignments", index + 1, n_pairs)
+        say("writing alignments", n_pairs, n_pairs)
+        _write_lexicon(tmp / LEXICON_FILE, lexicon)
+        metrics["links"] = total_links
+        metrics["links_per_pair"] = round(total_links / n_pairs, 3)
+        metrics["lexicon_entries"] = len(lexicon)
+
+        scores = None
+        if gold_links is not None:
+            scores = score_alignments(predicted, gold_links)
+            metrics["gold"] = {**scores.as_dict(), **(gold_info or {})}
+        metrics["seconds"] = round(time.perf_counter() - started, 2)
+
+        inputs = {
+            "source": str(source.resolve()),
+            "target": None if target is None else str(target.resolve()),
+            "extra_source": None if extra is None else str(extra[0].resolve()),
+            "extra_target": None if extra is None or extra[1] is None else str(extra[1].resolve()),
+        }
+        meta = {
+            "source_lang": src_lang.code,
+            "target_lang": tgt_lang.code,
+            "backend": backend,
+            "symmetrize": symmetrize if backend == "eflomal" else None,
+            "pairs": n_pairs,
+            "links": total_links,
+            "segment": pretok.describe(),
+            "inputs": inputs,
+            "backend_options": {**opts, **({"model": model} if backend == "simalign" else {})},
+            "files": {
+                "alignment": ALIGNMENT_FILE,
+                "lexicon": LEXICON_FILE,
+                "source": "source.tok",
+                "target": "target.tok",
+            },
+        }
+        (tmp / ALIGN_META).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        config = {k: v for k, v in meta.items() if k not in ("pairs", "links", "files")}
+        config["gold"] = None if gold is None else str(Path(gold).resolve())
+        config["gold_index_base"] = gold_index_base
+        write_run_record(tmp, "align", config, seed=seed, metrics=metrics)
+    return AlignmentResult(out_dir, n_pairs, total_links, metrics, scores)
+
+
+def _symmetrised(
+    fwd_path: Path | None, rev_path: Path | None, pairs: int, empty: set[int], method: str, tmp: Path
+) -> Iterator[set[Link]]:
+    """Stream symmetrised links per pair while writing forward.txt and reverse.txt."""
+    with (
+        open(tmp / "forward.txt", "w", encoding="utf-8") as ff,
+        open(tmp / "reverse.txt", "w", encoding="utf-8") as fr,
+    ):
+        fwd_lines = _directional_lines(fwd_path, pairs, empty)
+        rev_lines = _directional_lines(rev_path, pairs, empty)
+        for index, (f_line, r_line) in enumerate(zip(fwd_lines, rev_lines, strict=True)):
+            ff.write(f_line + "\n")
+            fr.write(r_line + "\n")
+            fwd = parse_links(f_line, fwd_path or tmp / "forward.txt", index + 1)
+            rev = parse_links(r_line, rev_path or tmp / "reverse.txt", index + 1)
+            yield symmetrize(fwd, rev, method)
+
+
+def _simalign_links(
+    tmp: Path, pairs: int, model: str, opts: dict[str, Any], seed: int, say: Progress
+) -> Iterator[set[Link]]:
+    """SimAlign over the .tok units, one pair per forward pass."""
+    from .registry import quiet_transformers, resolve_model
+
+    ref = resolve_model(model)
+    quiet_transformers()
+    import torch
+
+    torch.manual_seed(seed)
+    say(f"loading {ref.label} for SimAlign (layer {opts['layer']})", 0, None)
+    from simalign import SentenceAligner  # slow import: only when this backend is used
+
+    code = {"inter": "a", "mwmf": "m", "itermax": "i"}[opts["simalign_method"]]
+    try:
+        aligner = SentenceAligner(
+            model=ref.path, token_type="bpe", matching_methods=code, layer=opts["layer"]
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeamError(f"SimAlign cannot load the model ({first})", ref.path) from None
+    rows = zip(_tok_lines(tmp / "source.tok"), _tok_lines(tmp / "target.tok"), strict=True)
+    for index, (src_line, tgt_line) in enumerate(rows):
+        src, tgt = src_line.split(), tgt_line.split()
+        if not src or not tgt:
+            yield set()
+        else:
+            try:
+                found = aligner.get_word_aligns(src, tgt)[opts["simalign_method"]]
+            except ValueError as exc:  # e.g. a layer the model does not have
+                raise WeamError(f"SimAlign failed: {exc}", ref.path) from None
+            yield {(int(i), int(j)) for i, j in found}
+        say("aligning with SimAlign", index + 1, pairs)
+
+
+def _write_lexicon(path: Path, counts: Counter[tuple[str, str]]) -> None:
+    totals: Counter[str] = Counter()
+    for (src, _tgt), n in counts.items():
+        totals[src] += n
+    rows = sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("source\ttarget\tprob\tcount\n")
+        for (src, tgt), n in rows:
+            fh.write(f"{src}\t{tgt}\t{n / totals[src]:.6g}\t{n}\n")
+
+
+# --------------------------------------------------------------------------- reading a folder
+
+
+def read_alignment_folder(
+    path: Path | str,
+) -> tuple[dict[str, Any], list[list[str]], list[list[str]], list[list[Link]]]:
+    """Read a ``weam align`` folder: (align.json, source units, target units, links per pair).
+
+    Every link is checked against the pair's unit counts (one-line error naming alignment.txt and
+    the line)."""
+    folder = Path(path)
+    meta_path = folder / ALIGN_META
+    if not meta_path.is_file():
+        raise WeamError(f"not a `weam align` output folder (no {ALIGN_META})", folder)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise WeamError(f"invalid JSON ({exc.msg})", meta_path, exc.lineno) from None
+    files = [folder / "source.tok", folder / "target.tok", folder / ALIGNMENT_FILE]
+    for f in files:
+        if not f.is_file():
+            raise WeamError("missing from the alignment folder", f)
+    src = [line.split() for line in _tok_lines(files[0])]
+    tgt = [line.split() for line in _tok_lines(files[1])]
+    align_lines = list(_tok_lines(files[2]))
+    if not (len(src) == len(tgt) == len(align_lines)):
+        raise WeamError(
+            f"line counts differ: source.tok {len(src)}, target.tok {len(tgt)}, "
+            f"alignment.txt {len(align_lines)}",
+            folder,
+        )
+    links: list[list[Link]] = []
+    for index, line in enumerate(align_lines):
+        pair_links = parse_links(line, files[2], index + 1)
+        for i, j in pair_links:
+            if i >= len(src[index]) or j >= len(tgt[index]):
+                raise WeamError(
+                    f"link {i}-{j} is out of range "
+                    f"({len(src[index])} source, {len(tgt[index])} target units)",
+                    files[2],
+                    index + 1,
+                )
+        links.append(pair_links)
+    return meta, src, tgt, links
+
+
+def lexicon_rows(path: Path | str) -> Iterator[tuple[str, str, float, int]]:
+    """Rows of a lexicon.tsv (source, target, prob, count)."""
+    path = Path(path)
+    with open(path, encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\n")
+        if header != "source\ttarget\tprob\tcount":
+            raise WeamError("not a weam lexicon (bad header)", path, 1)
+        for lineno, line in enumerate(fh, 2):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 4:
+                raise WeamError("expected 4 tab-separated fields", path, lineno)
+            try:
+                yield parts[0], parts[1], float(parts[2]), int(parts[3])
+            except ValueError:
+                raise WeamError("prob and count must be numbers", path, lineno) from None

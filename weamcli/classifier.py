@@ -1,0 +1,146 @@
+"""The pooled classification model: an encoder, masked mean (or [CLS]) pooling, dropout, a linear head.
+
+Saved as a save_pretrained folder: the encoder and tokenizer as transformers writes them, the head
+as ``classifier.safetensors``, and weam's facts (labels, pooling, task, seed…) in ``weam.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .encoding import mean_pool
+from .errors import WeamError
+from .records import atomic_file
+from .registry import METADATA_FILE, ModelRef, load_model, load_tokenizer
+
+HEAD_FILE = "classifier.safetensors"
+POOLINGS = ("mean", "cls")
+
+
+class PooledClassifier(nn.Module):
+    """Encoder + pooling + dropout + linear head; ``forward`` returns (loss, logits) like HF models."""
+
+    def __init__(self, encoder: nn.Module, num_labels: int, *, pooling: str = "mean", dropout: float = 0.1):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise WeamError(f"unknown pooling '{pooling}' (choose from {', '.join(POOLINGS)})")
+        self.encoder = encoder
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    @property
+    def device(self) -> torch.device:
+        return self.head.weight.device
+
+    def pool(self, input_ids, attention_mask, token_type_ids=None):
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        hidden = self.encoder(**kwargs).last_hidden_state
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        return mean_pool(hidden, attention_mask)
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None, labels=None) -> dict[str, Any]:
+        logits = self.head(self.dropout(self.pool(input_ids, attention_mask, token_type_ids)))
+        out: dict[str, Any] = {"logits": logits}
+        if labels is not None:
+            out["loss"] = nn.functional.cross_entropy(logits, labels)
+        return out
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        return list(self.head.parameters())
+
+    def save(self, folder: str | Path, tokenizer, metadata: dict[str, Any]) -> None:
+        """Write encoder, tokenizer, head and weam.json into ``folder`` (an atomic_dir temp folder)."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        self.encoder.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.head.state_dict().items()},
+                  str(folder / HEAD_FILE))
+        with atomic_file(folder / METADATA_FILE) as fh:
+            json.dump(metadata, fh, indent=2)
+
+
+def encoder_for(ref: ModelRef):
+    """The bare encoder of ``ref``: AutoModel also loads the encoder of an AutoModelForMaskedLM save."""
+    return load_model(ref)
+
+
+def load_classifier(ref: ModelRef) -> tuple[PooledClassifier, Any, dict[str, Any]]:
+    """A fine-tuned folder as (classifier, tokenizer, weam.json); one line if it has no head."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    head_path = Path(ref.path) / HEAD_FILE
+    if ref.kind != "folder" or not head_path.is_file():
+        raise WeamError(f"no classification head ({HEAD_FILE}): fine-tune it first with `weam finetune`",
+                        ref.path)
+    meta = ref.metadata()
+    labels = meta.get("labels")
+    if not isinstance(labels, list) or not labels:
+        raise WeamError(f"{METADATA_FILE} has no 'labels' list for the classification head", ref.path)
+    try:
+        state = load_file(str(head_path))
+    except (SafetensorError, OSError) as exc:
+        raise WeamError(f"cannot read the head ({exc})", head_path) from None
+    encoder = encoder_for(ref)
+    model = PooledClassifier(encoder, len(labels), pooling=meta.get("pooling", "mean"))
+    try:
+        model.head.load_state_dict(state)
+    except RuntimeError:
+        shape = tuple(state["weight"].shape) if "weight" in state else "?"
+        raise WeamError(f"head shape {shape} does not fit {len(labels)} labels and hidden size "
+                        f"{encoder.config.hidden_size}", head_path) from None
+    model.eval()
+    return model, load_tokenizer(ref), meta
+
+
+def tokenize(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, *, prefix: str = "",
+             max_length: int = 128, **kwargs: Any):
+    """Tokenize texts (with their pair segment), prepending the model's text prefix to the first segment."""
+    first = [prefix + t for t in texts]
+    if pairs is None:
+        return tokenizer(first, truncation=True, max_length=max_length, **kwargs)
+    return tokenizer(first, list(pairs), truncation="longest_first", max_length=max_length, **kwargs)
+
+
+def predict_logits(
+    model: PooledClassifier,
+    tokenizer,
+    texts: Sequence[str],
+    pairs: Sequence[str] | None = None,
+    *,
+    prefix: str = "",
+    batch_size: int = 64,
+    max_length: int = 128,
+) -> np.ndarray:
+    """Head logits per input (``[n, labels]``), in input order; batched by length so padding stays small."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + (len(pairs[i]) if pairs else 0))
+    out = np.zeros((len(texts), model.head.out_features), dtype=np.float32)
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = tokenize(tokenizer, [texts[i] for i in idx], [pairs[i] for i in idx] if pairs else None,
+                             prefix=prefix, max_length=max_length, padding=True, return_tensors="pt")
+            batch = {k: v.to(model.device) for k, v in batch.items()
+                     if k in ("input_ids", "attention_mask", "token_type_ids")}
+            out[idx] = model(**batch)["logits"].float().cpu().numpy()
+    return out
+
+
+def predict(model: PooledClassifier, tokenizer, texts: Sequence[str], pairs: Sequence[str] | None = None,
+            **kwargs: Any) -> list[int]:
+    """Predicted label index per input, in input order (see ``predict_logits`` for the options)."""
+    return predict_logits(model, tokenizer, texts, pairs, **kwargs).argmax(-1).tolist()

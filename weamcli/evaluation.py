@@ -1,0 +1,103 @@
+"""Zero-shot evaluation of fine-tuned classifiers: accuracy per language, one result row per
+model × task × language × seed, with the predictions kept for paired statistics."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .errors import WeamError
+from .registry import ModelRef, parameter_count, resolve_model
+from .result_rows import make_row, model_facts
+from .tasks import TaskSpec, TaskSplit, available_languages, load_split, resolve_language
+
+_SEED_DIR = re.compile(r"^seed-(\d+)$")
+
+
+def expand_model_folders(names: Sequence[str]) -> list[str]:
+    """A `weam finetune` output (OUT holding seed-<n>/ folders) stands for its seeds, in seed order."""
+    out: list[str] = []
+    for name in names:
+        folder = Path(name).expanduser()
+        if folder.is_dir() and not (folder / "config.json").is_file():
+            seeds = sorted((int(m.group(1)), p) for p in folder.iterdir()
+                           if (m := _SEED_DIR.match(p.name)) and (p / "config.json").is_file())
+            if not seeds:
+                raise WeamError("neither a model folder (no config.json) nor a `weam finetune` output "
+                                "(no seed-<n>/ folders)", folder)
+            out.extend(str(p) for _, p in seeds)
+        else:
+            out.append(name)
+    return out
+
+
+def resolve_languages(task: TaskSpec, langs: Sequence[str] | str, split: str) -> list[str]:
+    """The task's file codes for ``langs`` (codes in any form, or "all": every language with data)."""
+    if isinstance(langs, str):
+        langs = available_languages(task, split) if langs.strip().lower() == "all" else \
+            [c for c in langs.split(",") if c.strip()]
+    if not langs:
+        raise WeamError("no language given")
+    codes = [resolve_language(task, c.strip())[0] for c in langs]
+    return list(dict.fromkeys(codes))
+
+
+def evaluate(
+    models: Sequence[str | ModelRef],
+    task: TaskSpec,
+    langs: Sequence[str] | str,
+    *,
+    split: str = "test",
+    name: str | None = None,
+    batch_size: int = 64,
+    max_length: int = 128,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Accuracy of each fine-tuned model on ``split`` of each language: rows in the ROW_KEYS schema.
+
+    All data is loaded and checked against each model's label set before any model runs, so bad
+    input fails fast with nothing written."""
+    from .classifier import HEAD_FILE, load_classifier, predict
+
+    say = progress or (lambda _m: None)
+    refs: list[ModelRef] = []
+    for m in models:
+        refs.extend([m] if isinstance(m, ModelRef) else [resolve_model(n) for n in expand_model_folders([m])])
+    codes = resolve_languages(task, langs, split)
+    plans: list[tuple[ModelRef, dict[str, Any]]] = []
+    for ref in refs:
+        if ref.kind != "folder" or not (Path(ref.path) / HEAD_FILE).is_file():
+            raise WeamError(f"no classification head ({HEAD_FILE}) for task '{task.name}': fine-tune it "
+                            "first with `weam finetune`", ref.path)
+        meta = ref.metadata()
+        if meta.get("task") not in (None, task.name):
+            raise WeamError(f"was fine-tuned for task '{meta.get('task')}', not '{task.name}'", ref.path)
+        plans.append((ref, meta))
+    data: dict[tuple[tuple[str, ...], str], TaskSplit] = {}
+    for _ref, meta in plans:
+        labels = tuple(meta.get("labels") or ())
+        if task.labels is not None and labels and set(labels) != set(task.labels):
+            raise WeamError(f"its labels {list(labels)} are not task '{task.name}''s label set", _ref.path)
+        checked = replace(task, labels=labels or task.labels)  # labels outside the head's set: one-line error
+        for code in codes:
+            if (labels, code) not in data:
+                data[(labels, code)] = load_split(checked, code, split)
+    rows: list[dict[str, Any]] = []
+    for ref, meta in plans:
+        say(f"evaluating {ref.path} on {len(codes)} language(s)")
+        model, tokenizer, meta = load_classifier(ref)
+        labels = tuple(meta["labels"])
+        facts = model_facts(ref, meta, params=parameter_count(model),
+                            num_layers=model.encoder.config.num_hidden_layers, name=name)
+        for code in codes:
+            part = data[(labels, code)]
+            best = predict(model, tokenizer, part.texts, part.pairs, prefix=ref.text_prefix,
+                           batch_size=batch_size, max_length=max_length)
+            preds = [labels[i] for i in best]
+            row = make_row(task.name, split, code, facts, ids=part.ids, predictions=preds, gold=part.labels)
+            say(f"{facts['model']} seed {facts['seed']} {code}: {row['accuracy']:.3f} ({row['correct']}/{row['n']})")
+            rows.append(row)
+    return rows

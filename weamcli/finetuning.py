@@ -1,0 +1,330 @@
+"""English fine-tuning of an encoder + classification head through HF Trainer, one model per seed.
+
+Model selection uses the English dev split only (or the last epoch): zero-shot means no
+target-language label is seen in training or selection.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import WeamError
+from .records import atomic_dir, write_run_record
+from .registry import METADATA_FILE, ModelRef, built_path, parameter_count
+from .tasks import TaskSpec, TaskSplit, label_set, load_split, resolve_language
+
+SELECTIONS = ("best-dev", "last")
+# weam.json keys of the base model that describe how its encoder came to be; carried into the fine-tune
+CARRIED_KEYS = ("text_prefix", "method", "pretrain_langs", "base_model", "num_layers")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Hyper-parameters; the defaults are those of the hand-made baseline (notes/baselines.md)."""
+
+    lr: float = 3e-5  # encoder
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    batch_size: int = 16
+    max_length: int = 128
+    epochs: float = 6
+    dropout: float = 0.1
+    pooling: str = "mean"
+    select: str = "best-dev"
+    freeze_embeddings: bool = False
+    max_train_examples: int | None = None
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class SeedRun:
+    seed: int
+    path: str
+    selected_epoch: int
+    dev_accuracy: float  # English dev accuracy of the saved model
+    dev_history: list[float]  # English dev accuracy after each epoch
+    train_seconds: float
+    params: int
+    skipped: bool = False  # already complete from an earlier run with the same configuration
+
+
+@dataclass
+class FinetuneResult:
+    out: str
+    task: str
+    model_label: str
+    runs: list[SeedRun] = field(default_factory=list)
+
+
+def model_label(ref: ModelRef, meta: dict[str, Any], num_layers: int) -> str:
+    """e5-small, e5-small+weam, e5-small+weam-L6: base model, pre-training method, truncation."""
+    if meta.get("label"):
+        base = str(meta["label"])
+    else:
+        base = str(meta.get("base_model") or meta.get("preset") or ref.label.split("-L")[0])
+        method = meta.get("method")
+        if method and method != "baseline":
+            base = f"{base}+{method}"
+    full = _full_layers(str(meta.get("base_model") or meta.get("preset") or ""))
+    truncated = ref.num_layers is not None or (full is not None and num_layers < full)
+    if truncated and not base.endswith(f"-L{num_layers}"):
+        base = f"{base}-L{num_layers}"
+    return base
+
+
+def _full_layers(preset: str) -> int | None:
+    """Layer count of a built preset (to tell whether a pre-trained folder was truncated)."""
+    if not preset:
+        return None
+    config = built_path(preset) / "config.json"
+    if not config.is_file():
+        return None
+    try:
+        return int(json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers"))
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None
+
+
+def _english_split(task: TaskSpec, split: str) -> TaskSplit:
+    code, _ = resolve_language(task, task.source_lang)
+    return load_split(task, code, split)
+
+
+def finetune(
+    model: ModelRef,
+    task: TaskSpec,
+    out: str | Path,
+    *,
+    seeds: Sequence[int] = (13,),
+    config: FinetuneConfig | None = None,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> FinetuneResult:
+    """Fine-tune ``model`` on ``task``'s English train split once per seed, into ``out/seed-<n>``.
+
+    A seed folder that already holds a finished fine-tune with the same configuration is kept and
+    skipped, so an interrupted multi-seed run continues where it stopped.
+    """
+    config = config or FinetuneConfig()
+    say = progress or (lambda _m: None)
+    if config.select not in SELECTIONS:
+        raise WeamError(f"unknown --select '{config.select}' (choose from {', '.join(SELECTIONS)})")
+    if not seeds:
+        raise WeamError("no seed given")
+    from .classifier import POOLINGS
+
+    if config.pooling not in POOLINGS:
+        raise WeamError(f"unknown --pooling '{config.pooling}' (choose from {', '.join(POOLINGS)})")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise WeamError("output exists and is not a folder", out)
+    # load (and validate) the data before any model or output exists
+    train = _english_split(task, "train")
+    dev = _english_split(task, "dev")
+    labels = label_set(task, train)
+    for split in (dev,):
+        bad = sorted(set(split.labels) - set(labels))
+        if bad:
+            raise WeamError(f"dev labels {bad} do not occur in the training split", split.source)
+    if config.max_train_examples:
+        train = _head(train, config.max_train_examples)
+    base_meta = model.metadata()
+    settings = {"task": task.name, "model": model.name, "model_path": model.path, "num_layers": model.num_layers,
+                "train_file": train.source, "dev_file": dev.source, "n_train": len(train), "n_dev": len(dev),
+                "labels": list(labels), **asdict(config)}
+    result = FinetuneResult(str(out), task.name, "")
+    for seed in seeds:
+        target = out / f"seed-{seed}"
+        done = None if overwrite else _finished(target, settings, seed)
+        if done is not None:
+            say(f"seed {seed}: already fine-tuned with this configuration in {target}; kept")
+            result.runs.append(done)
+            result.model_label = result.model_label or str(json.loads(
+                (target / METADATA_FILE).read_text(encoding="utf-8")).get("label", ""))
+            continue
+        run = _train_one(model, base_meta, task, train, dev, labels, config, seed, target, settings,
+                         overwrite=overwrite, say=say)
+        result.runs.append(run)
+        result.model_label = json.loads((target / METADATA_FILE).read_text(encoding="utf-8"))["label"]
+        write_run_record(out, "finetune", settings, seed=seed, metrics={
+            "dev_accuracy": run.dev_accuracy, "selected_epoch": run.selected_epoch,
+            "dev_history": run.dev_history, "train_seconds": run.train_seconds, "path": run.path})
+    return result
+
+
+def _head(split: TaskSplit, n: int) -> TaskSplit:
+    return TaskSplit(split.task, split.lang, split.split, split.source, split.texts[:n],
+                     split.pairs[:n] if split.pairs else None, split.labels[:n], split.ids[:n])
+
+
+def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | None:
+    meta_path = target / METADATA_FILE
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+    if meta.get("finetune_config") != json.loads(json.dumps(settings)) or meta.get("finetune_seed") != seed:
+        raise WeamError("holds a fine-tune with another configuration (pass --overwrite to replace it)", target)
+    return SeedRun(seed, str(target), meta.get("selected_epoch", 0), meta.get("dev_accuracy", float("nan")),
+                   meta.get("dev_history", []), 0.0, meta.get("params", 0), skipped=True)
+
+
+def _encode(tokenizer, split: TaskSplit, labels: Sequence[str], prefix: str, max_length: int):
+    import datasets
+
+    from .classifier import tokenize
+
+    index = {label: i for i, label in enumerate(labels)}
+    enc = tokenize(tokenizer, split.texts, split.pairs, prefix=prefix, max_length=max_length)
+    columns = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
+    columns["labels"] = [index[label] for label in split.labels]
+    columns["length"] = [len(ids) for ids in enc["input_ids"]]  # for the length-grouped sampler
+    return datasets.Dataset.from_dict(columns)
+
+
+def _train_one(
+    ref: ModelRef,
+    base_meta: dict[str, Any],
+    task: TaskSpec,
+    train: TaskSplit,
+    dev: TaskSplit,
+    labels: tuple[str, ...],
+    config: FinetuneConfig,
+    seed: int,
+    target: Path,
+    settings: dict[str, Any],
+    *,
+    overwrite: bool,
+    say: Callable[[str], None],
+) -> SeedRun:
+    import numpy as np
+    import torch
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+
+    from .classifier import PooledClassifier, encoder_for
+    from .registry import load_tokenizer
+
+    set_seed(seed)
+    tokenizer = load_tokenizer(ref)
+    encoder = encoder_for(ref)
+    model = PooledClassifier(encoder, len(labels), pooling=config.pooling, dropout=config.dropout)
+    if config.freeze_embeddings:
+        # the word-embedding matrix (96M of e5-small's 118M parameters) dominates the update cost
+        encoder.get_input_embeddings().weight.requires_grad_(False)
+    prefix = ref.text_prefix
+    train_ds = _encode(tokenizer, train, labels, prefix, config.max_length)
+    dev_ds = _encode(tokenizer, dev, labels, prefix, config.max_length)
+
+    head_ids = {id(p) for p in model.head_parameters()}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad or id(p) in head_ids:
+            continue
+        (no_decay if p.ndim < 2 else decay).append(p)  # no decay on biases and LayerNorm
+    groups = [
+        {"params": decay, "lr": config.lr, "weight_decay": config.weight_decay},
+        {"params": no_decay, "lr": config.lr, "weight_decay": 0.0},
+        {"params": model.head_parameters(), "lr": config.head_lr, "weight_decay": config.weight_decay},
+    ]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
+
+    history: list[float] = []
+    best: dict[str, Any] = {"acc": -1.0, "epoch": 0, "state": None}
+    started = time.perf_counter()
+
+    class Selection(TrainerCallback):
+        """Keep the weights of the epoch with the best English dev accuracy (in memory, on the CPU)."""
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            acc = float((metrics or {}).get("eval_accuracy", float("nan")))
+            history.append(acc)
+            epoch = len(history)
+            say(f"seed {seed}: epoch {epoch}/{config.epochs:g} English dev accuracy {acc:.3f} "
+                f"({time.perf_counter() - started:.0f} s)")
+            if config.select == "best-dev" and acc > best["acc"]:
+                best.update(acc=acc, epoch=epoch,
+                            state={k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
+
+    def accuracy(pred) -> dict[str, float]:
+        logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+        return {"accuracy": float((np.asarray(logits).argmax(-1) == pred.label_ids).mean())}
+
+    with atomic_dir(target, overwrite=overwrite) as tmp:
+        work = tmp / ".trainer"
+        args = TrainingArguments(
+            output_dir=str(work),
+            per_device_train_batch_size=config.batch_size,
+            per_device_eval_batch_size=64,
+            num_train_epochs=config.epochs,
+            learning_rate=config.lr,
+            weight_decay=config.weight_decay,
+            lr_scheduler_type="linear",
+            warmup_steps=config.warmup_steps,
+            max_grad_norm=config.max_grad_norm,
+            eval_strategy="epoch",
+            save_strategy="no",
+            logging_strategy="epoch",
+            report_to="none",
+            seed=seed,
+            data_seed=seed,
+            train_sampling_strategy="group_by_length",
+            length_column_name="length",
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            use_cpu=not torch.cuda.is_available(),
+        )
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=dev_ds,
+            data_collator=DataCollatorWithPadding(tokenizer),  # dynamic padding per batch
+            compute_metrics=accuracy,
+            callbacks=[Selection()],
+            optimizers=(optimizer, None),
+        )
+        trainer.remove_callback(PrinterCallback)  # progress goes through `say`, not stdout dicts
+        trainer.train()
+        seconds = time.perf_counter() - started
+        if config.select == "best-dev" and best["state"] is not None:
+            model.load_state_dict(best["state"])
+            selected, dev_acc = best["epoch"], best["acc"]
+        else:
+            selected, dev_acc = len(history), history[-1] if history else float("nan")
+        shutil.rmtree(work, ignore_errors=True)
+        params = parameter_count(model)
+        num_layers = encoder.config.num_hidden_layers
+        meta = {k: base_meta[k] for k in CARRIED_KEYS if k in base_meta}
+        meta.update(
+            text_prefix=prefix,
+            method=base_meta.get("method", "baseline"),
+            pretrain_langs=list(base_meta.get("pretrain_langs", [])),
+            base_model=str(base_meta.get("base_model") or base_meta.get("preset") or ref.label.split("-L")[0]),
+            num_layers=num_layers,
+            label=model_label(ref, base_meta, num_layers),
+            task=task.name,
+            labels=list(labels),
+            pooling=config.pooling,
+            finetune_seed=seed,
+            selection=config.select,
+            params=params,
+            selected_epoch=selected,
+            dev_accuracy=dev_acc,
+            dev_history=history,
+            finetune_config=json.loads(json.dumps(settings)),
+        )
+        model.to("cpu").save(tmp, tokenizer, meta)
+        write_run_record(tmp, "finetune", settings, seed=seed, metrics={
+            "dev_accuracy": dev_acc, "selected_epoch": selected, "dev_history": history,
+            "train_seconds": seconds, "params": params})
+    say(f"seed {seed}: saved epoch {selected} (English dev accuracy {dev_acc:.3f}) to {target}")
+    return SeedRun(seed, str(target), selected, dev_acc, history, seconds, params)

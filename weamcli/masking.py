@@ -1,0 +1,214 @@
+"""From aligned words to model inputs: word→subword mapping, the swap map, masking, collation.
+
+Open choices of the WEAM recipe (see the project's weam-method note), each an option:
+
+- ``swap``: which word links are swapped. ``one-to-one`` (default) keeps only links whose source
+  word and target word each have exactly one link, so every swapped position has one partner;
+  ``all`` keeps every link, and a word with several partners takes the vector of its first-listed
+  partner (the map is then not a permutation).
+- ``subwords``: alignments link words, the model sees pieces. ``first-piece`` (default) swaps the
+  vectors of the two words' first pieces and scores L_cp on first pieces; ``single-piece`` swaps
+  only words that are exactly one piece on both sides.
+- Masking: each sentence piece is masked with probability ``mask_prob`` (default 0.3, the paper's
+  value), then BERT's 80/10/10: [MASK], a random piece, or unchanged. Random pieces are drawn from
+  the pieces the corpus uses, so a vocabulary trimmed to those pieces sees exactly the same inputs.
+
+The pair layout is ``[CLS] en [SEP] xx [SEP]`` (TLM, no language or segment embeddings: token types
+stay 0 and positions run on). A batch carries ``swap_index`` [batch, seq]: position j's vector for
+L_cp is taken from position ``swap_index[j]`` (identity where unaligned), so L_cp is one gather.
+For the MLM baseline the same pair batch (same masks) is cut into two unpaired rows,
+``[CLS] en [SEP]`` and ``[CLS] xx [SEP]``, through ``split_index``.
+
+Masking happens at step time (``mask_tokens``, torch's global RNG), not in the collator: the data
+loader fetches one batch ahead, and randomness there would make a resumed run differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SWAP_POLICIES = ("one-to-one", "all")
+SUBWORD_POLICIES = ("first-piece", "single-piece")
+
+
+def word_pieces(texts_tokens: Sequence[Sequence[str]], tokenizer, *, no_space: bool) -> list[dict[str, list[int]]]:
+    """Tokenise pre-tokenised sentences; map each word to its pieces through the offset mapping.
+
+    Words are joined with single spaces, or with nothing for languages written without spaces
+    (their .tok holds per-character units). Returns per sentence ``ids`` (pieces, no specials),
+    ``first`` (index of each word's first piece, -1 if it produced none) and ``count`` (pieces).
+    A piece that covers only the joining space (sentencepiece's lone "▁") belongs to no word.
+    """
+    joiner = "" if no_space else " "
+    texts, owners = [], []
+    for tokens in texts_tokens:
+        owner: list[int] = []
+        for w, tok in enumerate(tokens):
+            if w and joiner:
+                owner.append(-1)
+            owner.extend([w] * len(tok))
+        texts.append(joiner.join(tokens))
+        owners.append(owner)
+    enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False)
+    out = []
+    for ids, offsets, owner, tokens in zip(enc["input_ids"], enc["offset_mapping"], owners, texts_tokens):
+        first = [-1] * len(tokens)
+        count = [0] * len(tokens)
+        for p, (a, b) in enumerate(offsets):
+            word = next((owner[c] for c in range(a, min(b, len(owner))) if owner[c] >= 0), -1)
+            if word < 0:
+                continue
+            if first[word] < 0:
+                first[word] = p
+            count[word] += 1
+        out.append({"ids": list(ids), "first": first, "count": count})
+    return out
+
+
+def _budget(a: int, b: int, budget: int) -> tuple[int, int]:
+    """Longest-first truncation of two sides to ``budget`` pieces in all."""
+    while a + b > budget:
+        if a >= b:
+            a -= 1
+        else:
+            b -= 1
+    return a, b
+
+
+def build_pair(
+    src: dict[str, list[int]],
+    tgt: dict[str, list[int]],
+    links: Sequence[tuple[int, int]],
+    *,
+    cls_id: int,
+    sep_id: int,
+    max_length: int,
+    swap: str = "one-to-one",
+    subwords: str = "first-piece",
+) -> dict[str, Any]:
+    """One training example: ``input_ids`` in the pair layout, ``sep`` (the first [SEP]'s position)
+    and the directed swap map ``swap_from``/``swap_to`` (positions in ``input_ids``)."""
+    if swap not in SWAP_POLICIES:
+        raise ValueError(f"swap must be one of {SWAP_POLICIES}")
+    if subwords not in SUBWORD_POLICIES:
+        raise ValueError(f"subwords must be one of {SUBWORD_POLICIES}")
+    a, b = _budget(len(src["ids"]), len(tgt["ids"]), max_length - 3)
+    input_ids = [cls_id, *src["ids"][:a], sep_id, *tgt["ids"][:b], sep_id]
+    tgt_base = a + 2
+    if swap == "one-to-one":
+        n_src: dict[int, int] = {}
+        n_tgt: dict[int, int] = {}
+        for i, j in links:
+            n_src[i] = n_src.get(i, 0) + 1
+            n_tgt[j] = n_tgt.get(j, 0) + 1
+        links = [(i, j) for i, j in links if n_src[i] == 1 and n_tgt[j] == 1]
+    partner: dict[int, int] = {}
+    for i, j in links:
+        pi, pj = src["first"][i], tgt["first"][j]
+        if pi < 0 or pj < 0 or pi >= a or pj >= b:
+            continue  # the word produced no piece, or was truncated away
+        if subwords == "single-piece" and (src["count"][i] != 1 or tgt["count"][j] != 1):
+            continue
+        x, y = 1 + pi, tgt_base + pj
+        partner.setdefault(x, y)  # first-listed partner wins (only matters for swap="all")
+        partner.setdefault(y, x)
+    order = sorted(partner)
+    return {
+        "input_ids": input_ids,
+        "sep": a + 1,
+        "swap_from": order,
+        "swap_to": [partner[p] for p in order],
+    }
+
+
+@dataclass
+class PairCollator:
+    """Pads pair examples into tensors; no randomness (masking is done at step time).
+
+    ``id_map`` (a LongTensor full-vocabulary id → training id) remaps ids when the vocabulary is
+    trimmed. ``split`` adds the unpaired two-row layout used by the MLM baseline.
+    """
+
+    pad_id: int
+    id_map: Any = None
+    split: bool = False
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        n = len(features)
+        seq = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((n, seq), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((n, seq), dtype=torch.long)
+        maskable = torch.zeros((n, seq), dtype=torch.bool)
+        swap_index = torch.arange(seq).repeat(n, 1)
+        for r, f in enumerate(features):
+            length, sep = len(f["input_ids"]), f["sep"]
+            ids[r, :length] = torch.tensor(f["input_ids"], dtype=torch.long)
+            attention[r, :length] = 1
+            maskable[r, 1:sep] = True
+            maskable[r, sep + 1 : length - 1] = True
+            if f["swap_from"]:
+                swap_index[r, torch.tensor(f["swap_from"])] = torch.tensor(f["swap_to"])
+        if self.id_map is not None:
+            ids = self.id_map[ids]
+        batch = {"input_ids": ids, "attention_mask": attention, "maskable": maskable, "swap_index": swap_index}
+        if self.split:
+            batch.update(self._split(features, seq))
+        return batch
+
+    @staticmethod
+    def _split(features: list[dict[str, Any]], seq: int) -> dict[str, Any]:
+        """Index of each position of the two-row layout into the flattened pair batch
+        (``n * seq`` = padding sentinel): row 2r = ``[CLS] en [SEP]``, row 2r+1 = ``[CLS] xx [SEP]``."""
+        import torch
+
+        rows = []
+        for r, f in enumerate(features):
+            base, length, sep = r * seq, len(f["input_ids"]), f["sep"]
+            rows.append([base + p for p in range(sep + 1)])
+            rows.append([base] + [base + p for p in range(sep + 1, length)])
+        width = max(len(x) for x in rows)
+        pad = len(features) * seq
+        index = torch.full((len(rows), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, row in enumerate(rows):
+            index[k, : len(row)] = torch.tensor(row)
+            attention[k, : len(row)] = 1
+        return {"split_index": index, "split_attention": attention}
+
+
+def mask_tokens(input_ids, maskable, *, mask_prob: float, mask_id: int, replace_pool, generator=None):
+    """BERT masking over ``maskable`` positions: returns (masked input ids, labels with -100 at
+    unmasked positions). Every row with a maskable position gets at least one mask (an all-unmasked
+    batch would make the loss NaN). ``replace_pool``: LongTensor of ids for the 10% random case."""
+    import torch
+
+    kw = {"generator": generator} if generator is not None else {}
+    dev = input_ids.device
+    draw = torch.rand(input_ids.shape, device=dev, **kw)
+    masked = (draw < mask_prob) & maskable
+    # rows that drew no mask: mask their maskable position with the smallest draw
+    empty = ~masked.any(dim=1) & maskable.any(dim=1)
+    if empty.any():
+        pick = draw.masked_fill(~maskable, 2.0).argmin(dim=1)
+        masked[empty.nonzero().squeeze(1), pick[empty]] = True
+    labels = input_ids.masked_fill(~masked, -100)
+    how = torch.rand(input_ids.shape, device=dev, **kw)
+    ids = input_ids.clone()
+    ids[masked & (how < 0.8)] = mask_id
+    rnd = masked & (how >= 0.8) & (how < 0.9)
+    picks = torch.randint(len(replace_pool), input_ids.shape, device=dev, **kw)
+    ids[rnd] = replace_pool.to(dev)[picks[rnd]]
+    return ids, labels
+
+
+def split_layout(ids, labels, split_index, pad_id: int):
+    """Cut a masked pair batch into the MLM baseline's unpaired rows (same masks, same tokens)."""
+    import torch
+
+    flat_ids = torch.cat([ids.reshape(-1), ids.new_full((1,), pad_id)])
+    flat_labels = torch.cat([labels.reshape(-1), labels.new_full((1,), -100)])
+    return flat_ids[split_index], flat_labels[split_index]

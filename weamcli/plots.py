@@ -1,0 +1,251 @@
+"""Figures for `weam compare` (matplotlib, Agg backend: no display needed).
+
+Three PNGs from a ``Comparison``:
+- ``deltas.png``: per-language Δ accuracy against the baseline, one bar per model, 95% CI whiskers;
+- ``pretrain_langs.png``: mean zero-shot accuracy against the number of pre-training languages;
+- ``model_size.png``: mean zero-shot accuracy against parameters (millions, log axis), layers annotated.
+A figure with a single point to show is skipped, and the reason returned.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
+
+from .comparison import Comparison, ModelSummary, method_order_key  # noqa: E402
+from .records import atomic_file  # noqa: E402
+
+PLOT_FILES = {
+    "deltas": "deltas.png",
+    "pretrain_langs": "pretrain_langs.png",
+    "model_size": "model_size.png",
+}
+_MARKERS = "osD^vP*X"
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    with atomic_file(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_deltas(comparison: Comparison) -> plt.Figure | str:
+    """Grouped bars: languages (and the mean) on x, Δ in points on y, one bar per compared model."""
+    cols = [c for c in comparison.compared_columns if c.reference]
+    rows = [r for r in comparison.rows if r.kind in ("lang", "mean")]
+    has = [c for c in cols if any(comparison.cell(r.label, c.name).delta is not None for r in rows)]
+    if not has:
+        return "no model has a Δ against the baseline"
+    labels = [r.label for r in rows]
+    width = 0.8 / len(has)
+    # Wide enough for the bars, but never a ribbon: at most 14 x 6 inches.
+    fig, ax = plt.subplots(figsize=(min(14.0, max(6.5, 1.5 + 0.22 * len(labels) * (len(has) + 1))), 5.2))
+    x = np.arange(len(labels), dtype=float)
+    for k, col in enumerate(has):
+        cells = [comparison.cell(label, col.name) for label in labels]
+        ys = np.array([100 * c.delta if c.delta is not None else np.nan for c in cells])
+        low = np.array([100 * (c.delta - c.ci_low) if c.delta is not None else 0 for c in cells])
+        high = np.array([100 * (c.ci_high - c.delta) if c.delta is not None else 0 for c in cells])
+        name = col.name if col.reference == comparison.baseline else f"{col.name} (vs {col.reference})"
+        ax.bar(
+            x + (k - (len(has) - 1) / 2) * width,
+            ys,
+            width,
+            yerr=[low, high],
+            capsize=2,
+            label=name,
+            error_kw={"elinewidth": 0.8, "alpha": 0.7},
+            # A black outline marks a Δ whose interval excludes 0 (the table's ▲/▼).
+            edgecolor=["black" if c.sign else "none" for c in cells],
+            linewidth=1.4,
+        )
+        for xi, c in zip(x, cells, strict=True):
+            if c.status == "missing":  # say so rather than leave a silent gap
+                ax.text(
+                    xi + (k - (len(has) - 1) / 2) * width,
+                    0,
+                    "×",
+                    ha="center",
+                    va="center",
+                    fontsize=11,
+                    color="crimson",
+                    fontweight="bold",
+                )
+    ax.axhline(0, color="black", linewidth=0.8)
+    if "mean" in labels:  # set the mean apart from the languages
+        ax.axvline(labels.index("mean") - 0.5, color="grey", linestyle=":", linewidth=0.8)
+    ax.set_xticks(x)
+    ax.set_xticklabels(
+        labels, rotation=45 if len(labels) > 10 else 0, ha="right" if len(labels) > 10 else "center"
+    )
+    missing = (
+        " (× = missing)"
+        if any(comparison.cell(r, c.name).status == "missing" for r in labels for c in has)
+        else ""
+    )
+    ax.set_xlabel(f"language ('mean': zero-shot languages, English excluded){missing}")
+    ax.set_ylabel(f"Δ accuracy vs {comparison.baseline} (points)")
+    ax.set_title(
+        f"{comparison.task}: gain over {comparison.baseline} per language, 95% bootstrap CI\n"
+        "(outlined bars: the interval excludes 0)",
+        fontsize=11,
+    )
+    ax.grid(axis="y", alpha=0.3)
+    # Below the axes, so the legend never hides a bar.
+    legend = ax.legend(
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14 if len(labels) <= 10 else -0.22),
+        ncol=min(3, len(has)),
+        frameon=False,
+    )
+    for handle in legend.legend_handles:  # the outline means "significant", not "this model"
+        handle.set_edgecolor("none")
+    fig.tight_layout()
+    return fig
+
+
+_COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def _style(method: str, methods: list[str]) -> dict:
+    """Colour and marker per method (the baseline in black), so the two plots read alike."""
+    if method == "baseline":
+        return {"color": "black", "marker": "o"}
+    k = methods.index(method)
+    return {"color": _COLORS[k % len(_COLORS)], "marker": _MARKERS[(k + 1) % len(_MARKERS)]}
+
+
+def _legend_below(ax: plt.Axes) -> None:
+    """Legend under the axes: it never hides a point."""
+    n = len(ax.get_legend_handles_labels()[1])
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(3, n), frameon=False)
+
+
+def _langs_caption(comparison: Comparison) -> str:
+    n = len(comparison.common_langs)
+    return f"mean zero-shot accuracy over {n} language{'s' if n != 1 else ''} (%)"
+
+
+def _usable(comparison: Comparison) -> list[ModelSummary]:
+    return [m for m in comparison.models if m.mean_accuracy is not None]
+
+
+def plot_pretrain_langs(comparison: Comparison) -> plt.Figure | str:
+    """Mean accuracy against len(pretrain_langs): one line per method and depth, each starting at
+    the baseline of the same depth (no continual pre-training = 0 languages)."""
+    models = _usable(comparison)
+    xs = {m.n_pretrain_langs for m in models}
+    if len(xs) < 2:
+        return (
+            f"every model has the same number of pre-training languages ({', '.join(map(str, xs)) or 'none'})"
+        )
+    methods = sorted({m.method for m in models}, key=lambda k: method_order_key(k, k))
+    depths = sorted({m.num_layers for m in models if m.num_layers is not None}, reverse=True)
+    fig, ax = plt.subplots(figsize=(6.8, 4.8))
+    for method in methods:
+        for d, depth in enumerate(depths or [None]):
+            mine = sorted(
+                (m for m in models if m.method == method and m.num_layers == depth),
+                key=lambda m: m.n_pretrain_langs,
+            )
+            if not mine:
+                continue
+            base = [m for m in models if m.method == "baseline" and m.num_layers == depth]
+            start = base[:1] if method != "baseline" and mine[0].n_pretrain_langs > 0 else []
+            pts = [(m.n_pretrain_langs, 100 * m.mean_accuracy) for m in start + mine]
+            label = method if len(depths) < 2 else f"{method} (L{depth})"
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                linestyle="-" if d == 0 else "--",
+                label=label,
+                markersize=7,
+                zorder=3 if method == "baseline" else 2,
+                **_style(method, methods),
+            )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("number of pre-training languages (0 = no continual pre-training)")
+    ax.set_ylabel(_langs_caption(comparison))
+    ax.set_title(f"{comparison.task}: accuracy against pre-training languages")
+    ax.grid(alpha=0.3)
+    _legend_below(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_model_size(comparison: Comparison) -> plt.Figure | str:
+    """Mean accuracy against parameters (millions, log x): one line per method (and number of
+    pre-training languages where a method has several); each size's layer count on its tick."""
+    models = [m for m in _usable(comparison) if m.params]
+    sizes = {m.params for m in models}
+    if len(sizes) < 2:
+        return "every model has the same size" if sizes else "results carry no parameter counts"
+    methods = sorted({m.method for m in models}, key=lambda k: method_order_key(k, k))
+    fig, ax = plt.subplots(figsize=(6.8, 4.8))
+    for method in methods:
+        counts = sorted({m.n_pretrain_langs for m in models if m.method == method}, reverse=True)
+        for c, count in enumerate(counts):
+            mine = sorted(
+                (m for m in models if m.method == method and m.n_pretrain_langs == count),
+                key=lambda m: m.params,
+            )
+            label = method if len(counts) < 2 else f"{method} ({count} lang{'s' if count != 1 else ''})"
+            ax.plot(
+                [m.params / 1e6 for m in mine],
+                [100 * m.mean_accuracy for m in mine],
+                linestyle="-" if c == 0 else ":",
+                label=label,
+                markersize=7,
+                **_style(method, methods),
+            )
+    ax.set_xscale("log")
+    lo, hi = min(sizes) / 1e6, max(sizes) / 1e6
+    ax.set_xlim(lo / 1.08, hi * 1.08)
+    # Each size gets a plain tick naming its depth (a 90–120M range has no power-of-ten tick).
+    layers: dict[float, set[int]] = {}
+    for m in models:
+        layers.setdefault(m.params / 1e6, set()).update([m.num_layers] if m.num_layers else [])
+    ticks = sorted(layers)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(
+        [
+            f"{t:.0f}" + ("\n" + "/".join(f"L{n}" for n in sorted(layers[t])) if layers[t] else "")
+            for t in ticks
+        ]
+    )
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("parameters (millions, log scale; L = encoder layers)")
+    ax.set_ylabel(_langs_caption(comparison))
+    ax.set_title(f"{comparison.task}: accuracy against model size")
+    ax.grid(alpha=0.3, which="major")
+    _legend_below(ax)
+    fig.tight_layout()
+    return fig
+
+
+def write_plots(comparison: Comparison, out_dir: str | os.PathLike) -> tuple[dict[str, Path], dict[str, str]]:
+    """Write the figures into ``out_dir``; return (written paths, {skipped plot: reason})."""
+    out = Path(out_dir)
+    written: dict[str, Path] = {}
+    skipped: dict[str, str] = {}
+    for name, func in (
+        ("deltas", plot_deltas),
+        ("pretrain_langs", plot_pretrain_langs),
+        ("model_size", plot_model_size),
+    ):
+        result = func(comparison)
+        if isinstance(result, str):
+            skipped[name] = result
+        else:
+            written[f"plot_{name}"] = _save(result, out / PLOT_FILES[name])
+    return written, skipped
