@@ -1,11 +1,18 @@
 """`weam align` against eflomal's own command line on the same tokenised Multi30k en–de train set.
 
-Both run as child processes on identical input (pre-tokenised once by weam, then
-``--pretokenized`` for weam); each child's wall time and peak memory (max RSS of it and its own
-children, from os.wait4) are measured. Runs alternate eflomal, weam, eflomal, weam, … and the
-medians are compared. Goal: weam ≤ 1.1× eflomal's wall time.
+Both tools run as child processes on identical input (pre-tokenised once by weam, then
+``--pretokenized`` for weam) with the same eflomal settings (model 3, 3 samplers, length 1.0,
+null prior 0.2, given explicitly to both). Each child's wall time and peak memory (max RSS of it and
+its own children, from os.wait4) are measured.
 
-    .venv/bin/python bench/align_speed.py [--data ../shared/data] [--repeats 1] [--limit N]
+The machine may be shared and loaded, so one pair of runs proves little: runs are interleaved in
+ABBA order (eflomal, weam, weam, eflomal, eflomal, weam, …) so that slow drifts in load hit both
+tools alike, each tool runs ``--repeats`` times (≥ 3), and the report gives the minimum (the run
+least disturbed by other work: the best estimate of the tool's own cost) and the median of each,
+the ratios of minima and of medians, and the load average at start and end. Goal: weam ≤ 1.1×
+eflomal's wall time.
+
+    .venv/bin/python bench/align_speed.py [--data ../shared/data] [--repeats 3] [--limit N] [--json F]
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,31 +35,80 @@ sys.path.insert(0, str(ROOT))
 from weamcli.corpus import Pretokenizer, read_pairs  # noqa: E402
 from weamcli.languages import language  # noqa: E402
 
+# eflomal's defaults, spelled out so both commands provably use the same settings
+EFLOMAL_MODEL, EFLOMAL_SAMPLERS, EFLOMAL_LENGTH, EFLOMAL_NULL_PRIOR = 3, 3, 1.0, 0.2
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process (including its own children)."""
+
+@dataclass
+class Run:
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the child and its descendants
+    rss: float  # peak resident set, MiB
+
+
+def measure_child(cmd: list[str], env: dict[str, str]) -> Run:
+    """Wall and CPU seconds and peak RSS of one child and its descendants, via os.wait4 on it."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed ({os.waitstatus_to_exitcode(status)}): {' '.join(cmd)}")
-    return wall, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n" + "\n".join(tail))
+    # ru_maxrss is in KiB on Linux
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def abba_order(tools: list[str], repeats: int) -> list[str]:
+    """A B B A A B …: the tools forwards, then backwards, ``repeats`` times each."""
+    order: list[str] = []
+    for r in range(repeats):
+        order.extend(tools if r % 2 == 0 else reversed(tools))
+    return order
+
+
+def summarise(runs: list[Run]) -> dict[str, object]:
+    walls, cpus = [r.wall for r in runs], [r.cpu for r in runs]
+    return {
+        "min_s": round(min(walls), 2),
+        "median_s": round(statistics.median(walls), 2),
+        "runs_s": [round(w, 2) for w in walls],
+        "cpu_min_s": round(min(cpus), 2),
+        "cpu_median_s": round(statistics.median(cpus), 2),
+        "peak_rss_mib": round(max(r.rss for r in runs)),
+    }
 
 
 def main() -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per tool (at least 3)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N pairs (smoke test)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    parser.add_argument("--weam-root", type=Path, default=ROOT, help="run weamcli from this tree")
+    parser.add_argument(
+        "--before-root",
+        type=Path,
+        default=None,
+        help="also run weamcli from this tree (an older copy) in the same interleaving, as 'weam-before'",
+    )
     args = parser.parse_args()
+    if args.repeats < 3 and args.limit is None:
+        raise SystemExit("--repeats must be at least 3 for a full run (min and median need them)")
     raw = args.data / "multi30k/data/task1/raw"
     if not raw.is_dir():
         raise SystemExit(f"{raw} is absent: this benchmark needs the real Multi30k data")
-    bin_dir = Path(sys.executable).parent
-    eflomal_cli = bin_dir / "eflomal-align"
+    eflomal_cli = Path(sys.executable).parent / "eflomal-align"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    # `python -m weamcli` imports the tree named by PYTHONPATH
+    envs = {"eflomal": env, "weam": {**env, "PYTHONPATH": str(args.weam_root.resolve())}}
+    if args.before_root is not None:
+        envs["weam-before"] = {**env, "PYTHONPATH": str(args.before_root.resolve())}
+    load_start = os.getloadavg()
 
     with tempfile.TemporaryDirectory(prefix="weam-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -70,42 +127,77 @@ def main() -> None:
         with gzip.open(raw / "train.en.gz", "rt", encoding="utf-8") as fh:
             assert args.limit is not None or sum(1 for _ in fh) == pairs
 
-        eflomal_cmd = [
-            str(eflomal_cli), "-s", str(src_tok), "-t", str(tgt_tok),
-            "-f", str(tmp / "e.fwd"), "-r", str(tmp / "e.rev"), "--overwrite",
-        ]  # fmt: skip
-        weam_cmd = [
-            sys.executable, "-m", "weamcli", "align", str(src_tok), str(tgt_tok), "--src-lang", "en",
-            "--tgt-lang", "de", "--pretokenized", "-o", str(tmp / "weam-out"), "--overwrite",
-        ]  # fmt: skip
-        runs: dict[str, list[tuple[float, float]]] = {"eflomal": [], "weam": []}
-        for r in range(args.repeats):
-            for name, cmd in (("eflomal", eflomal_cmd), ("weam", weam_cmd)):
-                wall, rss = measure(cmd, env)
-                runs[name].append((wall, rss))
-                print(f"run {r + 1} {name:8s} {wall:7.1f} s  peak RSS {rss:7.0f} MiB", file=sys.stderr)
+        commands = {
+            "eflomal": [
+                str(eflomal_cli), "-s", str(src_tok), "-t", str(tgt_tok),
+                "-f", str(tmp / "e.fwd"), "-r", str(tmp / "e.rev"), "--overwrite",
+                "-m", str(EFLOMAL_MODEL), "--n-samplers", str(EFLOMAL_SAMPLERS),
+                "-l", str(EFLOMAL_LENGTH), "--null-prior", str(EFLOMAL_NULL_PRIOR),
+            ],
+            "weam": [
+                sys.executable, "-m", "weamcli", "align", str(src_tok), str(tgt_tok), "--src-lang", "en",
+                "--tgt-lang", "de", "--pretokenized", "-o", str(tmp / "weam-out"), "--overwrite",
+                "--eflomal-model", str(EFLOMAL_MODEL), "--eflomal-samplers", str(EFLOMAL_SAMPLERS),
+                "--eflomal-length", str(EFLOMAL_LENGTH), "--eflomal-null-prior", str(EFLOMAL_NULL_PRIOR),
+            ],
+        }  # fmt: skip
+        commands["weam-before"] = commands["weam"]
+        tools = list(envs)
+        runs: dict[str, list[Run]] = {name: [] for name in tools}
+        for step, name in enumerate(abba_order(tools, args.repeats), 1):
+            run = measure_child(commands[name], envs[name])
+            runs[name].append(run)
+            print(
+                f"run {step:2d} {name:11s} {run.wall:7.1f} s  cpu {run.cpu:7.1f} s  "
+                f"peak RSS {run.rss:5.0f} MiB  load(1 min) {os.getloadavg()[0]:.2f}",
+                file=sys.stderr,
+            )
+    load_end = os.getloadavg()
 
-    e_wall = statistics.median(w for w, _ in runs["eflomal"])
-    w_wall = statistics.median(w for w, _ in runs["weam"])
-    e_rss = max(m for _, m in runs["eflomal"])
-    w_rss = max(m for _, m in runs["weam"])
+    summary = {name: summarise(values) for name, values in runs.items()}
+    e = summary["eflomal"]
+
+    def ratios(name: str) -> dict[str, float]:
+        s = summary[name]
+        return {
+            "ratio_of_minima": round(s["min_s"] / e["min_s"], 3),  # type: ignore[operator]
+            "ratio_of_medians": round(s["median_s"] / e["median_s"], 3),  # type: ignore[operator]
+            "cpu_ratio_of_minima": round(s["cpu_min_s"] / e["cpu_min_s"], 3),  # type: ignore[operator]
+            "rss_ratio": round(s["peak_rss_mib"] / e["peak_rss_mib"], 3),  # type: ignore[operator]
+        }
+
     result = {
         "pairs": pairs,
         "repeats": args.repeats,
-        "eflomal_seconds": round(e_wall, 2),
-        "weam_seconds": round(w_wall, 2),
-        "time_ratio": round(w_wall / e_wall, 3),
-        "eflomal_peak_rss_mib": round(e_rss),
-        "weam_peak_rss_mib": round(w_rss),
-        "rss_ratio": round(w_rss / e_rss, 3),
+        "order": "ABBA… over " + ", ".join(tools),
+        "eflomal_settings": {
+            "model": EFLOMAL_MODEL,
+            "n_samplers": EFLOMAL_SAMPLERS,
+            "length": EFLOMAL_LENGTH,
+            "null_prior": EFLOMAL_NULL_PRIOR,
+        },
+        **summary,
+        "vs_eflomal": {name: ratios(name) for name in tools if name != "eflomal"},
+        "load_average_start": [round(x, 2) for x in load_start],
+        "load_average_end": [round(x, 2) for x in load_end],
+        "cpus": os.cpu_count(),
         "goal_time_ratio": 1.1,
+        "roots": {name: envs[name].get("PYTHONPATH") for name in tools if name != "eflomal"},
     }
-    print(f"Multi30k en–de train, {pairs} pairs, median of {args.repeats}")
-    print(f"  eflomal-align  {e_wall:7.1f} s   peak {e_rss:6.0f} MiB")
-    print(f"  weam align     {w_wall:7.1f} s   peak {w_rss:6.0f} MiB")
-    ratios = f"time {w_wall / e_wall:.2f}×, memory {w_rss / e_rss:.2f}×"
-    print(f"  ratio weam/eflomal: {ratios} (goal ≤ 1.1× time)")
+    print(f"Multi30k en–de train, {pairs} pairs, {args.repeats} runs per tool (ABBA order)")
+    start, end = ("/".join(f"{x:.2f}" for x in load) for load in (load_start, load_end))
+    print(f"  load average (1/5/15 min): {start} at start, {end} at end, on {os.cpu_count()} CPUs")
+    for name in tools:
+        s = summary[name]
+        print(f"  {name:11s} wall min {s['min_s']:6.1f} s, median {s['median_s']:6.1f} s; "
+              f"cpu min {s['cpu_min_s']:6.1f} s; peak RSS {s['peak_rss_mib']:4.0f} MiB")  # fmt: skip
+    for name, r in result["vs_eflomal"].items():  # type: ignore[attr-defined]
+        print(f"  {name}/eflomal: wall {r['ratio_of_minima']:.2f}× (minima), {r['ratio_of_medians']:.2f}× "
+              f"(medians); cpu {r['cpu_ratio_of_minima']:.2f}×; memory {r['rss_ratio']:.2f}× "
+              "(goal ≤ 1.1× wall)")  # fmt: skip
     print(json.dumps(result))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -12,19 +12,27 @@ NTREX = "ntrex128/NTREX-128"
 _WORDS = re.compile(r"\w+|[^\w\s]")
 
 
-def make_alignment_folder(data: Path, out: Path, lang: str, ntrex: str, pairs: int, *, no_space: bool = False) -> Path:
+def make_alignment_folder(
+    data: Path, out: Path, lang: str, ntrex: str, pairs: int, *, no_space: bool = False
+) -> Path:
     src = (data / NTREX / "newstest2019-src.eng.txt").read_text(encoding="utf-8").splitlines()[:pairs]
     tgt = (data / NTREX / f"newstest2019-ref.{ntrex}.txt").read_text(encoding="utf-8").splitlines()[:pairs]
     src_tok = [_WORDS.findall(s) for s in src]
     tgt_tok = [list(t.replace(" ", "")) if no_space else _WORDS.findall(t) for t in tgt]
     links = []
-    for s, t in zip(src_tok, tgt_tok):
+    for s, t in zip(src_tok, tgt_tok, strict=True):
         pairs_ = {(i, round(i * len(t) / len(s))) for i in range(len(s))}
         links.append(" ".join(f"{i}-{j}" for i, j in sorted(pairs_) if j < len(t)))
     out.mkdir(parents=True, exist_ok=True)
     (out / "source.tok").write_text("".join(" ".join(x) + "\n" for x in src_tok), encoding="utf-8")
     (out / "target.tok").write_text("".join(" ".join(x) + "\n" for x in tgt_tok), encoding="utf-8")
     (out / "alignment.txt").write_text("".join(x + "\n" for x in links), encoding="utf-8")
-    meta = {"source_lang": "en", "target_lang": lang, "backend": "diagonal", "symmetrize": "none", "pairs": len(src)}
+    meta = {
+        "source_lang": "en",
+        "target_lang": lang,
+        "backend": "diagonal",
+        "symmetrize": "none",
+        "pairs": len(src),
+    }
     (out / "align.json").write_text(json.dumps(meta), encoding="utf-8")
     return out

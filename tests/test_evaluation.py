@@ -9,12 +9,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from weamcli.classifier import PooledClassifier, load_classifier, predict, predict_logits
+from weamcli.classifier import PooledClassifier, load_classifier, predict, predict_logits, shared_tokenizer
 from weamcli.cli import app
 from weamcli.errors import WeamError
 from weamcli.evaluation import evaluate, expand_model_folders
 from weamcli.records import read_records
-from weamcli.registry import load_model, load_tokenizer, resolve_model
+from weamcli.registry import load_model, resolve_model
 from weamcli.result_rows import ROW_KEYS, accuracy_counts, make_row
 from weamcli.retrieval import evaluate_retrieval
 from weamcli.tasks import SIB200, with_root
@@ -36,13 +36,25 @@ def test_counts_and_accuracy_on_a_hand_made_prediction_set():
     gold = ["sports", "travel", "health", "sports", "politics", "travel", "health", "sports"]
     preds = ["sports", "health", "health", "travel", "politics", "travel", "sports", "sports"]
     assert accuracy_counts(preds, gold) == (8, 5, 5 / 8)
-    facts = {"model": "m", "method": "weam", "base_model": "e5-small", "num_layers": 12, "params": 10,
-             "pretrain_langs": ["de"], "seed": 13, "model_path": "/x", "selection": "best-dev"}
+    facts = {
+        "model": "m",
+        "method": "weam",
+        "base_model": "e5-small",
+        "num_layers": 12,
+        "params": 10,
+        "pretrain_langs": ["de"],
+        "seed": 13,
+        "model_path": "/x",
+        "selection": "best-dev",
+    }
     row = make_row("sib200", "test", "swh_Latn", facts, ids=list(range(8)), predictions=preds, gold=gold)
     assert tuple(row) == ROW_KEYS
     assert (row["n"], row["correct"], row["accuracy"]) == (8, 5, 0.625)
     assert (row["lang"], row["lang_code"], row["resource"]) == ("swh_Latn", "sw", "low")
-    assert make_row("sib200", "test", "ace_Arab", facts, ids=[1], predictions=["a"], gold=["b"])["lang_code"] == "ace"
+    assert (
+        make_row("sib200", "test", "ace_Arab", facts, ids=[1], predictions=["a"], gold=["b"])["lang_code"]
+        == "ace"
+    )
     with pytest.raises(ValueError):
         accuracy_counts(preds[:-1], gold)
 
@@ -56,18 +68,34 @@ def constant_model(tmp_path_factory, tiny_ref):
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.copy_(torch.tensor([1.0 if label == "politics" else 0.0 for label in LABELS]))
-    meta = {"text_prefix": "", "method": "weam", "pretrain_langs": ["de", "sw"], "base_model": "tiny",
-            "num_layers": 2, "label": "tiny+weam", "task": "sib200", "labels": LABELS, "pooling": "mean",
-            "finetune_seed": 5, "selection": "last", "params": 1}
-    model.save(folder, load_tokenizer(tiny_ref), meta)
+    meta = {
+        "text_prefix": "",
+        "method": "weam",
+        "pretrain_langs": ["de", "sw"],
+        "base_model": "tiny",
+        "num_layers": 2,
+        "label": "tiny+weam",
+        "task": "sib200",
+        "labels": LABELS,
+        "pooling": "mean",
+        "finetune_seed": 5,
+        "selection": "last",
+        "params": 1,
+    }
+    model.save(folder, shared_tokenizer(tiny_ref), meta)
     return folder
 
 
 def test_evaluate_rows_are_exact_for_a_known_model(constant_model, shared_data):
     task = with_root(SIB200, shared_data / "sib200" / "data" / "annotated")
     rows = evaluate([str(constant_model.parent)], task, "de,yo,quy_Latn", split="test")
-    gold_politics = sum(1 for line in (shared_data / "sib200/data/annotated/yor_Latn/test.tsv").read_text(
-        encoding="utf-8").splitlines()[1:] if line.split("\t")[1] == "politics")
+    gold_politics = sum(
+        1
+        for line in (shared_data / "sib200/data/annotated/yor_Latn/test.tsv")
+        .read_text(encoding="utf-8")
+        .splitlines()[1:]
+        if line.split("\t")[1] == "politics"
+    )
     assert gold_politics == 30
     assert [r["lang"] for r in rows] == ["deu_Latn", "yor_Latn", "quy_Latn"]
     for row in rows:
@@ -75,19 +103,30 @@ def test_evaluate_rows_are_exact_for_a_known_model(constant_model, shared_data):
         assert (row["n"], row["correct"]) == (204, gold_politics)
         assert row["accuracy"] == pytest.approx(30 / 204)
         assert set(row["predictions"]) == {"politics"} and len(row["ids"]) == len(row["gold"]) == 204
-        assert (row["model"], row["method"], row["seed"], row["selection"]) == ("tiny+weam", "weam", 5, "last")
+        assert (row["model"], row["method"], row["seed"], row["selection"]) == (
+            "tiny+weam",
+            "weam",
+            5,
+            "last",
+        )
         assert row["pretrain_langs"] == ["de", "sw"] and row["num_layers"] == 2
-    assert rows[0]["params"] == sum(p.numel() for p in load_classifier(resolve_model(str(constant_model)))[0]
-                                    .parameters())
+    assert rows[0]["params"] == sum(
+        p.numel() for p in load_classifier(resolve_model(str(constant_model)))[0].parameters()
+    )
 
 
 def test_batched_prediction_equals_one_at_a_time(tiny_ref):
     model = PooledClassifier(load_model(tiny_ref), 7)
     torch.manual_seed(0)
     torch.nn.init.normal_(model.head.weight, std=1.0)
-    tok = load_tokenizer(tiny_ref)
-    texts = ["Short.", "A much longer sentence that needs plenty of padding in its batch, really.",
-             "Mittellanger deutscher Satz hier.", "x", "Habari ya asubuhi, rafiki yangu mpendwa."]
+    tok = shared_tokenizer(tiny_ref)
+    texts = [
+        "Short.",
+        "A much longer sentence that needs plenty of padding in its batch, really.",
+        "Mittellanger deutscher Satz hier.",
+        "x",
+        "Habari ya asubuhi, rafiki yangu mpendwa.",
+    ]
     batched = predict_logits(model, tok, texts, batch_size=5)
     single = np.stack([predict_logits(model, tok, [t], batch_size=1)[0] for t in texts])
     # padding must not leak into the masked mean: same logits, whatever the batch
@@ -98,8 +137,19 @@ def test_batched_prediction_equals_one_at_a_time(tiny_ref):
 
 def test_cli_evaluate_writes_rows_and_table(constant_model, shared_data, tmp_path):
     results = tmp_path / "res.jsonl"
-    args = ["evaluate", "--task", "sib200", "--model", str(constant_model), "--lang", "swh_Latn,en",
-            "--data-dir", str(shared_data / "sib200" / "data" / "annotated"), "--results", str(results)]
+    args = [
+        "evaluate",
+        "--task",
+        "sib200",
+        "--model",
+        str(constant_model),
+        "--lang",
+        "swh_Latn,en",
+        "--data-dir",
+        str(shared_data / "sib200" / "data" / "annotated"),
+        "--results",
+        str(results),
+    ]
     out = runner.invoke(app, args)
     assert out.exit_code == 0, out.output
     assert "swh_Latn" in out.output and "0.147" in out.output
@@ -117,20 +167,52 @@ def test_bad_inputs_are_one_line_and_write_nothing(constant_model, shared_data, 
     out = runner.invoke(app, ["evaluate", "--task", "sib200", "-m", "tiny", "--lang", "de", *sib])
     assert out.exit_code == 2 and "no classification head" in out.output
     # a model fine-tuned for another task
-    out = runner.invoke(app, ["evaluate", "--task", "paws-x", "-m", str(constant_model), "--lang", "de", *sib])
+    out = runner.invoke(
+        app, ["evaluate", "--task", "paws-x", "-m", str(constant_model), "--lang", "de", *sib]
+    )
     assert out.exit_code == 2 and "fine-tuned for task 'sib200'" in out.output
     # a target language with no data
     empty = tmp_path / "sib"
     (empty / "eng_Latn").mkdir(parents=True)
-    out = runner.invoke(app, ["evaluate", "--task", "sib200", "-m", str(constant_model), "--lang", "de",
-                              "--data-dir", str(empty), "--results", str(results)])
+    out = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--task",
+            "sib200",
+            "-m",
+            str(constant_model),
+            "--lang",
+            "de",
+            "--data-dir",
+            str(empty),
+            "--results",
+            str(results),
+        ],
+    )
     assert out.exit_code == 2 and "no test data for language 'deu_Latn'" in out.output
     # a custom test file with a label outside the model's label set: file and line named
     bad = tmp_path / "test.tsv"
     bad.write_text("text\tcategory\nGoal!\tsports\nSunny.\tweather\n", encoding="utf-8")
     custom = _copy_with_meta(constant_model, tmp_path / "custom", task="custom")
-    out = runner.invoke(app, ["evaluate", "--task", "custom", "-m", str(custom), "--test", str(bad),
-                              "--text-column", "text", "--label-column", "category", "--results", str(results)])
+    out = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--task",
+            "custom",
+            "-m",
+            str(custom),
+            "--test",
+            str(bad),
+            "--text-column",
+            "text",
+            "--label-column",
+            "category",
+            "--results",
+            str(results),
+        ],
+    )
     assert out.exit_code == 2 and f"{bad}:3: label 'weather'" in " ".join(out.output.split())
     # a folder that is neither a model nor a finetune output
     with pytest.raises(WeamError, match="neither a model folder"):
@@ -149,8 +231,24 @@ def test_tatoeba_probe_rows(tiny_ref, shared_data, tmp_path):
         assert row["correct"] == hits and row["accuracy"] == hits / len(lines)
     with pytest.raises(WeamError, match="Tatoeba has no Yoruba"):
         evaluate_retrieval(tiny_ref, "yo", shared_data / "tatoeba")
-    out = runner.invoke(app, ["evaluate", "--task", "tatoeba", "-m", "tiny", "--lang", "swh", "--layer", "9",
-                              "--data-dir", str(shared_data / "tatoeba"), "--results", str(tmp_path / "t.jsonl")])
+    out = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--task",
+            "tatoeba",
+            "-m",
+            "tiny",
+            "--lang",
+            "swh",
+            "--layer",
+            "9",
+            "--data-dir",
+            str(shared_data / "tatoeba"),
+            "--results",
+            str(tmp_path / "t.jsonl"),
+        ],
+    )
     assert out.exit_code == 2 and "--layer 9 is outside" in out.output and not (tmp_path / "t.jsonl").exists()
 
 

@@ -34,7 +34,7 @@ def test_word_pieces_without_spaces_map_characters(tok):
     assert enc["ids"] == tok("".join(chars), add_special_tokens=False)["input_ids"]
     assert sum(enc["count"]) <= len(enc["ids"])
     # a piece spanning several characters counts for its first character only
-    assert all(f >= 0 or c == 0 for f, c in zip(enc["first"], enc["count"]))
+    assert all(f >= 0 or c == 0 for f, c in zip(enc["first"], enc["count"], strict=True))
     assert enc["first"][0] in (0, 1)
 
 
@@ -54,11 +54,14 @@ def test_build_pair_swap_policies():
     assert one["input_ids"] == [0, 10, 11, 12, 13, 2, 20, 21, 22, 2]
     assert one["sep"] == 5
     # only 0-0 is one-to-one (word 2 and target word 1 have two links each)
-    assert dict(zip(one["swap_from"], one["swap_to"])) == {1: 6, 6: 1}
+    assert dict(zip(one["swap_from"], one["swap_to"], strict=True)) == {1: 6, 6: 1}
     every = build_pair(src, tgt, links, cls_id=0, sep_id=2, max_length=32, swap="all")
     # word 1's first piece (position 2) and target word 1 (position 7); first-listed partner wins
-    assert dict(zip(every["swap_from"], every["swap_to"])) == {1: 6, 6: 1, 2: 7, 7: 2, 4: 7, 8: 4}
-    single = build_pair(src, tgt, links, cls_id=0, sep_id=2, max_length=32, swap="all", subwords="single-piece")
+    swapped = dict(zip(every["swap_from"], every["swap_to"], strict=True))
+    assert swapped == {1: 6, 6: 1, 2: 7, 7: 2, 4: 7, 8: 4}
+    single = build_pair(
+        src, tgt, links, cls_id=0, sep_id=2, max_length=32, swap="all", subwords="single-piece"
+    )
     assert 2 not in single["swap_from"]  # word 1 has two pieces
 
 
@@ -106,7 +109,13 @@ def test_mask_tokens_masks_at_least_one_per_row():
     ids = torch.tensor([[0, 5, 6, 2], [0, 7, 2, 1]])
     maskable = torch.tensor([[False, True, True, False], [False, True, False, False]])
     for seed in range(20):
-        _, labels = mask_tokens(ids, maskable, mask_prob=0.01, mask_id=4, replace_pool=torch.tensor([9]),
-                                generator=torch.Generator().manual_seed(seed))
+        _, labels = mask_tokens(
+            ids,
+            maskable,
+            mask_prob=0.01,
+            mask_id=4,
+            replace_pool=torch.tensor([9]),
+            generator=torch.Generator().manual_seed(seed),
+        )
         assert ((labels != -100).sum(1) >= 1).all()
         assert not (labels != -100)[~maskable].any()

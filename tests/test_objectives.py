@@ -30,7 +30,7 @@ def test_cp_logits_come_from_the_aligned_target_vector(tiny):
     ex = _pair(tok, ["the", "house", "is", "red"], ["das", "Haus", "ist", "rot"], [(0, 0), (1, 1), (3, 3)])
     batch = PairCollator(pad_id=tok.pad_token_id)([ex])
     ids = batch["input_ids"]
-    partner = dict(zip(ex["swap_from"], ex["swap_to"]))
+    partner = dict(zip(ex["swap_from"], ex["swap_to"], strict=True))
     house = ex["swap_from"][1]  # first piece of "house"
     haus = partner[house]
     assert ids[0, haus].item() == tok.convert_tokens_to_ids("▁Haus")
@@ -67,8 +67,9 @@ def test_mlm_rows_do_not_see_the_other_sentence(tiny):
     a = _pair(tok, ["the", "house"], ["das", "Haus"], [])
     b = _pair(tok, ["the", "house"], ["ein", "ganz", "anderer", "Satz"], [])
     pool = torch.tensor([100, 200])
-    mlm = PretrainingModel(model, objective="mlm", mask_id=tok.mask_token_id, pad_id=tok.pad_token_id,
-                           replace_pool=pool)
+    mlm = PretrainingModel(
+        model, objective="mlm", mask_id=tok.mask_token_id, pad_id=tok.pad_token_id, replace_pool=pool
+    )
     batch = PairCollator(pad_id=tok.pad_token_id, split=True)([a, b])
     from weamcli.masking import split_layout
 
@@ -87,10 +88,19 @@ def test_mlm_rows_do_not_see_the_other_sentence(tiny):
 @pytest.mark.parametrize("objective", ["weam", "tlm"])
 def test_pair_objectives_on_a_batch(tiny, objective):
     model, tok = tiny
-    ex = _pair(tok, ["the", "house", "is", "red"], ["das", "Haus", "ist", "rot"], [(0, 0), (1, 1), (2, 2), (3, 3)])
+    ex = _pair(
+        tok, ["the", "house", "is", "red"], ["das", "Haus", "ist", "rot"], [(0, 0), (1, 1), (2, 2), (3, 3)]
+    )
     batch = PairCollator(pad_id=tok.pad_token_id)([ex, ex])
-    wrapped = PretrainingModel(model, objective=objective, mask_id=tok.mask_token_id, pad_id=tok.pad_token_id,
-                               replace_pool=torch.tensor([100]), mask_prob=0.5, lam=2.0)
+    wrapped = PretrainingModel(
+        model,
+        objective=objective,
+        mask_id=tok.mask_token_id,
+        pad_id=tok.pad_token_id,
+        replace_pool=torch.tensor([100]),
+        mask_prob=0.5,
+        lam=2.0,
+    )
     torch.manual_seed(1)
     out = wrapped(**batch)
     assert torch.isfinite(out["loss"])

@@ -30,11 +30,32 @@ def aligned(shared_data, tmp_path_factory) -> Path:
 
 def test_cli_two_languages_writes_a_full_vocab_model(aligned, tmp_path, tiny_ref):
     out = tmp_path / "weam-de-zh"
-    result = CliRunner().invoke(app, [
-        "pretrain", "--lang", "de,zh", "--alignments", str(aligned / "align-en-{lang}"), "--model", "tiny",
-        "-o", str(out), "--max-steps", "6", "--batch-size", "8", "--max-length", "48", "--logging-steps", "2",
-        "--save-steps", "3", "--lr", "1e-3",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "pretrain",
+            "--lang",
+            "de,zh",
+            "--alignments",
+            str(aligned / "align-en-{lang}"),
+            "--model",
+            "tiny",
+            "-o",
+            str(out),
+            "--max-steps",
+            "6",
+            "--batch-size",
+            "8",
+            "--max-length",
+            "48",
+            "--logging-steps",
+            "2",
+            "--save-steps",
+            "3",
+            "--lr",
+            "1e-3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "L_cp" in result.output
     meta = json.loads((out / "weam.json").read_text())
@@ -84,8 +105,15 @@ class _StopAfterSave:
 
 def test_resume_matches_an_uninterrupted_run(aligned, tmp_path):
     objective = "weam"
-    common = dict(FAST, objective=objective, max_steps=6, save_steps=3, alignments=str(aligned / "align-en-de"),
-                  cache_dir=tmp_path / "cache", bf16=False)
+    common = dict(
+        FAST,
+        objective=objective,
+        max_steps=6,
+        save_steps=3,
+        alignments=str(aligned / "align-en-de"),
+        cache_dir=tmp_path / "cache",
+        bf16=False,
+    )
     pretrain(["de"], tmp_path / "straight", **common)
     with pytest.raises(KeyboardInterrupt):
         pretrain(["de"], tmp_path / "killed", callbacks=[_StopAfterSave(3)], **common)
@@ -113,27 +141,90 @@ def test_bad_alignment_files_name_file_and_line(aligned, tmp_path):
     with pytest.raises(WeamError, match=r"alignment.txt:5: link 1-999 is out of range"):
         read_alignment_folder(bad)
     (bad / "alignment.txt").write_text("\n".join(lines[:10]) + "\n")
-    with pytest.raises(WeamError, match=r"(alignment.txt:11: has 10 lines but source.tok has 48)|(line counts differ.*alignment.txt 10)"):
+    with pytest.raises(
+        WeamError,
+        match=r"(alignment.txt:11: has 10 lines but source.tok has 48)"
+        r"|(line counts differ.*alignment.txt 10)",
+    ):
         pretrain(["de"], tmp_path / "out", alignments=str(bad), cache_dir=tmp_path / "cache", **FAST)
     assert not (tmp_path / "out").exists()  # rejected before anything was written
 
 
 def test_cli_bad_input_is_one_line(aligned, tmp_path):
     runner = CliRunner()
-    res = runner.invoke(app, ["pretrain", "--lang", "xx", "-a", str(aligned / "align-en-{lang}"), "-m", "tiny",
-                              "-o", str(tmp_path / "o")])
+    res = runner.invoke(
+        app,
+        [
+            "pretrain",
+            "--lang",
+            "xx",
+            "-a",
+            str(aligned / "align-en-{lang}"),
+            "-m",
+            "tiny",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
     assert res.exit_code == 2 and "xx" in res.output and "Traceback" not in res.output
     src, tgt = tmp_path / "en.txt", tmp_path / "de.txt"
     src.write_text("one\ntwo\nthree\n")
     tgt.write_text("eins\nzwei\n")
-    res = runner.invoke(app, ["pretrain", "--lang", "de", "--source", str(src), "--target", str(tgt), "-m", "tiny",
-                              "-o", str(tmp_path / "o2")])
+    res = runner.invoke(
+        app,
+        [
+            "pretrain",
+            "--lang",
+            "de",
+            "--source",
+            str(src),
+            "--target",
+            str(tgt),
+            "-m",
+            "tiny",
+            "-o",
+            str(tmp_path / "o2"),
+        ],
+    )
     assert res.exit_code == 2 and f"{tgt}:3: has 2 lines" in res.output
     # an existing run is never overwritten by accident
     done = tmp_path / "done"
     done.mkdir()
     (done / "model.safetensors").write_text("precious")
-    res = runner.invoke(app, ["pretrain", "--lang", "de", "-a", str(aligned / "align-en-{lang}"), "-m", "tiny",
-                              "-o", str(done)])
+    res = runner.invoke(
+        app,
+        ["pretrain", "--lang", "de", "-a", str(aligned / "align-en-{lang}"), "-m", "tiny", "-o", str(done)],
+    )
     assert res.exit_code == 2 and "not empty" in res.output
     assert (done / "model.safetensors").read_text() == "precious"
+
+
+def test_raw_files_are_aligned_once_with_intersection(shared_data, tmp_path):
+    """--source/--target: NTREX-style CRLF files are aligned by `weam align` (1-to-1 links) into
+    OUT/align-en-<lang>, and a later run reuses that alignment."""
+    pytest.importorskip("weamcli.alignment")
+    ntrex = shared_data / "ntrex128" / "NTREX-128"
+    for name in ("newstest2019-src.eng.txt", "newstest2019-ref.deu.txt"):
+        lines = (ntrex / name).read_bytes().split(b"\n")[:30]
+        (tmp_path / name).write_bytes(b"\n".join(lines) + b"\n")
+    assert b"\r\n" in (tmp_path / "newstest2019-ref.deu.txt").read_bytes()
+    messages: list[str] = []
+    common = dict(
+        source=str(tmp_path / "newstest2019-src.eng.txt"),
+        target=str(tmp_path / "newstest2019-ref.{iso3}.txt"),
+        cache_dir=tmp_path / "cache",
+        max_steps=2,
+        progress=messages.append,
+        **FAST,
+    )
+    out = tmp_path / "raw"
+    result = pretrain(["de"], out, **common)
+    assert result.steps == 2
+    meta, src, tgt, links = read_alignment_folder(out / "align-en-de")
+    assert meta["symmetrize"] == "intersect" and len(src) == 30
+    for pair in links:  # intersection: every word has at most one partner
+        assert len({i for i, _ in pair}) == len(pair) == len({j for _, j in pair})
+    assert any(len(pair) for pair in links)
+    messages.clear()
+    pretrain(["de"], out, overwrite=True, **common)
+    assert any("reusing alignment" in m for m in messages)

@@ -42,35 +42,67 @@ def test_sib200_splits_match_the_files(shared_data):
 def test_tsv_keeps_stray_quotes_and_na_texts(tmp_path):
     f = tmp_path / "train.tsv"
     f.write_text('id\tlabel\ttext\n1\ta\tHe said "stop\n2\tb\tNA\n3\ta\tThe "big" one"\n', encoding="utf-8")
-    part = load_split(custom_task(train=str(f), dev=None, test=None, text_column="text", label_column="label",
-                                  id_column="id"), "eng", "train")
+    part = load_split(
+        custom_task(
+            train=str(f), dev=None, test=None, text_column="text", label_column="label", id_column="id"
+        ),
+        "eng",
+        "train",
+    )
     assert part.texts == ['He said "stop', "NA", 'The "big" one"']
     assert part.ids == [1, 2, 3] and part.labels == ["a", "b", "a"]
-    assert label_set(custom_task(train=str(f), dev=None, test=None, text_column="text",
-                                 label_column="label"), part) == ("a", "b")
+    assert label_set(
+        custom_task(train=str(f), dev=None, test=None, text_column="text", label_column="label"), part
+    ) == ("a", "b")
 
 
 def test_jsonl_and_csv_pairs(tmp_path):
     j = tmp_path / "dev.jsonl"
-    j.write_text('{"premise": "A man sleeps.", "hypothesis": "Nobody sleeps.", "label": "contradiction"}\n'
-                 '{"premise": "It rains.", "hypothesis": "It is wet.", "label": "entailment"}\n', encoding="utf-8")
-    task = custom_task(train=None, dev=str(j), test=None, text_column="premise", text_pair_column="hypothesis",
-                       label_column="label")
+    j.write_text(
+        '{"premise": "A man sleeps.", "hypothesis": "Nobody sleeps.", "label": "contradiction"}\n'
+        '{"premise": "It rains.", "hypothesis": "It is wet.", "label": "entailment"}\n',
+        encoding="utf-8",
+    )
+    task = custom_task(
+        train=None,
+        dev=str(j),
+        test=None,
+        text_column="premise",
+        text_pair_column="hypothesis",
+        label_column="label",
+    )
     part = load_split(task, "eng", "dev")
     assert task.is_pair and part.pairs == ["Nobody sleeps.", "It is wet."] and part.ids == [0, 1]
     c = tmp_path / "test.csv"
     c.write_text('sentence1,sentence2,label\n"One, two",Three,1\nFour,"Five ""5""",0\n', encoding="utf-8")
-    part = load_split(custom_task(train=None, dev=None, test=str(c), text_column="sentence1",
-                                  text_pair_column="sentence2", label_column="label"), "eng", "test")
-    assert part.texts == ["One, two", "Four"] and part.pairs == ["Three", 'Five "5"'] and part.labels == ["1", "0"]
+    part = load_split(
+        custom_task(
+            train=None,
+            dev=None,
+            test=str(c),
+            text_column="sentence1",
+            text_pair_column="sentence2",
+            label_column="label",
+        ),
+        "eng",
+        "test",
+    )
+    assert (
+        part.texts == ["One, two", "Four"]
+        and part.pairs == ["Three", 'Five "5"']
+        and part.labels == ["1", "0"]
+    )
 
 
 def test_missing_column_names_file_and_header_line(tmp_path):
     f = tmp_path / "train.tsv"
     f.write_text("sentence\tlabel\nhello\ta\n", encoding="utf-8")
     with pytest.raises(WeamError) as err:
-        load_split(custom_task(train=str(f), dev=None, test=None, text_column="text", label_column="label"),
-                   "eng", "train")
+        load_split(
+            custom_task(train=str(f), dev=None, test=None, text_column="text", label_column="label"),
+            "eng",
+            "train",
+        )
     assert str(err.value).startswith(f"{f}:1: missing column(s) text")
 
 
@@ -78,7 +110,8 @@ def test_label_outside_the_label_set_names_the_line(tmp_path):
     root = tmp_path / "sib"
     (root / "eng_Latn").mkdir(parents=True)
     (root / "eng_Latn" / "test.tsv").write_text(
-        "index_id\tcategory\ttext\n1\tsports\tGoal!\n2\tweather\tRain.\n", encoding="utf-8")
+        "index_id\tcategory\ttext\n1\tsports\tGoal!\n2\tweather\tRain.\n", encoding="utf-8"
+    )
     with pytest.raises(WeamError) as err:
         load_split(with_root(SIB200, root), "eng_Latn", "test")
     assert str(err.value).startswith(f"{root / 'eng_Latn' / 'test.tsv'}:3: label 'weather'")

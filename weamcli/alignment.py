@@ -3,8 +3,10 @@
 Backends
 - ``eflomal`` (default): the eflomal 2.0 Bayesian aligner (IBM1+HMM+fertility, Gibbs sampling),
   run forward and reverse on the corpus plus any extra training text, then symmetrised here by
-  ``grow-diag-final-and`` (Koehn et al. 2003), ``intersect`` or ``union``. eflomal 2.0 has no
-  seed option (its samplers are seeded from the clock), so links vary slightly between runs.
+  ``grow-diag-final-and`` (Koehn et al. 2003), ``intersect`` or ``union``. eflomal 2.0 cannot be
+  seeded: neither its Python API (``Aligner``, ``eflomal.cython.align``) nor its binary takes a
+  seed, and the binary seeds its samplers from /dev/urandom, so links vary slightly between runs
+  (align.json says ``"reproducible": false``; ``--seed`` covers weam's own Python/torch code).
 - ``simalign``: SimAlign (Jalili Sabet et al. 2020) over the hidden states of any model the
   registry resolves (default ``e5-small``), matching method ``inter`` (ArgMax), ``mwmf`` or
   ``itermax``. Deterministic, slow (one pair per forward pass): for small sets.
@@ -22,14 +24,17 @@ Output folder (written atomically; ``weam pretrain`` reads it with ``read_alignm
                              count / (links from that source unit); sorted by source unit, then
                              by falling prob. Units are as in the .tok files (case kept).
     align.json               source_lang, target_lang, backend, symmetrize, pairs, links,
-                             segment {...}, inputs {...}, backend_options {...}
+                             segment {...}, inputs {...}, backend_options {...}, reproducible
     run.jsonl                the run record (config, versions, seed, metrics)
 """
 
 from __future__ import annotations
 
+import heapq
 import json
+import os
 import random
+import re
 import tempfile
 import time
 from collections import Counter
@@ -38,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .corpus import Pair, Pretokenizer, Tokenized, input_words, read_pairs
+from .corpus import Pair, Pretokenizer, Tokenized, check_crlf_policy, input_words, read_pairs
 from .errors import WeamError
 from .gold_alignments import AlignmentScores, read_gold, score_alignments
 from .languages import language
@@ -82,9 +87,11 @@ def symmetrize(
 ) -> set[Link]:
     """Combine two directional alignments (both as source-target index pairs).
 
-    ``grow-diag-final-and``: start from the intersection; repeatedly add union links next to an
-    existing link (8-neighbourhood) whose source or target word is still unaligned; finally add
-    links of either direction whose source and target words are both unaligned.
+    ``grow-diag-final-and`` is Koehn's textbook procedure: start from the intersection; GROW-DIAG
+    scans the alignment points in (source, target) order, pass after pass until a pass adds
+    nothing, adding every union link in a point's 8-neighbourhood whose source or target word is
+    still unaligned (a point added ahead of the scan is visited in the same pass); then FINAL-AND
+    adds, forward direction first, links whose source and target words are both unaligned.
     """
     fwd, rev = set(forward), set(reverse)
     if method == "intersect":
@@ -93,27 +100,16 @@ def symmetrize(
         return fwd | rev
     if method != "grow-diag-final-and":
         raise WeamError(f"--symmetrize must be one of {', '.join(SYMMETRIZATIONS)}, got '{method}'")
-    union = fwd | rev
     links = fwd & rev
+    union = fwd | rev
+    remaining = union - links  # the only links grow-diag and final-and can add
+    if not remaining:
+        return links
     src_aligned = {i for i, _ in links}
     tgt_aligned = {j for _, j in links}
-    grew = True
-    while grew:  # grow-diag: until a full pass adds nothing
-        grew = False
-        for i, j in sorted(links):
-            for di, dj in _NEIGHBOURS:
-                cand = (i + di, j + dj)
-                if (
-                    cand in union
-                    and cand not in links
-                    and (cand[0] not in src_aligned or cand[1] not in tgt_aligned)
-                ):
-                    links.add(cand)
-                    src_aligned.add(cand[0])
-                    tgt_aligned.add(cand[1])
-                    grew = True
-    for direction in (fwd, rev):  # final-and
-        for i, j in sorted(direction):
+    _grow_diag(links, remaining, src_aligned, tgt_aligned)
+    for direction in (fwd, rev):  # final-and (a link already in ``links`` has both words aligned)
+        for i, j in sorted(direction - links):
             if i not in src_aligned and j not in tgt_aligned:
                 links.add((i, j))
                 src_aligned.add(i)
@@ -121,21 +117,59 @@ def symmetrize(
     return links
 
 
+def _grow_diag(links: set[Link], remaining: set[Link], src_aligned: set[int], tgt_aligned: set[int]) -> None:
+    """GROW-DIAG in place (``remaining`` = union links not yet added), visiting each point once,
+    in the order the textbook's repeated grid scans reach it.
+
+    Why once is enough: a neighbour rejected when a point is visited stays rejected (the aligned
+    sets only grow), so rescanning old points in a later pass adds nothing; only points added
+    behind the scan position need the next pass. For the same reason a point with no remaining
+    union link next to it can be skipped altogether: what is left only shrinks."""
+    near = {(ci - di, cj - dj) for ci, cj in remaining for di, dj in _NEIGHBOURS}
+    this_pass = sorted(near & links)  # a sorted list is a valid heap
+    while this_pass:
+        next_pass: list[Link] = []
+        while this_pass and remaining:
+            point = heapq.heappop(this_pass)
+            i, j = point
+            for di, dj in _NEIGHBOURS:
+                cand = (i + di, j + dj)
+                if cand in remaining and (cand[0] not in src_aligned or cand[1] not in tgt_aligned):
+                    remaining.discard(cand)
+                    links.add(cand)
+                    src_aligned.add(cand[0])
+                    tgt_aligned.add(cand[1])
+                    if cand > point:  # ahead of the scan: reached later in this pass
+                        heapq.heappush(this_pass, cand)
+                    else:
+                        next_pass.append(cand)
+        if not remaining:
+            return
+        next_pass.sort()
+        this_pass = next_pass
+
+
 # --------------------------------------------------------------------------- Pharaoh text
+
+# a whole line of 0-based links: checked in one C-level match, then parsed without a Python loop
+_PHARAOH_LINE = re.compile(r"[0-9]+-[0-9]+(?:[ \t]+[0-9]+-[0-9]+)*")
+_PHARAOH_ITEM = re.compile(r"[0-9]+-[0-9]+")
 
 
 def format_links(links: Iterable[Link]) -> str:
-    return " ".join(f"{i}-{j}" for i, j in sorted(links))
+    return " ".join(map("%d-%d".__mod__, sorted(links)))
 
 
 def parse_links(text: str, path: Path, lineno: int) -> list[Link]:
-    links = []
-    for item in text.split():
-        i, sep, j = item.partition("-")
-        if not sep or not i.isdigit() or not j.isdigit():
-            raise WeamError(f"not a Pharaoh link 'i-j': {item[:40]!r}", path, lineno)
-        links.append((int(i), int(j)))
-    return links
+    """Links of one Pharaoh line ``i-j i-j ...``; a malformed item is a one-line error."""
+    text = text.strip()
+    if not text:
+        return []
+    if _PHARAOH_LINE.fullmatch(text) is None:
+        bad = next((item for item in text.split() if not _PHARAOH_ITEM.fullmatch(item)), text)
+        raise WeamError(f"not a Pharaoh link 'i-j': {bad[:40]!r}", path, lineno)
+    numbers = map(int, text.replace("-", " ").split())
+    return list(zip(numbers, numbers, strict=False))  # one iterator twice: consecutive (i, j)
 
 
 # --------------------------------------------------------------------------- backends
@@ -160,12 +194,11 @@ def _check_options(backend: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_eflomal(
-    src_lines: Iterable[str], tgt_lines: Iterable[str], work: Path, opts: dict[str, Any]
+    src_lines: Iterable[str], tgt_lines: Iterable[str], fwd: Path, rev: Path, opts: dict[str, Any]
 ) -> tuple[Path, Path]:
-    """Run eflomal on the training lines; returns the forward and reverse links files."""
-    from eflomal import Aligner
+    """Run eflomal on the training lines, writing forward and reverse links to ``fwd`` and ``rev``."""
+    from eflomal import Aligner  # the only eflomal import: nothing heavy is loaded for this path
 
-    fwd, rev = work / "fwd.links", work / "rev.links"
     aligner = Aligner(
         model=opts["eflomal_model"],
         n_samplers=opts["n_samplers"],
@@ -224,7 +257,7 @@ def _write_tokens(
 
 
 def _write_extra(
-    extra: tuple[Path, Path | None] | None, pretok: Pretokenizer, work: Path, say: Progress
+    extra: tuple[Path, Path | None] | None, pretok: Pretokenizer, work: Path, crlf: str, say: Progress
 ) -> tuple[Path | None, Path | None, dict[str, int]]:
     """Pre-tokenise the extra training text; empty or over-long extra pairs are skipped (counted)."""
     if extra is None:
@@ -235,7 +268,7 @@ def _write_extra(
     used = skipped = 0
     lenient = Pretokenizer(pretok.source_lang, pretok.target_lang, pretok.segment, pretok.pretokenized, 10**9)
     with open(out_src, "w", encoding="utf-8") as fs, open(out_tgt, "w", encoding="utf-8") as ft:
-        for pair in read_pairs(src_path, tgt_path):
+        for pair in read_pairs(src_path, tgt_path, crlf=crlf):
             src, tgt = lenient.pair(pair, *paths)
             n_src, n_tgt = len(src.tokens), len(tgt.tokens)
             if not n_src or not n_tgt or n_src > pretok.max_tokens or n_tgt > pretok.max_tokens:
@@ -290,6 +323,7 @@ def align_corpus(
     gold: Path | str | None = None,
     gold_index_base: str = "auto",
     gold_drop_invalid: bool = False,
+    crlf: str = "error",
     **backend_options: Any,
 ) -> AlignmentResult:
     """Align a parallel corpus into ``out_dir`` (see the module docstring for the files).
@@ -297,7 +331,8 @@ def align_corpus(
     ``target`` None reads ``source`` as ``src ||| tgt`` lines; likewise ``extra_source`` alone is a
     ``|||`` file of extra training text for eflomal (not written to the outputs). With ``gold``,
     the alignment is scored (links projected onto the input's whitespace words) and the scores
-    are returned and recorded.
+    are returned and recorded. ``crlf`` (``error`` or ``strip``) applies to every file read.
+    ``metrics["phase_seconds"]`` times the phases (read+tokenise, eflomal, symmetrise+write).
     """
     say = _as_progress(progress)
     started = time.perf_counter()
@@ -309,6 +344,7 @@ def align_corpus(
         raise WeamError("--extra-target needs --extra-source")
     if backend == "simalign" and extra_source is not None:
         raise WeamError("extra training text applies to the eflomal backend only")
+    check_crlf_policy(crlf)
     pretok = Pretokenizer(src_lang, tgt_lang, segment, pretokenized, max_tokens, empty_lines)
     source = Path(source)
     target = None if target is None else Path(target)
@@ -331,7 +367,7 @@ def align_corpus(
             open(tmp / "target.tok", "w", encoding="utf-8") as ft,
         ):
             n_pairs, empty_list, kept = _write_tokens(
-                read_pairs(source, target), pretok, in_paths, fs, ft, gold is not None, say
+                read_pairs(source, target, crlf=crlf), pretok, in_paths, fs, ft, gold is not None, say
             )
         if n_pairs == 0:
             raise WeamError("the corpus has no lines", source)
@@ -344,26 +380,36 @@ def align_corpus(
                 [k[3] for k in kept],
                 index_base=gold_index_base,
                 drop_invalid=gold_drop_invalid,
+                crlf=crlf,
             )
+        phases = {"read_tokenise": round(time.perf_counter() - started, 2)}
 
         metrics: dict[str, Any] = {"pairs": n_pairs, "pairs_with_empty_side": len(empty)}
         fwd_path = rev_path = None
         if backend == "eflomal":
-            extra_src, extra_tgt, extra_counts = _write_extra(extra, pretok, work, say)
+            t0 = time.perf_counter()
+            extra_src, extra_tgt, extra_counts = _write_extra(extra, pretok, work, crlf, say)
             metrics.update(extra_counts)
+            if extra_src is not None:
+                phases["extra_tokenise"] = round(time.perf_counter() - t0, 2)
             if len(empty) < n_pairs or extra_src is not None:
                 say("aligning with eflomal (forward and reverse)", 0, None)
                 t0 = time.perf_counter()
+                # eflomal's links are the output files themselves unless lines must be put back
+                # for empty pairs or dropped for extra text (saves a copy of both files)
+                direct = not empty and extra_src is None
                 fwd_path, rev_path = _run_eflomal(
                     _training_lines(tmp / "source.tok", empty, extra_src),
                     _training_lines(tmp / "target.tok", empty, extra_tgt),
-                    work,
+                    (tmp if direct else work) / "forward.txt",
+                    (tmp if direct else work) / "reverse.txt",
                     opts,
                 )
-                metrics["eflomal_seconds"] = round(time.perf_counter() - t0, 2)
+                metrics["eflomal_seconds"] = phases["eflomal"] = round(time.perf_counter() - t0, 2)
             links_iter = _symmetrised(fwd_path, rev_path, n_pairs, empty, symmetrize, tmp)
         else:
             links_iter = _simalign_links(tmp, n_pairs, model, opts, seed, say)
+        t0 = time.perf_counter()
 
         lexicon: Counter[tuple[str, str]] = Counter()
         predicted: list[set[Link]] = []
@@ -376,7 +422,10 @@ def align_corpus(
                 fa.write(format_links(links) + "\n")
                 total_links += len(links)
                 src_toks, tgt_toks = src_line.split(), tgt_line.split()
-                lexicon.update((src_toks[i], tgt_toks[j]) for i, j in links)
+                if links:  # C-level lookups: this loop runs once per corpus pair
+                    ii, jj = zip(*links, strict=True)
+                    words = zip(map(src_toks.__getitem__, ii), map(tgt_toks.__getitem__, jj), strict=True)
+                    lexicon.update(words)
                 if gold_links is not None:
                     src_k, tgt_k = kept[index][0], kept[index][1]
                     predicted.append({(src_k.origin[i], tgt_k.origin[j]) for i, j in links})
@@ -387,6 +436,10 @@ def align_corpus(
         metrics["links"] = total_links
         metrics["links_per_pair"] = round(total_links / n_pairs, 3)
         metrics["lexicon_entries"] = len(lexicon)
+
+        key = "symmetrise_write" if backend == "eflomal" else "simalign_write"
+        phases[key] = round(time.perf_counter() - t0, 2)
+        metrics["phase_seconds"] = phases
 
         scores = None
         if gold_links is not None:
@@ -410,6 +463,7 @@ def align_corpus(
             "segment": pretok.describe(),
             "inputs": inputs,
             "backend_options": {**opts, **({"model": model} if backend == "simalign" else {})},
+            "reproducible": backend != "eflomal",  # eflomal 2.0 cannot be seeded (module docstring)
             "files": {
                 "alignment": ALIGNMENT_FILE,
                 "lexicon": LEXICON_FILE,
@@ -421,6 +475,7 @@ def align_corpus(
         config = {k: v for k, v in meta.items() if k not in ("pairs", "links", "files")}
         config["gold"] = None if gold is None else str(Path(gold).resolve())
         config["gold_index_base"] = gold_index_base
+        config["crlf"] = crlf
         write_run_record(tmp, "align", config, seed=seed, metrics=metrics)
     return AlignmentResult(out_dir, n_pairs, total_links, metrics, scores)
 
@@ -428,18 +483,22 @@ def align_corpus(
 def _symmetrised(
     fwd_path: Path | None, rev_path: Path | None, pairs: int, empty: set[int], method: str, tmp: Path
 ) -> Iterator[set[Link]]:
-    """Stream symmetrised links per pair while writing forward.txt and reverse.txt."""
+    """Stream symmetrised links per pair, writing forward.txt and reverse.txt unless eflomal
+    already wrote them there."""
+    fwd_out, rev_out = tmp / "forward.txt", tmp / "reverse.txt"
+    copy = fwd_path != fwd_out
     with (
-        open(tmp / "forward.txt", "w", encoding="utf-8") as ff,
-        open(tmp / "reverse.txt", "w", encoding="utf-8") as fr,
+        open(fwd_out if copy else os.devnull, "w", encoding="utf-8") as ff,
+        open(rev_out if copy else os.devnull, "w", encoding="utf-8") as fr,
     ):
         fwd_lines = _directional_lines(fwd_path, pairs, empty)
         rev_lines = _directional_lines(rev_path, pairs, empty)
         for index, (f_line, r_line) in enumerate(zip(fwd_lines, rev_lines, strict=True)):
-            ff.write(f_line + "\n")
-            fr.write(r_line + "\n")
-            fwd = parse_links(f_line, fwd_path or tmp / "forward.txt", index + 1)
-            rev = parse_links(r_line, rev_path or tmp / "reverse.txt", index + 1)
+            if copy:
+                ff.write(f_line + "\n")
+                fr.write(r_line + "\n")
+            fwd = parse_links(f_line, fwd_path or fwd_out, index + 1)
+            rev = parse_links(r_line, rev_path or rev_out, index + 1)
             yield symmetrize(fwd, rev, method)
 
 

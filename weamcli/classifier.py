@@ -6,6 +6,7 @@ as ``classifier.safetensors``, and weam's facts (labels, pooling, task, seed…)
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,10 +67,32 @@ class PooledClassifier(nn.Module):
         folder = Path(folder)
         self.encoder.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.head.state_dict().items()},
-                  str(folder / HEAD_FILE))
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in self.head.state_dict().items()},
+            str(folder / HEAD_FILE),
+        )
         with atomic_file(folder / METADATA_FILE) as fh:
             json.dump(metadata, fh, indent=2)
+
+
+_TOKENIZERS: dict[str, Any] = {}
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def shared_tokenizer(ref: ModelRef):
+    """``load_tokenizer`` once per distinct tokenizer: transformers 5 takes 5-8 s to rebuild the
+    250k-piece XLM-R tokenizer, and every seed folder of a fine-tune holds the same files."""
+    folder = Path(ref.path)
+    if ref.kind == "hub" or not (folder / "tokenizer.json").is_file():
+        return load_tokenizer(ref)
+    digest = hashlib.sha1()
+    for name in _TOKENIZER_FILES:
+        if (folder / name).is_file():
+            digest.update(name.encode() + (folder / name).read_bytes())
+    key = digest.hexdigest()
+    if key not in _TOKENIZERS:
+        _TOKENIZERS[key] = load_tokenizer(ref)
+    return _TOKENIZERS[key]
 
 
 def encoder_for(ref: ModelRef):
@@ -84,8 +107,9 @@ def load_classifier(ref: ModelRef) -> tuple[PooledClassifier, Any, dict[str, Any
 
     head_path = Path(ref.path) / HEAD_FILE
     if ref.kind != "folder" or not head_path.is_file():
-        raise WeamError(f"no classification head ({HEAD_FILE}): fine-tune it first with `weam finetune`",
-                        ref.path)
+        raise WeamError(
+            f"no classification head ({HEAD_FILE}): fine-tune it first with `weam finetune`", ref.path
+        )
     meta = ref.metadata()
     labels = meta.get("labels")
     if not isinstance(labels, list) or not labels:
@@ -100,14 +124,24 @@ def load_classifier(ref: ModelRef) -> tuple[PooledClassifier, Any, dict[str, Any
         model.head.load_state_dict(state)
     except RuntimeError:
         shape = tuple(state["weight"].shape) if "weight" in state else "?"
-        raise WeamError(f"head shape {shape} does not fit {len(labels)} labels and hidden size "
-                        f"{encoder.config.hidden_size}", head_path) from None
+        raise WeamError(
+            f"head shape {shape} does not fit {len(labels)} labels and hidden size "
+            f"{encoder.config.hidden_size}",
+            head_path,
+        ) from None
     model.eval()
-    return model, load_tokenizer(ref), meta
+    return model, shared_tokenizer(ref), meta
 
 
-def tokenize(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, *, prefix: str = "",
-             max_length: int = 128, **kwargs: Any):
+def tokenize(
+    tokenizer,
+    texts: Sequence[str],
+    pairs: Sequence[str] | None,
+    *,
+    prefix: str = "",
+    max_length: int = 128,
+    **kwargs: Any,
+):
     """Tokenize texts (with their pair segment), prepending the model's text prefix to the first segment."""
     first = [prefix + t for t in texts]
     if pairs is None:
@@ -132,15 +166,30 @@ def predict_logits(
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = tokenize(tokenizer, [texts[i] for i in idx], [pairs[i] for i in idx] if pairs else None,
-                             prefix=prefix, max_length=max_length, padding=True, return_tensors="pt")
-            batch = {k: v.to(model.device) for k, v in batch.items()
-                     if k in ("input_ids", "attention_mask", "token_type_ids")}
+            batch = tokenize(
+                tokenizer,
+                [texts[i] for i in idx],
+                [pairs[i] for i in idx] if pairs else None,
+                prefix=prefix,
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+            batch = {
+                k: v.to(model.device)
+                for k, v in batch.items()
+                if k in ("input_ids", "attention_mask", "token_type_ids")
+            }
             out[idx] = model(**batch)["logits"].float().cpu().numpy()
     return out
 
 
-def predict(model: PooledClassifier, tokenizer, texts: Sequence[str], pairs: Sequence[str] | None = None,
-            **kwargs: Any) -> list[int]:
+def predict(
+    model: PooledClassifier,
+    tokenizer,
+    texts: Sequence[str],
+    pairs: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[int]:
     """Predicted label index per input, in input order (see ``predict_logits`` for the options)."""
     return predict_logits(model, tokenizer, texts, pairs, **kwargs).argmax(-1).tolist()

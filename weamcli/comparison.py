@@ -396,8 +396,12 @@ def compare_results(
     by: str = "model",
     n_boot: int = 1000,
     seed: int = 0,
+    expected_models: dict[str, str] | None = None,
 ) -> Comparison:
-    """Load results, pair every model with the baseline and bootstrap each Δ; returns the table."""
+    """Load results, pair every model with the baseline and bootstrap each Δ; returns the table.
+
+    ``expected_models`` (label -> method), from an experiment grid: a model with no rows at all
+    (its training failed) still gets a column, every cell "missing", so it is never dropped."""
     if by not in BY_CHOICES:
         raise WeamError(f"--by must be one of {', '.join(BY_CHOICES)}, got '{by}'")
     if n_boot < 100:
@@ -549,6 +553,12 @@ def compare_results(
     if any(lang_info[label][0] == SOURCE_LANG for label in lang_labels):
         notes.append("English (the fine-tuning language) is not part of the mean and group rows")
 
+    for name, method in (expected_models or {}).items():
+        if by == "model" and name not in by_column:
+            columns.append(Column(name=name, method=method, reference="", models=(name,), seeds=()))
+            for row in table_rows + groups:
+                cells[(row.label, name)] = Cell(status="missing")
+            notes.append(f"{name}: no results (its grid step failed or did not run)")
     models = _model_summaries(rows, zero_shot or lang_labels)
     common = _common_langs(rows, zero_shot or lang_labels)
     return Comparison(

@@ -8,6 +8,11 @@ endings, different line counts, a ``|||`` line without exactly one separator, an
 than ``max_tokens`` tokens after pre-tokenisation. A UTF-8 byte-order mark at the start of a file
 is dropped (the de–en gold set has one).
 
+CRLF policy (``crlf``): ``error`` (default) rejects a line ending in ``\r\n`` (or a last line
+ending in a bare ``\r``), since a stray ``\r`` would otherwise become part of the last word;
+``strip`` reads ``\r\n`` as ``\n`` (real data such as NTREX-128 ships with CRLF endings). A ``\r``
+inside a line is never touched.
+
 Empty lines (on one or both sides): policy ``keep`` (default) keeps the pair, writes an empty
 token line and an empty alignment for it; policy ``error`` rejects it.
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import zip_longest
 from os import PathLike
 from pathlib import Path
@@ -42,6 +48,7 @@ from .languages import Language, language
 PAIR_SEPARATOR = "|||"
 SEGMENT_MODES = ("auto", "chars", "none")
 EMPTY_POLICIES = ("keep", "error")
+CRLF_POLICIES = ("error", "strip")
 DEFAULT_MAX_TOKENS = 200
 
 _WORD = r"[\p{L}\p{M}\p{N}_]"
@@ -51,7 +58,6 @@ _NO_SPACE_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{
 # one character of a script written without spaces (with its combining marks), or a run of others
 _CHAR_SPLIT = regex.compile(rf"[{_NO_SPACE_SCRIPTS}]\p{{M}}*|[^{_NO_SPACE_SCRIPTS}]+")
 _BOM = "\ufeff"
-_ASCII_SPACE = regex.compile(r"[ \t]+")
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,17 @@ class Tokenized:
     origin: list[int]
 
 
-def read_lines(path: str | PathLike) -> Iterator[str]:
-    """Lines of a UTF-8 text file (gzipped or not) without their newline, validated one by one."""
+def check_crlf_policy(crlf: str) -> None:
+    if crlf not in CRLF_POLICIES:
+        raise WeamError(f"--crlf must be one of {', '.join(CRLF_POLICIES)}, got '{crlf}'")
+
+
+def read_lines(path: str | PathLike, *, crlf: str = "error") -> Iterator[str]:
+    """Lines of a UTF-8 text file (gzipped or not) without their newline, validated one by one.
+
+    ``crlf``: ``error`` rejects Windows line endings, ``strip`` reads them as plain newlines."""
+    check_crlf_policy(crlf)
+    strip_cr = crlf == "strip"
     path = Path(path)
     if not path.is_file():
         raise WeamError("file not found", path)
@@ -83,10 +98,15 @@ def read_lines(path: str | PathLike) -> Iterator[str]:
     try:
         with opener(path, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
-                if raw.endswith(b"\r\n"):
-                    raise WeamError(
-                        "Windows line ending (CRLF); convert the file with dos2unix", path, lineno
-                    )
+                # a bare trailing \r can only be the last line of a CRLF file that lacks a final \n
+                if raw.endswith(b"\r\n") or raw.endswith(b"\r"):
+                    if not strip_cr:
+                        raise WeamError(
+                            "Windows line ending (CRLF); pass --crlf strip or convert the file with dos2unix",
+                            path,
+                            lineno,
+                        )
+                    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
@@ -100,10 +120,12 @@ def read_lines(path: str | PathLike) -> Iterator[str]:
         raise WeamError(f"cannot read the file ({exc})", path) from None
 
 
-def read_pairs(source: str | PathLike, target: str | PathLike | None = None) -> Iterator[Pair]:
+def read_pairs(
+    source: str | PathLike, target: str | PathLike | None = None, *, crlf: str = "error"
+) -> Iterator[Pair]:
     """Stream pairs from two line-aligned files, or from one ``src ||| tgt`` file if ``target`` is None."""
     if target is None:
-        for lineno, line in enumerate(read_lines(source), 1):
+        for lineno, line in enumerate(read_lines(source, crlf=crlf), 1):
             parts = line.split(PAIR_SEPARATOR)
             if len(parts) != 2:
                 raise WeamError(
@@ -114,7 +136,7 @@ def read_pairs(source: str | PathLike, target: str | PathLike | None = None) -> 
             yield Pair(lineno, parts[0].strip(), parts[1].strip())
         return
     sentinel = object()
-    pairs = zip_longest(read_lines(source), read_lines(target), fillvalue=sentinel)
+    pairs = zip_longest(read_lines(source, crlf=crlf), read_lines(target, crlf=crlf), fillvalue=sentinel)
     for lineno, (src, tgt) in enumerate(pairs, 1):
         if src is sentinel or tgt is sentinel:
             short, long_ = (source, target) if src is sentinel else (target, source)
@@ -136,15 +158,20 @@ def segment_units(lang: Language, segment: str) -> bool:
 def input_words(text: str) -> list[str]:
     """The input's words: split on ASCII spaces and tabs only, as gold files count them (the ja
     gold file indexes an ideographic space U+3000 as a word of its own)."""
-    return [word for word in _ASCII_SPACE.split(text) if word]
+    return [word for word in text.replace("\t", " ").split(" ") if word]
 
 
 def pretokenize(text: str, *, char_units: bool = False, pretokenized: bool = False) -> Tokenized:
     """Split ``text`` into aligner units (see the module docstring). A word made only of other
     whitespace (U+3000, NBSP) gives no unit."""
-    tokens: list[str] = []
+    words = input_words(text)
+    if pretokenized:
+        tokens = text.split()
+        if tokens == words:  # the usual case: no other whitespace inside words, one unit per word
+            return Tokenized(tokens, list(range(len(tokens))))
+    tokens = []
     origin: list[int] = []
-    for index, word in enumerate(input_words(text)):
+    for index, word in enumerate(words):
         pieces = word.split() if pretokenized else _PUNCT_SPLIT.findall(word)
         if char_units and not pretokenized:
             pieces = [unit for piece in pieces for unit in _CHAR_SPLIT.findall(piece)]
@@ -183,11 +210,11 @@ class Pretokenizer:
             "empty_lines": self.empty,
         }
 
-    @property
+    @cached_property  # read for every pair
     def source_char_units(self) -> bool:
         return not self.pretokenized and segment_units(self.source_lang, self.segment)
 
-    @property
+    @cached_property
     def target_char_units(self) -> bool:
         return not self.pretokenized and segment_units(self.target_lang, self.segment)
 

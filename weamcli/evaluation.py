@@ -23,11 +23,17 @@ def expand_model_folders(names: Sequence[str]) -> list[str]:
     for name in names:
         folder = Path(name).expanduser()
         if folder.is_dir() and not (folder / "config.json").is_file():
-            seeds = sorted((int(m.group(1)), p) for p in folder.iterdir()
-                           if (m := _SEED_DIR.match(p.name)) and (p / "config.json").is_file())
+            seeds = sorted(
+                (int(m.group(1)), p)
+                for p in folder.iterdir()
+                if (m := _SEED_DIR.match(p.name)) and (p / "config.json").is_file()
+            )
             if not seeds:
-                raise WeamError("neither a model folder (no config.json) nor a `weam finetune` output "
-                                "(no seed-<n>/ folders)", folder)
+                raise WeamError(
+                    "neither a model folder (no config.json) nor a `weam finetune` output "
+                    "(no seed-<n>/ folders)",
+                    folder,
+                )
             out.extend(str(p) for _, p in seeds)
         else:
             out.append(name)
@@ -37,8 +43,11 @@ def expand_model_folders(names: Sequence[str]) -> list[str]:
 def resolve_languages(task: TaskSpec, langs: Sequence[str] | str, split: str) -> list[str]:
     """The task's file codes for ``langs`` (codes in any form, or "all": every language with data)."""
     if isinstance(langs, str):
-        langs = available_languages(task, split) if langs.strip().lower() == "all" else \
-            [c for c in langs.split(",") if c.strip()]
+        langs = (
+            available_languages(task, split)
+            if langs.strip().lower() == "all"
+            else [c for c in langs.split(",") if c.strip()]
+        )
     if not langs:
         raise WeamError("no language given")
     codes = [resolve_language(task, c.strip())[0] for c in langs]
@@ -70,8 +79,11 @@ def evaluate(
     plans: list[tuple[ModelRef, dict[str, Any]]] = []
     for ref in refs:
         if ref.kind != "folder" or not (Path(ref.path) / HEAD_FILE).is_file():
-            raise WeamError(f"no classification head ({HEAD_FILE}) for task '{task.name}': fine-tune it "
-                            "first with `weam finetune`", ref.path)
+            raise WeamError(
+                f"no classification head ({HEAD_FILE}) for task '{task.name}': fine-tune it "
+                "first with `weam finetune`",
+                ref.path,
+            )
         meta = ref.metadata()
         if meta.get("task") not in (None, task.name):
             raise WeamError(f"was fine-tuned for task '{meta.get('task')}', not '{task.name}'", ref.path)
@@ -90,14 +102,29 @@ def evaluate(
         say(f"evaluating {ref.path} on {len(codes)} language(s)")
         model, tokenizer, meta = load_classifier(ref)
         labels = tuple(meta["labels"])
-        facts = model_facts(ref, meta, params=parameter_count(model),
-                            num_layers=model.encoder.config.num_hidden_layers, name=name)
+        facts = model_facts(
+            ref,
+            meta,
+            params=parameter_count(model),
+            num_layers=model.encoder.config.num_hidden_layers,
+            name=name,
+        )
         for code in codes:
             part = data[(labels, code)]
-            best = predict(model, tokenizer, part.texts, part.pairs, prefix=ref.text_prefix,
-                           batch_size=batch_size, max_length=max_length)
+            best = predict(
+                model,
+                tokenizer,
+                part.texts,
+                part.pairs,
+                prefix=ref.text_prefix,
+                batch_size=batch_size,
+                max_length=max_length,
+            )
             preds = [labels[i] for i in best]
             row = make_row(task.name, split, code, facts, ids=part.ids, predictions=preds, gold=part.labels)
-            say(f"{facts['model']} seed {facts['seed']} {code}: {row['accuracy']:.3f} ({row['correct']}/{row['n']})")
+            say(
+                f"{facts['model']} seed {facts['seed']} {code}: "
+                f"{row['accuracy']:.3f} ({row['correct']}/{row['n']})"
+            )
             rows.append(row)
     return rows

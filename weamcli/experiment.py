@@ -164,12 +164,28 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
             name = model_key.replace("pretrain/", "")
             ft_key = f"finetune/{name}/seed-{seed}"
             needs = [model_key] if model_key.startswith("pretrain/") else []
-            steps.append(Step("finetune", ft_key, out / ft_key, {**info, "seed": seed, "model_key": model_key},
-                              needs=needs))
+            steps.append(
+                Step(
+                    "finetune",
+                    ft_key,
+                    out / ft_key,
+                    {**info, "seed": seed, "model_key": model_key},
+                    needs=needs,
+                )
+            )
             ev_key = f"evaluate/{name}/seed-{seed}"
-            steps.append(Step("evaluate", ev_key, out / ev_key, {**info, "seed": seed, "finetuned": ft_key},
-                              needs=[ft_key]))
-    steps.append(Step("compare", "compare", out / "compare", {}, needs=[s.key for s in steps if s.kind == "evaluate"]))
+            steps.append(
+                Step(
+                    "evaluate",
+                    ev_key,
+                    out / ev_key,
+                    {**info, "seed": seed, "finetuned": ft_key},
+                    needs=[ft_key],
+                )
+            )
+    steps.append(
+        Step("compare", "compare", out / "compare", {}, needs=[s.key for s in steps if s.kind == "evaluate"])
+    )
     return steps
 
 
@@ -237,9 +253,16 @@ def run_experiment(
         else:
             step.out.mkdir(parents=True, exist_ok=True)
             with atomic_file(step.out / STEP_MARKER) as fh:
-                json.dump({"step": step.key, "params": step.params, **{k: v for k, v in info.items()
-                                                                     if isinstance(v, (str, int, float))}},
-                          fh, indent=2, default=str)
+                json.dump(
+                    {
+                        "step": step.key,
+                        "params": step.params,
+                        **{k: v for k, v in info.items() if isinstance(v, (str, int, float))},
+                    },
+                    fh,
+                    indent=2,
+                    default=str,
+                )
         result.ran.append(step.key)
         _status(config, step, "done", "")
     return result

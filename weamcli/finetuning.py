@@ -136,9 +136,18 @@ def finetune(
     if config.max_train_examples:
         train = _head(train, config.max_train_examples)
     base_meta = model.metadata()
-    settings = {"task": task.name, "model": model.name, "model_path": model.path, "num_layers": model.num_layers,
-                "train_file": train.source, "dev_file": dev.source, "n_train": len(train), "n_dev": len(dev),
-                "labels": list(labels), **asdict(config)}
+    settings = {
+        "task": task.name,
+        "model": model.name,
+        "model_path": model.path,
+        "num_layers": model.num_layers,
+        "train_file": train.source,
+        "dev_file": dev.source,
+        "n_train": len(train),
+        "n_dev": len(dev),
+        "labels": list(labels),
+        **asdict(config),
+    }
     result = FinetuneResult(str(out), task.name, "")
     for seed in seeds:
         target = out / f"seed-{seed}"
@@ -146,22 +155,53 @@ def finetune(
         if done is not None:
             say(f"seed {seed}: already fine-tuned with this configuration in {target}; kept")
             result.runs.append(done)
-            result.model_label = result.model_label or str(json.loads(
-                (target / METADATA_FILE).read_text(encoding="utf-8")).get("label", ""))
+            result.model_label = result.model_label or str(
+                json.loads((target / METADATA_FILE).read_text(encoding="utf-8")).get("label", "")
+            )
             continue
-        run = _train_one(model, base_meta, task, train, dev, labels, config, seed, target, settings,
-                         overwrite=overwrite, say=say)
+        run = _train_one(
+            model,
+            base_meta,
+            task,
+            train,
+            dev,
+            labels,
+            config,
+            seed,
+            target,
+            settings,
+            overwrite=overwrite,
+            say=say,
+        )
         result.runs.append(run)
         result.model_label = json.loads((target / METADATA_FILE).read_text(encoding="utf-8"))["label"]
-        write_run_record(out, "finetune", settings, seed=seed, metrics={
-            "dev_accuracy": run.dev_accuracy, "selected_epoch": run.selected_epoch,
-            "dev_history": run.dev_history, "train_seconds": run.train_seconds, "path": run.path})
+        write_run_record(
+            out,
+            "finetune",
+            settings,
+            seed=seed,
+            metrics={
+                "dev_accuracy": run.dev_accuracy,
+                "selected_epoch": run.selected_epoch,
+                "dev_history": run.dev_history,
+                "train_seconds": run.train_seconds,
+                "path": run.path,
+            },
+        )
     return result
 
 
 def _head(split: TaskSplit, n: int) -> TaskSplit:
-    return TaskSplit(split.task, split.lang, split.split, split.source, split.texts[:n],
-                     split.pairs[:n] if split.pairs else None, split.labels[:n], split.ids[:n])
+    return TaskSplit(
+        split.task,
+        split.lang,
+        split.split,
+        split.source,
+        split.texts[:n],
+        split.pairs[:n] if split.pairs else None,
+        split.labels[:n],
+        split.ids[:n],
+    )
 
 
 def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | None:
@@ -173,9 +213,19 @@ def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | No
     except json.JSONDecodeError:
         return None
     if meta.get("finetune_config") != json.loads(json.dumps(settings)) or meta.get("finetune_seed") != seed:
-        raise WeamError("holds a fine-tune with another configuration (pass --overwrite to replace it)", target)
-    return SeedRun(seed, str(target), meta.get("selected_epoch", 0), meta.get("dev_accuracy", float("nan")),
-                   meta.get("dev_history", []), 0.0, meta.get("params", 0), skipped=True)
+        raise WeamError(
+            "holds a fine-tune with another configuration (pass --overwrite to replace it)", target
+        )
+    return SeedRun(
+        seed,
+        str(target),
+        meta.get("selected_epoch", 0),
+        meta.get("dev_accuracy", float("nan")),
+        meta.get("dev_history", []),
+        0.0,
+        meta.get("params", 0),
+        skipped=True,
+    )
 
 
 def _encode(tokenizer, split: TaskSplit, labels: Sequence[str], prefix: str, max_length: int):
@@ -208,13 +258,19 @@ def _train_one(
 ) -> SeedRun:
     import numpy as np
     import torch
-    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+    from transformers import (
+        DataCollatorWithPadding,
+        PrinterCallback,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+        set_seed,
+    )
 
-    from .classifier import PooledClassifier, encoder_for
-    from .registry import load_tokenizer
+    from .classifier import PooledClassifier, encoder_for, shared_tokenizer
 
     set_seed(seed)
-    tokenizer = load_tokenizer(ref)
+    tokenizer = shared_tokenizer(ref)
     encoder = encoder_for(ref)
     model = PooledClassifier(encoder, len(labels), pooling=config.pooling, dropout=config.dropout)
     if config.freeze_embeddings:
@@ -226,7 +282,7 @@ def _train_one(
 
     head_ids = {id(p) for p in model.head_parameters()}
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         if not p.requires_grad or id(p) in head_ids:
             continue
         (no_decay if p.ndim < 2 else decay).append(p)  # no decay on biases and LayerNorm
@@ -248,11 +304,16 @@ def _train_one(
             acc = float((metrics or {}).get("eval_accuracy", float("nan")))
             history.append(acc)
             epoch = len(history)
-            say(f"seed {seed}: epoch {epoch}/{config.epochs:g} English dev accuracy {acc:.3f} "
-                f"({time.perf_counter() - started:.0f} s)")
+            say(
+                f"seed {seed}: epoch {epoch}/{config.epochs:g} English dev accuracy {acc:.3f} "
+                f"({time.perf_counter() - started:.0f} s)"
+            )
             if config.select == "best-dev" and acc > best["acc"]:
-                best.update(acc=acc, epoch=epoch,
-                            state={k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
+                best.update(
+                    acc=acc,
+                    epoch=epoch,
+                    state={k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
+                )
 
     def accuracy(pred) -> dict[str, float]:
         logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
@@ -308,7 +369,9 @@ def _train_one(
             text_prefix=prefix,
             method=base_meta.get("method", "baseline"),
             pretrain_langs=list(base_meta.get("pretrain_langs", [])),
-            base_model=str(base_meta.get("base_model") or base_meta.get("preset") or ref.label.split("-L")[0]),
+            base_model=str(
+                base_meta.get("base_model") or base_meta.get("preset") or ref.label.split("-L")[0]
+            ),
             num_layers=num_layers,
             label=model_label(ref, base_meta, num_layers),
             task=task.name,
@@ -323,8 +386,18 @@ def _train_one(
             finetune_config=json.loads(json.dumps(settings)),
         )
         model.to("cpu").save(tmp, tokenizer, meta)
-        write_run_record(tmp, "finetune", settings, seed=seed, metrics={
-            "dev_accuracy": dev_acc, "selected_epoch": selected, "dev_history": history,
-            "train_seconds": seconds, "params": params})
+        write_run_record(
+            tmp,
+            "finetune",
+            settings,
+            seed=seed,
+            metrics={
+                "dev_accuracy": dev_acc,
+                "selected_epoch": selected,
+                "dev_history": history,
+                "train_seconds": seconds,
+                "params": params,
+            },
+        )
     say(f"seed {seed}: saved epoch {selected} (English dev accuracy {dev_acc:.3f}) to {target}")
     return SeedRun(seed, str(target), selected, dev_acc, history, seconds, params)

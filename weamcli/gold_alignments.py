@@ -68,9 +68,11 @@ class AlignmentScores:
         }
 
 
-def _raw_links(path: Path, pairs: int) -> tuple[list[list[tuple[int, int, bool, int]]], str]:
+def _raw_links(
+    path: Path, pairs: int, crlf: str = "error"
+) -> tuple[list[list[tuple[int, int, bool, int]]], str]:
     """Links per pair as (i, j, sure, file line), before the index base is applied."""
-    lines = list(read_lines(path))
+    lines = list(read_lines(path, crlf=crlf))
     non_empty = [line for line in lines if line.strip()]
     naacl = bool(non_empty) and all(_NAACL_LINE.match(line.strip()) for line in non_empty[:5])
     out: list[list[tuple[int, int, bool, int]]] = [[] for _ in range(pairs)]
@@ -107,16 +109,17 @@ def read_gold(
     *,
     index_base: str = "auto",
     drop_invalid: bool = False,
+    crlf: str = "error",
 ) -> tuple[list[GoldAlignment], dict[str, object]]:
     """Read a gold file for a corpus whose pairs have these token counts; 0-based links out.
 
     ``drop_invalid`` drops (and counts) out-of-range links instead of failing: real gold files
     have the odd link from a different tokenisation (de–en bicici line 63 has ``12-16`` for a
-    13-word sentence)."""
+    13-word sentence). ``crlf`` as for ``corpus.read_lines``."""
     path = Path(path)
     if index_base not in INDEX_BASES:
         raise WeamError(f"--gold-index-base must be one of {', '.join(INDEX_BASES)}, got '{index_base}'")
-    raw, fmt = _raw_links(path, len(source_lengths))
+    raw, fmt = _raw_links(path, len(source_lengths), crlf)
     if index_base == "auto":
         has_zero = any(i == 0 or j == 0 for links in raw for i, j, _, _ in links)
         base = 0 if has_zero else 1

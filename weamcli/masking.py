@@ -33,7 +33,9 @@ SWAP_POLICIES = ("one-to-one", "all")
 SUBWORD_POLICIES = ("first-piece", "single-piece")
 
 
-def word_pieces(texts_tokens: Sequence[Sequence[str]], tokenizer, *, no_space: bool) -> list[dict[str, list[int]]]:
+def word_pieces(
+    texts_tokens: Sequence[Sequence[str]], tokenizer, *, no_space: bool
+) -> list[dict[str, list[int]]]:
     """Tokenise pre-tokenised sentences; map each word to its pieces through the offset mapping.
 
     Words are joined with single spaces, or with nothing for languages written without spaces
@@ -53,7 +55,8 @@ def word_pieces(texts_tokens: Sequence[Sequence[str]], tokenizer, *, no_space: b
         owners.append(owner)
     enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False)
     out = []
-    for ids, offsets, owner, tokens in zip(enc["input_ids"], enc["offset_mapping"], owners, texts_tokens):
+    rows = zip(enc["input_ids"], enc["offset_mapping"], owners, texts_tokens, strict=True)
+    for ids, offsets, owner, tokens in rows:
         first = [-1] * len(tokens)
         count = [0] * len(tokens)
         for p, (a, b) in enumerate(offsets):
@@ -154,7 +157,12 @@ class PairCollator:
                 swap_index[r, torch.tensor(f["swap_from"])] = torch.tensor(f["swap_to"])
         if self.id_map is not None:
             ids = self.id_map[ids]
-        batch = {"input_ids": ids, "attention_mask": attention, "maskable": maskable, "swap_index": swap_index}
+        batch = {
+            "input_ids": ids,
+            "attention_mask": attention,
+            "maskable": maskable,
+            "swap_index": swap_index,
+        }
         if self.split:
             batch.update(self._split(features, seq))
         return batch

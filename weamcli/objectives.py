@@ -34,7 +34,9 @@ def encoder_and_head(mlm: nn.Module) -> tuple[nn.Module, nn.Module]:
     encoder = mlm.base_model
     others = [m for name, m in mlm.named_children() if m is not encoder]
     if encoder is mlm or len(others) != 1:
-        raise WeamError(f"unsupported masked-LM architecture {type(mlm).__name__} (expected an encoder and one head)")
+        raise WeamError(
+            f"unsupported masked-LM architecture {type(mlm).__name__} (expected an encoder and one head)"
+        )
     return encoder, others[0]
 
 
@@ -137,7 +139,11 @@ class PretrainingModel(nn.Module):
         split_attention: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         ids, labels = mask_tokens(
-            input_ids, maskable, mask_prob=self.mask_prob, mask_id=self.mask_id, replace_pool=self.replace_pool
+            input_ids,
+            maskable,
+            mask_prob=self.mask_prob,
+            mask_id=self.mask_id,
+            replace_pool=self.replace_pool,
         )
         if self.objective == "mlm":
             if split_index is None:

@@ -63,11 +63,19 @@ class PretrainResult:
 
 def expand_pattern(pattern: str, lang: Language) -> str:
     """Substitute ``{lang}``, ``{iso3}``, ``{ntrex}``, ``{flores}``, ``{tatoeba}`` in a path pattern."""
-    values = {"lang": lang.code, "iso3": lang.iso3, "ntrex": lang.ntrex, "flores": lang.flores, "tatoeba": lang.tatoeba}
+    values = {
+        "lang": lang.code,
+        "iso3": lang.iso3,
+        "ntrex": lang.ntrex,
+        "flores": lang.flores,
+        "tatoeba": lang.tatoeba,
+    }
     try:
         return pattern.format(**values)
     except (KeyError, IndexError, ValueError) as exc:
-        raise WeamError(f"bad placeholder in path pattern '{pattern}' ({exc}); use {{lang}}, {{iso3}}, {{ntrex}}") from None
+        raise WeamError(
+            f"bad placeholder in path pattern '{pattern}' ({exc}); use {{lang}}, {{iso3}}, {{ntrex}}"
+        ) from None
 
 
 def _lines(path: Path) -> list[str]:
@@ -79,11 +87,15 @@ def _lines(path: Path) -> list[str]:
         raise WeamError(f"not UTF-8 text ({exc.reason})", path) from None
 
 
-def read_alignment_folder(path: str | os.PathLike) -> tuple[dict, list[list[str]], list[list[str]], list[list[tuple[int, int]]]]:
+def read_alignment_folder(
+    path: str | os.PathLike,
+) -> tuple[dict, list[list[str]], list[list[str]], list[list[tuple[int, int]]]]:
     """``(meta, src_tokens, tgt_tokens, links)`` of a ``weam align`` folder, checked line by line."""
     folder = Path(path)
     if not folder.is_dir():
-        raise WeamError("alignment folder not found (run `weam align` first, or pass --source/--target)", folder)
+        raise WeamError(
+            "alignment folder not found (run `weam align` first, or pass --source/--target)", folder
+        )
     meta_file = folder / "align.json"
     meta: dict = {}
     if meta_file.is_file():
@@ -98,18 +110,22 @@ def read_alignment_folder(path: str | os.PathLike) -> tuple[dict, list[list[str]
     for name, lines in (("target.tok", tgt_lines), ("alignment.txt", ali_lines)):
         if len(lines) != n:
             line = min(len(lines), n) + 1
-            raise WeamError(f"has {len(lines)} lines but source.tok has {n}: the files do not match", folder / name, line)
+            raise WeamError(
+                f"has {len(lines)} lines but source.tok has {n}: the files do not match", folder / name, line
+            )
     src = [s.split(" ") if s else [] for s in src_lines]
     tgt = [t.split(" ") if t else [] for t in tgt_lines]
     links: list[list[tuple[int, int]]] = []
-    for k, (line, s, t) in enumerate(zip(ali_lines, src, tgt), start=1):
+    for k, (line, s, t) in enumerate(zip(ali_lines, src, tgt, strict=True), start=1):
         pairs = []
         for item in line.split():
             try:
                 i_text, j_text = item.split("-")
                 i, j = int(i_text), int(j_text)
             except ValueError:
-                raise WeamError(f"bad link '{item}' (expected Pharaoh i-j)", folder / "alignment.txt", k) from None
+                raise WeamError(
+                    f"bad link '{item}' (expected Pharaoh i-j)", folder / "alignment.txt", k
+                ) from None
             if not (0 <= i < len(s)) or not (0 <= j < len(t)):
                 raise WeamError(
                     f"link {item} is out of range for a pair of {len(s)} source and {len(t)} target tokens",
@@ -128,7 +144,12 @@ def _load_alignment(folder: Path):
     except ImportError:
         return read_alignment_folder(folder)
     meta, src, tgt, links = theirs(folder)
-    return meta, [list(s) for s in src], [list(t) for t in tgt], [[(int(i), int(j)) for i, j in ls] for ls in links]
+    return (
+        meta,
+        [list(s) for s in src],
+        [list(t) for t in tgt],
+        [[(int(i), int(j)) for i, j in ls] for ls in links],
+    )
 
 
 def _count_lines(path: Path) -> int:
@@ -145,7 +166,9 @@ def align_raw(source: Path, target: Path, out_dir: Path, lang: Language, progres
     ns, nt = _count_lines(source), _count_lines(target)
     if ns != nt:
         short = source if ns < nt else target
-        raise WeamError(f"has {min(ns, nt)} lines but its parallel file has {max(ns, nt)}", short, min(ns, nt) + 1)
+        raise WeamError(
+            f"has {min(ns, nt)} lines but its parallel file has {max(ns, nt)}", short, min(ns, nt) + 1
+        )
     meta_file = out_dir / "align.json"
     if meta_file.is_file() and (out_dir / "alignment.txt").is_file():
         with contextlib.suppress(json.JSONDecodeError, OSError):
@@ -155,14 +178,24 @@ def align_raw(source: Path, target: Path, out_dir: Path, lang: Language, progres
     try:
         from .alignment import align_corpus  # type: ignore[attr-defined]
     except ImportError:
-        raise WeamError("aligning raw files needs `weam align` (weamcli.alignment), which is not installed") from None
+        raise WeamError(
+            "aligning raw files needs `weam align` (weamcli.alignment), which is not installed"
+        ) from None
     progress(f"aligning {source.name} ↔ {target.name} into {out_dir} (eflomal, intersection)")
     # NTREX-128 ships with Windows line endings, which `weam align` rejects: align LF copies
-    source, target = (_lf_copy(p, out_dir.parent / f".{out_dir.name}-input", name, progress)
-                      for p, name in ((source, "source.txt"), (target, "target.txt")))
+    source, target = (
+        _lf_copy(p, out_dir.parent / f".{out_dir.name}-input", name, progress)
+        for p, name in ((source, "source.txt"), (target, "target.txt"))
+    )
     align_corpus(
-        source, target, out_dir, source_lang="en", target_lang=lang.code, symmetrize="intersect",
-        overwrite=True, progress=lambda *_: None,  # its progress takes (message, done, total)
+        source,
+        target,
+        out_dir,
+        source_lang="en",
+        target_lang=lang.code,
+        symmetrize="intersect",
+        overwrite=True,
+        progress=lambda *_: None,  # its progress takes (message, done, total)
     )
     return out_dir
 
@@ -198,10 +231,16 @@ def _encode_batch(batch, *, tokenizer, src_no_space, tgt_no_space, max_length, s
     src = word_pieces(batch["src"], tokenizer, no_space=src_no_space)
     tgt = word_pieces(batch["tgt"], tokenizer, no_space=tgt_no_space)
     out: dict[str, list] = {"input_ids": [], "sep": [], "swap_from": [], "swap_to": []}
-    for s, t, links in zip(src, tgt, batch["links"]):
+    for s, t, links in zip(src, tgt, batch["links"], strict=True):
         ex = build_pair(
-            s, t, [tuple(x) for x in links], cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id,
-            max_length=max_length, swap=swap, subwords=subwords,
+            s,
+            t,
+            [tuple(x) for x in links],
+            cls_id=tokenizer.cls_token_id,
+            sep_id=tokenizer.sep_token_id,
+            max_length=max_length,
+            swap=swap,
+            subwords=subwords,
         )
         for k in out:
             out[k].append(ex[k])
@@ -227,7 +266,9 @@ def prepare_pairs(
     disable_progress_bars()  # progress is reported through ``progress``
 
     files = [folder / n for n in ("source.tok", "target.tok", "alignment.txt")]
-    text_key = _sha([_file_sha(f) for f in files], tokenizer_fingerprint(tokenizer), max_length, lang.code, DATA_VERSION)
+    text_key = _sha(
+        [_file_sha(f) for f in files], tokenizer_fingerprint(tokenizer), max_length, lang.code, DATA_VERSION
+    )
     key = _sha(text_key, swap, subwords)[:20]
     target = cache_dir / f"pairs-{lang.code}-{key}"
     if (target / "dataset_info.json").is_file():
@@ -240,7 +281,9 @@ def prepare_pairs(
         except WeamError:
             found = None
         if found is not None and found.code != lang.code:
-            raise WeamError(f"holds target language '{meta['target_lang']}', not '{lang.code}'", folder / "align.json")
+            raise WeamError(
+                f"holds target language '{meta['target_lang']}', not '{lang.code}'", folder / "align.json"
+            )
     raw = Dataset.from_dict({"src": src, "tgt": tgt, "links": [[list(x) for x in ls] for ls in links]})
     progress(f"mapping {len(raw)} {lang.code} pairs to pieces (once; cached in {target})")
     ds = raw.map(
@@ -415,7 +458,7 @@ def _trainer_class():
 
             inner = self.accelerator.unwrap_model(model or self.model).mlm
             state = load_file(os.path.join(resume_from_checkpoint, "model.safetensors"), device="cpu")
-            result = inner.load_state_dict(state, strict=False)
+            result = inner.load_state_dict(state, strict=True)
             tied = {k for k, v in inner.state_dict().items() if k not in state}
             if result.unexpected_keys or set(result.missing_keys) - tied:
                 raise WeamError("checkpoint does not match the model", resume_from_checkpoint)
@@ -470,7 +513,9 @@ def _progress_callback(progress: Progress):
     return ProgressCallback()
 
 
-def _build_trainer(mlm, dataset, tokenizer, keep, args, *, objective, mask_prob, lam, cp_unaligned, callbacks):
+def _build_trainer(
+    mlm, dataset, tokenizer, keep, args, *, objective, mask_prob, lam, cp_unaligned, callbacks
+):
     import torch
 
     if keep is not None:
@@ -481,7 +526,9 @@ def _build_trainer(mlm, dataset, tokenizer, keep, args, *, objective, mask_prob,
         id_map = None
         to_train = {t: t for t in (tokenizer.mask_token_id, tokenizer.pad_token_id)}
     specials = set(tokenizer.all_special_ids)
-    pool_ids = [i for i in (keep if keep is not None else corpus_vocabulary(dataset, tokenizer)) if i not in specials]
+    pool_ids = [
+        i for i in (keep if keep is not None else corpus_vocabulary(dataset, tokenizer)) if i not in specials
+    ]
     pool = torch.tensor([int(id_map[i]) if id_map is not None else i for i in pool_ids], dtype=torch.long)
     model = PretrainingModel(
         mlm,
@@ -496,7 +543,9 @@ def _build_trainer(mlm, dataset, tokenizer, keep, args, *, objective, mask_prob,
     collator = PairCollator(pad_id=tokenizer.pad_token_id, id_map=id_map, split=objective == "mlm")
     from transformers.trainer_callback import PrinterCallback
 
-    trainer = _trainer_class()(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks)
+    trainer = _trainer_class()(
+        model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks
+    )
     trainer.remove_callback(PrinterCallback)  # progress goes through our own callback
     trainer.trim_keep = list(keep) if keep is not None else None
     return trainer
@@ -543,7 +592,9 @@ def ensure_warm_head(
     from safetensors.torch import save_file
     from transformers import AutoModelForMaskedLM
 
-    key = _sha(ref.path, ref.num_layers, corpus_key, steps, seed, batch_size, lr, max_length, mask_prob, trim, bf16)[:16]
+    key = _sha(
+        ref.path, ref.num_layers, corpus_key, steps, seed, batch_size, lr, max_length, mask_prob, trim, bf16
+    )[:16]
     folder = cache_root / f"head-warmup-{key}"
     if (folder / "head.safetensors").is_file():
         progress(f"using warmed head {folder}")
@@ -559,12 +610,28 @@ def ensure_warm_head(
         p.requires_grad_(id(p) in head_params)
     with tempfile.TemporaryDirectory(prefix="weam-warmup-") as tmp:
         args = _training_args(
-            Path(tmp), batch_size=batch_size, grad_accum=1, lr=lr, epochs=1, max_steps=steps, save_steps=0,
-            logging_steps=max(1, steps // 5), seed=seed, bf16=bf16,
+            Path(tmp),
+            batch_size=batch_size,
+            grad_accum=1,
+            lr=lr,
+            epochs=1,
+            max_steps=steps,
+            save_steps=0,
+            logging_steps=max(1, steps // 5),
+            seed=seed,
+            bf16=bf16,
         )
         trainer = _build_trainer(
-            mlm, dataset, tokenizer, keep, args, objective="mlm", mask_prob=mask_prob, lam=0.0,
-            cp_unaligned=False, callbacks=[_progress_callback(progress)],
+            mlm,
+            dataset,
+            tokenizer,
+            keep,
+            args,
+            objective="mlm",
+            mask_prob=mask_prob,
+            lam=0.0,
+            cp_unaligned=False,
+            callbacks=[_progress_callback(progress)],
         )
         trainer.train()
         if trainer.is_world_process_zero():
@@ -572,8 +639,20 @@ def ensure_warm_head(
             with atomic_dir(folder, overwrite=True) as out:
                 save_file(_head_state(mlm, full, keep), str(out / "head.safetensors"))
                 with atomic_file(out / "head.json") as fh:
-                    json.dump({"model": ref.path, "num_layers": ref.num_layers, "corpus": corpus_key, "steps": steps,
-                               "seed": seed, "hash": key, "log": logs}, fh, indent=2)
+                    json.dump(
+                        {
+                            "model": ref.path,
+                            "num_layers": ref.num_layers,
+                            "corpus": corpus_key,
+                            "steps": steps,
+                            "lr": lr,
+                            "seed": seed,
+                            "hash": key,
+                            "log": logs,
+                        },
+                        fh,
+                        indent=2,
+                    )
         trainer.accelerator.wait_for_everyone()
     return folder, key
 
@@ -583,7 +662,7 @@ def _load_head(mlm, folder: Path) -> None:
 
     _, head = encoder_and_head(mlm)
     state = load_file(str(folder / "head.safetensors"))
-    result = head.load_state_dict(state, strict=False)
+    result = head.load_state_dict(state, strict=True)
     if result.unexpected_keys:
         raise WeamError("warmed head does not fit this model", folder / "head.safetensors")
 
@@ -649,6 +728,7 @@ def pretrain(
     subwords: str = "first-piece",
     cp_unaligned: bool = False,
     head_warmup_steps: int | None = None,
+    head_warmup_lr: float = 1e-3,
     trim_vocab: bool | None = None,
     bf16: bool | None = None,
     batch_size: int = 32,
@@ -696,7 +776,9 @@ def pretrain(
     ref = resolve_model(model, num_layers=num_layers, progress=say)
     tokenizer = load_tokenizer(ref)
     if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
-        raise WeamError("the tokenizer has no [MASK]/[CLS]/[SEP] tokens; a masked-LM tokenizer is needed", ref.path)
+        raise WeamError(
+            "the tokenizer has no [MASK]/[CLS]/[SEP] tokens; a masked-LM tokenizer is needed", ref.path
+        )
     base_meta = ref.metadata()
     warm_steps = head_warmup_steps
     if warm_steps is None:
@@ -705,16 +787,43 @@ def pretrain(
     use_bf16 = default_bf16() if bf16 is None else bf16
 
     config = {
-        "langs": [lg.code for lg in languages], "alignments": alignments, "source": source, "target": target,
-        "model": ref.path, "model_label": ref.label, "num_layers": ref.num_layers, "objective": objective,
-        "mask_prob": mask_prob, "lambda": lam, "swap": swap, "subwords": subwords, "cp_unaligned": cp_unaligned,
-        "head_warmup_steps": warm_steps, "trim_vocab": trim, "bf16": use_bf16, "batch_size": batch_size,
-        "grad_accum": grad_accum, "lr": lr, "max_length": max_length, "epochs": epochs, "max_steps": max_steps,
-        "max_pairs": max_pairs, "seed": seed,
+        "langs": [lg.code for lg in languages],
+        "alignments": alignments,
+        "source": source,
+        "target": target,
+        "model": ref.path,
+        "model_label": ref.label,
+        "num_layers": ref.num_layers,
+        "objective": objective,
+        "mask_prob": mask_prob,
+        "lambda": lam,
+        "swap": swap,
+        "subwords": subwords,
+        "cp_unaligned": cp_unaligned,
+        "head_warmup_steps": warm_steps,
+        "head_warmup_lr": head_warmup_lr,
+        "trim_vocab": trim,
+        "bf16": use_bf16,
+        "batch_size": batch_size,
+        "grad_accum": grad_accum,
+        "lr": lr,
+        "max_length": max_length,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "max_pairs": max_pairs,
+        "seed": seed,
     }
     args = _training_args(
-        out / CHECKPOINTS, batch_size=batch_size, grad_accum=grad_accum, lr=lr, epochs=epochs, max_steps=max_steps,
-        save_steps=save_steps, logging_steps=logging_steps, seed=seed, bf16=use_bf16,
+        out / CHECKPOINTS,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=lr,
+        epochs=epochs,
+        max_steps=max_steps,
+        save_steps=save_steps,
+        logging_steps=logging_steps,
+        seed=seed,
+        bf16=use_bf16,
     )
     main = args.process_index == 0
     if not main:
@@ -732,11 +841,21 @@ def pretrain(
                 folder = Path(expand_pattern(alignments, lg)).expanduser()
             else:
                 folder = align_raw(
-                    Path(expand_pattern(source, lg)).expanduser(), Path(expand_pattern(target, lg)).expanduser(),
-                    out / f"align-en-{lg.code}", lg, say,
+                    Path(expand_pattern(source, lg)).expanduser(),
+                    Path(expand_pattern(target, lg)).expanduser(),
+                    out / f"align-en-{lg.code}",
+                    lg,
+                    say,
                 )
             ds, key = prepare_pairs(
-                folder, lg, tokenizer, max_length=max_length, swap=swap, subwords=subwords, cache_dir=cache, progress=say
+                folder,
+                lg,
+                tokenizer,
+                max_length=max_length,
+                swap=swap,
+                subwords=subwords,
+                cache_dir=cache,
+                progress=say,
             )
             if max_pairs:
                 ds = ds.select(range(min(max_pairs, len(ds))))
@@ -761,8 +880,19 @@ def pretrain(
     warm_folder = warm_key = None
     if warm_steps:
         warm_folder, warm_key = ensure_warm_head(
-            ref, dataset, tokenizer, corpus_key=corpus_key, steps=warm_steps, seed=seed, batch_size=batch_size,
-            lr=lr, max_length=max_length, mask_prob=mask_prob, trim=trim, bf16=use_bf16, cache_root=out.parent,
+            ref,
+            dataset,
+            tokenizer,
+            corpus_key=corpus_key,
+            steps=warm_steps,
+            seed=seed,
+            batch_size=batch_size,
+            lr=head_warmup_lr,
+            max_length=max_length,
+            mask_prob=mask_prob,
+            trim=trim,
+            bf16=use_bf16,
+            cache_root=out.parent,
             progress=say,
         )
     mlm = load_model(ref, AutoModelForMaskedLM)
@@ -774,8 +904,16 @@ def pretrain(
         say(f"training with {len(keep):,} of {full['vocab']:,} vocabulary rows (saved back at full size)")
 
     trainer = _build_trainer(
-        mlm, dataset, tokenizer, keep, args, objective=objective, mask_prob=mask_prob, lam=lam,
-        cp_unaligned=cp_unaligned, callbacks=[_progress_callback(say), *(callbacks or [])],
+        mlm,
+        dataset,
+        tokenizer,
+        keep,
+        args,
+        objective=objective,
+        mask_prob=mask_prob,
+        lam=lam,
+        cp_unaligned=cp_unaligned,
+        callbacks=[_progress_callback(say), *(callbacks or [])],
     )
     if resume_from is not None:
         say(f"resuming from {resume_from}")
@@ -786,9 +924,15 @@ def pretrain(
     log = [x for x in trainer.state.log_history if "loss_mp" in x]
     steps = trainer.state.global_step
     result = PretrainResult(
-        out, objective, config["langs"], steps, len(dataset),
-        *_first_last(log, "loss_mp"), *_first_last(log, "loss_cp"),
-        head_warmup=str(warm_folder) if warm_folder else None, log=log,
+        out,
+        objective,
+        config["langs"],
+        steps,
+        len(dataset),
+        *_first_last(log, "loss_mp"),
+        *_first_last(log, "loss_cp"),
+        head_warmup=str(warm_folder) if warm_folder else None,
+        log=log,
     )
     if not main:
         return result
@@ -796,21 +940,34 @@ def pretrain(
     if trim:
         untrim_vocabulary(mlm, keep, full)
     meta = {k: v for k, v in base_meta.items() if k != "preset"}
-    meta.update({
-        "method": objective, "pretrain_langs": config["langs"], "base_model": ref.label,
-        "num_layers": mlm.config.num_hidden_layers, "has_mlm_head": True, "steps": steps,
-    })
+    meta.update(
+        {
+            "method": objective,
+            "pretrain_langs": config["langs"],
+            "base_model": ref.label,
+            "num_layers": mlm.config.num_hidden_layers,
+            "has_mlm_head": True,
+            "steps": steps,
+        }
+    )
     with tempfile.TemporaryDirectory(prefix=".final-", dir=out) as tmp:
         mlm.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         for p in sorted(Path(tmp).iterdir()):
             os.replace(p, out / p.name)
     metrics = {
-        "steps": steps, "pairs": len(dataset), "alignment_folders": folders,
-        "loss_mp_first": result.loss_mp_first, "loss_mp_last": result.loss_mp_last,
-        "loss_cp_first": result.loss_cp_first, "loss_cp_last": result.loss_cp_last,
-        "head_warmup": {"path": result.head_warmup, "hash": warm_key, "steps": warm_steps} if warm_steps else None,
-        "trimmed_vocab_rows": len(keep) if trim else None, "resumed_from": str(resume_from) if resume_from else None,
+        "steps": steps,
+        "pairs": len(dataset),
+        "alignment_folders": folders,
+        "loss_mp_first": result.loss_mp_first,
+        "loss_mp_last": result.loss_mp_last,
+        "loss_cp_first": result.loss_cp_first,
+        "loss_cp_last": result.loss_cp_last,
+        "head_warmup": {"path": result.head_warmup, "hash": warm_key, "steps": warm_steps}
+        if warm_steps
+        else None,
+        "trimmed_vocab_rows": len(keep) if trim else None,
+        "resumed_from": str(resume_from) if resume_from else None,
     }
     records = [make_record("pretrain", config, seed=seed, metrics=entry, event="log") for entry in log]
     records.append(make_record("pretrain", config, seed=seed, metrics=metrics))

@@ -13,13 +13,33 @@ from .registry import ModelRef
 from .tasks import known_language
 
 # the keys `weam compare` relies on; retrieval rows add "direction" and "layer"
-ROW_KEYS = ("task", "split", "lang", "lang_code", "resource", "model", "method", "base_model", "num_layers",
-            "params", "pretrain_langs", "seed", "n", "correct", "accuracy", "ids", "predictions", "gold",
-            "model_path", "selection")
+ROW_KEYS = (
+    "task",
+    "split",
+    "lang",
+    "lang_code",
+    "resource",
+    "model",
+    "method",
+    "base_model",
+    "num_layers",
+    "params",
+    "pretrain_langs",
+    "seed",
+    "n",
+    "correct",
+    "accuracy",
+    "ids",
+    "predictions",
+    "gold",
+    "model_path",
+    "selection",
+)
 
 
-def model_facts(ref: ModelRef, meta: dict[str, Any], *, params: int, num_layers: int,
-                name: str | None = None) -> dict[str, Any]:
+def model_facts(
+    ref: ModelRef, meta: dict[str, Any], *, params: int, num_layers: int, name: str | None = None
+) -> dict[str, Any]:
     """The model columns of a row: label, method, base model, size, pre-training languages, seed."""
     from .finetuning import model_label
 
@@ -50,21 +70,41 @@ def accuracy_counts(predictions: Sequence[Any], gold: Sequence[Any]) -> tuple[in
     """(n, correct, accuracy) of aligned predictions and gold labels."""
     if len(predictions) != len(gold):
         raise ValueError("predictions and gold must have the same length")
-    correct = sum(1 for p, g in zip(predictions, gold) if p == g)
+    correct = sum(1 for p, g in zip(predictions, gold, strict=True) if p == g)
     return len(gold), correct, correct / len(gold) if gold else float("nan")
 
 
-def make_row(task: str, split: str, file_code: str, facts: dict[str, Any], *, ids: list[Any],
-             predictions: list[Any], gold: list[Any], **extra: Any) -> dict[str, Any]:
+def make_row(
+    task: str,
+    split: str,
+    file_code: str,
+    facts: dict[str, Any],
+    *,
+    ids: list[Any],
+    predictions: list[Any],
+    gold: list[Any],
+    **extra: Any,
+) -> dict[str, Any]:
     """A row in the ROW_KEYS order; counts and accuracy are computed here, from the predictions."""
     if len(ids) != len(gold):
         raise ValueError("ids and gold must have the same length")
     n, correct, accuracy = accuracy_counts(predictions, gold)
     row: dict[str, Any] = {"task": task, "split": split, **language_facts(file_code)}
-    row.update({k: facts[k] for k in ("model", "method", "base_model", "num_layers", "params",
-                                      "pretrain_langs", "seed")})
-    row.update(n=n, correct=correct, accuracy=accuracy, ids=list(ids),
-               predictions=list(predictions), gold=list(gold), model_path=facts["model_path"],
-               selection=facts["selection"])
+    row.update(
+        {
+            k: facts[k]
+            for k in ("model", "method", "base_model", "num_layers", "params", "pretrain_langs", "seed")
+        }
+    )
+    row.update(
+        n=n,
+        correct=correct,
+        accuracy=accuracy,
+        ids=list(ids),
+        predictions=list(predictions),
+        gold=list(gold),
+        model_path=facts["model_path"],
+        selection=facts["selection"],
+    )
     row.update(extra)
     return row

@@ -118,15 +118,16 @@ def evaluate_retrieval(
 ) -> list[dict[str, Any]]:
     """The Tatoeba probe: x→en and en→x nearest-neighbour accuracy per language, as result rows
     (task "tatoeba", with "direction" and "layer"; predictions are the retrieved line indices)."""
-    from .encoding import encode_sentences, load_encoder
-    from .registry import parameter_count, resolve_model
+    from .classifier import shared_tokenizer
+    from .encoding import encode_sentences
+    from .registry import load_model, parameter_count, resolve_model
     from .result_rows import make_row, model_facts
 
     say = progress or (lambda _m: None)
     ref = resolve_model(model) if isinstance(model, str) else model
     codes = resolve_tatoeba_languages(data_dir, langs)
     pairs = {code: read_tatoeba_pair(data_dir, code) for code in codes}  # all read before the model runs
-    encoder, tokenizer = load_encoder(ref)
+    encoder, tokenizer = load_model(ref), shared_tokenizer(ref)
     total = encoder.config.num_hidden_layers
     if not -total - 1 <= layer <= total:
         raise WeamError(f"--layer {layer} is outside the model's hidden states 0..{total}", ref.path)
@@ -139,7 +140,8 @@ def evaluate_retrieval(
         vx = encode_sentences(encoder, tokenizer, xx, **kw)
         ve = encode_sentences(encoder, tokenizer, en, **kw)
         gold = list(range(len(xx)))
-        for direction, found in (("xx->en", nearest_neighbours(vx, ve)), ("en->xx", nearest_neighbours(ve, vx))):
+        both = (("xx->en", nearest_neighbours(vx, ve)), ("en->xx", nearest_neighbours(ve, vx)))
+        for direction, found in both:
             row = make_row("tatoeba", "test", code, facts, ids=gold, predictions=[int(i) for i in found],
                            gold=gold, direction=direction, layer=layer)
             rows.append(row)

@@ -35,8 +35,9 @@ class TaskSpec:
     source_lang: str = "en"  # the language fine-tuned on; every other language is zero-shot
     default_root: str | None = None  # relative to the working directory
     hub_name: str | None = None
-    hub_splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "dev": "validation",
-                                                                "test": "test"})
+    hub_splits: dict[str, str] = field(
+        default_factory=lambda: {"train": "train", "dev": "validation", "test": "test"}
+    )
     # explicit files (the `custom` task): split -> path; overrides path_pattern
     files: dict[str, str] = field(default_factory=dict)
 
@@ -105,13 +106,23 @@ def custom_task(
     if not files:
         raise WeamError("the custom task needs at least one of --train, --dev, --test")
     cols = (text_column,) if not text_pair_column else (text_column, text_pair_column)
-    return TaskSpec(name="custom", text_columns=cols, label_column=label_column, labels=labels,
-                    id_column=id_column, files=files)
+    return TaskSpec(
+        name="custom",
+        text_columns=cols,
+        label_column=label_column,
+        labels=labels,
+        id_column=id_column,
+        files=files,
+    )
 
 
 def with_root(task: TaskSpec, root: str | os.PathLike | None) -> TaskSpec:
     """The task reading its files under ``root`` (``--data-dir``) instead of its default."""
-    return replace(task, default_root=str(root)) if root is not None else task
+    if root is None:
+        return task
+    if not Path(root).is_dir():
+        raise WeamError("data folder not found (--data-dir)", root)
+    return replace(task, default_root=str(root))
 
 
 @dataclass
@@ -137,7 +148,9 @@ def split_path(task: TaskSpec, lang_code: str, split: str) -> Path | None:
         return Path(task.files[split]) if split in task.files else None
     if task.default_root is None:
         return None
-    return Path(task.path_pattern.format(root=task.default_root, lang=lang_code, split=task.split_files[split]))
+    return Path(
+        task.path_pattern.format(root=task.default_root, lang=lang_code, split=task.split_files[split])
+    )
 
 
 def resolve_language(task: TaskSpec, code: str) -> tuple[str, Language | None]:
@@ -174,8 +187,13 @@ def available_languages(task: TaskSpec, split: str = "test") -> list[str]:
     if task.default_root is None or not Path(task.default_root).is_dir():
         raise WeamError(f"no local data for task '{task.name}' (pass --data-dir)", task.default_root)
     root = Path(task.default_root)
-    found = [p.name for p in sorted(root.iterdir()) if p.is_dir()
-             and split_path(task, p.name, split) is not None and split_path(task, p.name, split).is_file()]
+    found = [
+        p.name
+        for p in sorted(root.iterdir())
+        if p.is_dir()
+        and split_path(task, p.name, split) is not None
+        and split_path(task, p.name, split).is_file()
+    ]
     if not found:
         raise WeamError(f"no language folder under it has a {split} split", root)
     return found
@@ -225,16 +243,20 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
         ds = datasets.load_dataset(fmt, data_files=str(path), split="train", **kwargs)
     except Exception as exc:  # pandas / arrow parse errors carry long messages; keep the first line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeamError(f"cannot read it as {'JSON lines' if fmt == 'json' else 'a table'} ({first})",
-                        path) from None
+        raise WeamError(
+            f"cannot read it as {'JSON lines' if fmt == 'json' else 'a table'} ({first})", path
+        ) from None
     if len(ds) == 0:
         raise WeamError(f"the {split} split is empty", path)
     columns = set(ds.column_names)
     wanted = [*task.text_columns, task.label_column] + ([task.id_column] if task.id_column else [])
     missing = [c for c in wanted if c not in columns]
     if missing:
-        raise WeamError(f"missing column(s) {', '.join(missing)} (found: {', '.join(ds.column_names)})",
-                        path, 1 if fmt == "csv" else None)
+        raise WeamError(
+            f"missing column(s) {', '.join(missing)} (found: {', '.join(ds.column_names)})",
+            path,
+            1 if fmt == "csv" else None,
+        )
     if fmt == "csv" and kwargs.get("quoting") == csv.QUOTE_NONE:
         # with quoting off each row is one physical line: the file must hold exactly header + rows
         if nonempty != len(ds) + header_lines:
@@ -250,8 +272,11 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
         allowed = set(task.labels)
         for i, label in enumerate(labels):
             if label not in allowed:
-                raise WeamError(f"label '{label}' is not in the task's label set ({', '.join(task.labels)})",
-                                path, i + 1 + header_lines)
+                raise WeamError(
+                    f"label '{label}' is not in the task's label set ({', '.join(task.labels)})",
+                    path,
+                    i + 1 + header_lines,
+                )
     return TaskSplit(task.name, lang_code, split, str(path), texts, pairs, labels, ids)
 
 
@@ -259,7 +284,9 @@ def _load_hub(task: TaskSpec, lang_code: str, split: str, *, local: Path | None)
     from .registry import offline
 
     if task.hub_name is None:
-        raise WeamError(f"task '{task.name}' has no local {split} file for '{lang_code}' and no hub name", local)
+        raise WeamError(
+            f"task '{task.name}' has no local {split} file for '{lang_code}' and no hub name", local
+        )
     hint = f" and no local file at {local}" if local is not None else ""
     if offline() or os.environ.get("HF_DATASETS_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
         raise WeamError(
@@ -272,16 +299,28 @@ def _load_hub(task: TaskSpec, lang_code: str, split: str, *, local: Path | None)
     try:
         ds = datasets.load_dataset(task.hub_name, lang_code, split=task.hub_splits[split])
     except Exception as exc:
-        raise WeamError(f"cannot load hub data set '{task.hub_name}' ({lang_code}): {exc}".splitlines()[0]) from None
+        raise WeamError(
+            f"cannot load hub data set '{task.hub_name}' ({lang_code}): {exc}".splitlines()[0]
+        ) from None
     feature = ds.features.get(task.label_column)
     names = getattr(feature, "names", None)
     labels = [names[v] if names else str(v) for v in ds[task.label_column]]
-    keep = [i for i, v in enumerate(ds[task.label_column]) if not (names and v < 0)]  # XNLI marks none with -1
+    keep = [
+        i for i, v in enumerate(ds[task.label_column]) if not (names and v < 0)
+    ]  # XNLI marks none with -1
     texts = [str(ds[task.text_columns[0]][i]) for i in keep]
     pairs = [str(ds[task.text_columns[1]][i]) for i in keep] if task.is_pair else None
     ids = [ds[task.id_column][i] for i in keep] if task.id_column in ds.column_names else keep
-    return TaskSplit(task.name, lang_code, split, f"hub:{task.hub_name}/{lang_code}", texts, pairs,
-                     [labels[i] for i in keep], ids)
+    return TaskSplit(
+        task.name,
+        lang_code,
+        split,
+        f"hub:{task.hub_name}/{lang_code}",
+        texts,
+        pairs,
+        [labels[i] for i in keep],
+        ids,
+    )
 
 
 def label_set(task: TaskSpec, train: TaskSplit) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 # Importing the modules registers their commands on ``app``.
-from . import align, compare, evaluate, finetune, pretrain  # noqa: E402,F401
+from . import align, compare, evaluate, experiment, finetune, pretrain  # noqa: E402,F401
 
 
 def main() -> None:

@@ -66,8 +66,18 @@ def align_command(
     extra_target: Path | None = typer.Option(
         None, "--extra-target", help="Extra training text, target side."
     ),
+    crlf: str = typer.Option(
+        "error", "--crlf", help="Windows (CRLF) line endings: error (default) or strip (read as LF)."
+    ),
     eflomal_length: float = typer.Option(
         1.0, "--eflomal-length", help="eflomal's relative number of iterations."
+    ),
+    eflomal_model: int = typer.Option(
+        3, "--eflomal-model", help="eflomal model: 1 IBM1, 2 +HMM, 3 +fertility."
+    ),
+    eflomal_samplers: int = typer.Option(3, "--eflomal-samplers", help="eflomal's independent samplers."),
+    eflomal_null_prior: float = typer.Option(
+        0.2, "--eflomal-null-prior", help="eflomal's prior probability of a NULL link."
     ),
     model: str = typer.Option("e5-small", "--model", help="simalign: preset, local folder or hub name."),
     simalign_method: str = typer.Option(
@@ -84,7 +94,7 @@ def align_command(
         False, "--gold-drop-invalid", help="Skip (and count) out-of-range gold links instead of failing."
     ),
     seed: int = typer.Option(
-        1, "--seed", help="Random seed (recorded; eflomal 2.0 seeds itself from the clock)."
+        1, "--seed", help="Random seed (recorded; eflomal 2.0 cannot be seeded: its links vary run to run)."
     ),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (simalign)."),
 ) -> None:
@@ -104,7 +114,12 @@ def align_command(
     tgt = _guess_lang(tgt_lang, target, "target")
     out_dir = out or Path("runs") / f"align-{src}-{tgt}"
     options = (
-        {"eflomal_length": eflomal_length}
+        {
+            "eflomal_length": eflomal_length,
+            "eflomal_model": eflomal_model,
+            "n_samplers": eflomal_samplers,
+            "null_prior": eflomal_null_prior,
+        }
         if backend == "eflomal"
         else {"simalign_method": simalign_method, "layer": layer}
     )
@@ -145,6 +160,7 @@ def align_command(
             gold=gold,
             gold_index_base=gold_index_base,
             gold_drop_invalid=gold_drop_invalid,
+            crlf=crlf,
             **options,
         )
     m = result.metrics

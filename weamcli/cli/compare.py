@@ -94,6 +94,11 @@ def compare_command(
     out_dir = out if out is not None else default_out_dir(results)
     say(f"compared {len(comparison.columns)} columns on {comparison.task}, {bootstrap} bootstrap resamples")
     written = write_comparison(comparison, out_dir)
+    print_comparison(comparison, written)
+
+
+def print_comparison(comparison: Comparison, written: dict[str, Path]) -> None:
+    """The table, its legend and notes on stdout; the written files on stderr."""
     # Piped into a file there is no terminal width to respect: print every cell on one line.
     out_console = console
     if not stdout_is_terminal():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,6 +36,7 @@ def command(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _terminate_like_interrupt()
         try:
             return func(*args, **kwargs)
         except WeamError as exc:
@@ -42,6 +45,17 @@ def command(func: F) -> F:
             raise fail("interrupted; completed outputs and checkpoints are kept", 130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _terminate_like_interrupt() -> None:
+    """A plain `kill` (SIGTERM) unwinds like Ctrl-C, so temporary outputs are cleaned up and
+    nothing half-written is left behind."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def setup_threads(threads: int | None) -> None:

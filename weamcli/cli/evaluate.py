@@ -59,8 +59,10 @@ def results_table(rows: list[dict[str, Any]], source_lang: str | None) -> Table:
     others = [lang for lang in langs if lang != source_lang]
     if len(others) > 1:
         avg = [mean([cells[(lang, key)] for lang in others if (lang, key) in cells]) for key in columns]
-        group_avg = [mean([cells[(lang, k)] for lang in others for k in keys if (lang, k) in cells])
-                     for keys in multi.values()]
+        group_avg = [
+            mean([cells[(lang, k)] for lang in others for k in keys if (lang, k) in cells])
+            for keys in multi.values()
+        ]
         label = f"mean of {len(others)}" + (" non-English" if source_lang in langs else "")
         table.add_row(label, "", *avg, *group_avg, style="bold")
     return table
@@ -69,14 +71,26 @@ def results_table(rows: list[dict[str, Any]], source_lang: str | None) -> Table:
 @app.command("evaluate")
 @command
 def evaluate_command(
-    task: str = typer.Option(..., "--task", help="sib200, xnli, paws-x, custom, or tatoeba (retrieval probe)."),
-    model: list[str] = typer.Option(..., "--model", "-m", help="Fine-tuned folder(s) (repeatable; a "
-                                    "`weam finetune` output stands for all its seeds); any model for tatoeba."),
-    lang: str = typer.Option("all", "--lang", "-l", help="Languages, e.g. deu_Latn,swh_Latn or de,sw; 'all' "
-                             "is every language the task has data for."),
+    task: str = typer.Option(
+        ..., "--task", help="sib200, xnli, paws-x, custom, or tatoeba (retrieval probe)."
+    ),
+    model: list[str] = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="Fine-tuned folder(s) (repeatable; a "
+        "`weam finetune` output stands for all its seeds); any model for tatoeba.",
+    ),
+    lang: str = typer.Option(
+        "all",
+        "--lang",
+        "-l",
+        help="Languages, e.g. deu_Latn,swh_Latn or de,sw; 'all' is every language the task has data for.",
+    ),
     split: str = typer.Option("test", "--split", help="Split to score (test or dev)."),
-    results: Path | None = typer.Option(None, "--results", help="JSON lines file the rows are appended to "
-                                        "(default <model>/results.jsonl)."),
+    results: Path | None = typer.Option(
+        None, "--results", help="JSON lines file the rows are appended to (default <model>/results.jsonl)."
+    ),
     name: str | None = typer.Option(None, "--name", help="Model label in the rows (default from weam.json)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Root of the task's local files."),
     test: Path | None = typer.Option(None, "--test", help="custom: the file to score."),
@@ -94,15 +108,30 @@ def evaluate_command(
     setup_threads(threads)
     if batch_size <= 0:
         raise WeamError(f"--batch-size must be positive, got {batch_size}")
-    config = {"task": task, "models": model, "lang": lang, "split": split, "name": name, "layer": layer,
-              "data_dir": data_dir, "batch_size": batch_size}
+    config = {
+        "task": task,
+        "models": model,
+        "lang": lang,
+        "split": split,
+        "name": name,
+        "layer": layer,
+        "data_dir": data_dir,
+        "batch_size": batch_size,
+    }
     targets: dict[Path, list[dict[str, Any]]] = {}
     if task == "tatoeba":
         from ..retrieval import evaluate_retrieval
 
         for m in model:
-            rows = evaluate_retrieval(m, lang, data_dir or DEFAULT_TATOEBA, layer=layer, name=name,
-                                      batch_size=batch_size, progress=say)
+            rows = evaluate_retrieval(
+                m,
+                lang,
+                data_dir or DEFAULT_TATOEBA,
+                layer=layer,
+                name=name,
+                batch_size=batch_size,
+                progress=say,
+            )
             targets.setdefault(results_path(results, m), []).extend(rows)
         source = None
     else:
@@ -110,13 +139,16 @@ def evaluate_command(
 
         if task == "custom" and test is None and split == "test":
             raise WeamError("--task custom needs --test FILE to score")
-        spec = build_task(task, data_dir, None, None, test, text_column, label_column, text_pair_column,
-                          id_column)
+        spec = build_task(
+            task, data_dir, None, None, test, text_column, label_column, text_pair_column, id_column
+        )
         if task == "custom" and split != "test":
             raise WeamError("--task custom scores the --test file; leave --split at test")
         # all models' rows are computed before anything is written
-        per_model = [(m, evaluate([m], spec, lang, split=split, name=name, batch_size=batch_size,
-                                  progress=say)) for m in model]
+        per_model = [
+            (m, evaluate([m], spec, lang, split=split, name=name, batch_size=batch_size, progress=say))
+            for m in model
+        ]
         for m, rows in per_model:
             targets.setdefault(results_path(results, m), []).extend(rows)
         from ..tasks import resolve_language
@@ -124,8 +156,12 @@ def evaluate_command(
         source = resolve_language(spec, spec.source_lang)[0]
     for path, rows in targets.items():
         append_records(path, rows)
-        write_run_record(path.parent, "evaluate", {**config, "results": path}, metrics={
-            "rows": len(rows), "mean_accuracy": sum(r["accuracy"] for r in rows) / len(rows)})
+        write_run_record(
+            path.parent,
+            "evaluate",
+            {**config, "results": path},
+            metrics={"rows": len(rows), "mean_accuracy": sum(r["accuracy"] for r in rows) / len(rows)},
+        )
         say(f"appended {len(rows)} row(s) to {path}")
     all_rows = [r for rows in targets.values() for r in rows]
     console.print(results_table(all_rows, source))

@@ -21,18 +21,32 @@ def parse_seeds(text: str) -> list[int]:
     return list(dict.fromkeys(seeds))
 
 
-def build_task(task: str, data_dir: Path | None, train: Path | None, dev: Path | None, test: Path | None,
-               text_column: str | None, label_column: str | None, text_pair_column: str | None,
-               id_column: str | None):
+def build_task(
+    task: str,
+    data_dir: Path | None,
+    train: Path | None,
+    dev: Path | None,
+    test: Path | None,
+    text_column: str | None,
+    label_column: str | None,
+    text_pair_column: str | None,
+    id_column: str | None,
+):
     """The TaskSpec the options describe: a built-in entry (maybe re-rooted) or `custom` from files."""
     from ..tasks import custom_task, get_task, with_root
 
     if task == "custom":
         if not text_column or not label_column:
             raise WeamError("--task custom needs --text-column and --label-column")
-        return custom_task(train=train and str(train), dev=dev and str(dev), test=test and str(test),
-                           text_column=text_column, label_column=label_column,
-                           text_pair_column=text_pair_column, id_column=id_column)
+        return custom_task(
+            train=train and str(train),
+            dev=dev and str(dev),
+            test=test and str(test),
+            text_column=text_column,
+            label_column=label_column,
+            text_pair_column=text_pair_column,
+            id_column=id_column,
+        )
     if any(x is not None for x in (train, dev, test)):
         raise WeamError("--train/--dev/--test are for --task custom; use --data-dir for a built-in task")
     return with_root(get_task(task), data_dir)
@@ -42,8 +56,12 @@ def build_task(task: str, data_dir: Path | None, train: Path | None, dev: Path |
 @command
 def finetune_command(
     task: str = typer.Option(..., "--task", help="sib200, xnli, paws-x, or custom (with --train/--dev)."),
-    model: str = typer.Option(..., "--model", "-m", help="Preset, save_pretrained folder (e.g. a `weam "
-                              "pretrain` output) or hub name."),
+    model: str = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="Preset, save_pretrained folder (e.g. a `weam pretrain` output) or hub name.",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder; one model per seed in OUT/seed-<n>."),
     seeds: str = typer.Option("13", "--seeds", help="Comma-separated seeds, e.g. 13,42."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Root of the task's local files."),
@@ -52,7 +70,9 @@ def finetune_command(
     text_column: str | None = typer.Option(None, "--text-column"),
     text_pair_column: str | None = typer.Option(None, "--text-pair-column"),
     label_column: str | None = typer.Option(None, "--label-column"),
-    id_column: str | None = typer.Option(None, "--id-column", help="custom: example id column (else row number)."),
+    id_column: str | None = typer.Option(
+        None, "--id-column", help="custom: example id column (else row number)."
+    ),
     pooling: str = typer.Option("mean", "--pooling", help="mean (masked mean) or cls."),
     select: str = typer.Option("best-dev", "--select", help="best-dev (English dev accuracy) or last epoch."),
     epochs: float = typer.Option(6, "--epochs"),
@@ -62,8 +82,11 @@ def finetune_command(
     batch_size: int = typer.Option(16, "--batch-size"),
     max_length: int = typer.Option(128, "--max-length"),
     dropout: float = typer.Option(0.1, "--dropout", help="Dropout before the head."),
-    freeze_embeddings: bool = typer.Option(False, "--freeze-embeddings", help="Do not update the "
-                                           "word-embedding matrix (much cheaper for large vocabularies)."),
+    freeze_embeddings: bool = typer.Option(
+        False,
+        "--freeze-embeddings",
+        help="Do not update the word-embedding matrix (much cheaper for large vocabularies).",
+    ),
     num_layers: int | None = typer.Option(None, "--num-layers", help="Keep only the first N encoder layers."),
     max_train_examples: int | None = typer.Option(None, "--max-train-examples", help="Quick runs."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
@@ -74,19 +97,35 @@ def finetune_command(
     from ..registry import resolve_model
 
     setup_threads(threads)
-    spec = build_task(task, data_dir, train, dev, None, text_column, label_column, text_pair_column, id_column)
+    spec = build_task(
+        task, data_dir, train, dev, None, text_column, label_column, text_pair_column, id_column
+    )
     if spec.name == "custom" and (train is None or dev is None):
         raise WeamError("--task custom needs --train and --dev (English) for fine-tuning")
     for name, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--max-length", max_length)):
         if value <= 0:
             raise WeamError(f"{name} must be positive, got {value}")
-    config = FinetuneConfig(lr=lr, head_lr=head_lr, weight_decay=weight_decay, batch_size=batch_size,
-                            max_length=max_length, epochs=epochs, dropout=dropout, pooling=pooling,
-                            select=select, freeze_embeddings=freeze_embeddings,
-                            max_train_examples=max_train_examples)
+    config = FinetuneConfig(
+        lr=lr,
+        head_lr=head_lr,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        max_length=max_length,
+        epochs=epochs,
+        dropout=dropout,
+        pooling=pooling,
+        select=select,
+        freeze_embeddings=freeze_embeddings,
+        max_train_examples=max_train_examples,
+    )
     ref = resolve_model(model, num_layers=num_layers, progress=say)
-    result = finetune(ref, spec, out, seeds=parse_seeds(seeds), config=config, overwrite=overwrite, progress=say)
+    result = finetune(
+        ref, spec, out, seeds=parse_seeds(seeds), config=config, overwrite=overwrite, progress=say
+    )
     for run in result.runs:
         note = " (kept from an earlier run)" if run.skipped else f" in {run.train_seconds:.0f} s"
-        console.print(f"seed {run.seed}: epoch {run.selected_epoch}, English dev accuracy "
-                      f"{run.dev_accuracy:.3f}{note} → {run.path}", highlight=False)
+        console.print(
+            f"seed {run.seed}: epoch {run.selected_epoch}, English dev accuracy "
+            f"{run.dev_accuracy:.3f}{note} → {run.path}",
+            highlight=False,
+        )

@@ -1,0 +1,218 @@
+"""Fine-tuning: a tiny model learns a real SIB-200 slice; seeds, outputs, carried metadata, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from weamcli.cli import app
+from weamcli.errors import WeamError
+from weamcli.finetuning import FinetuneConfig, finetune
+from weamcli.records import read_records
+from weamcli.registry import resolve_model
+from weamcli.tasks import custom_task
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sports_health(shared_data, tmp_path_factory):
+    """SIB-200 English restricted to two balanced labels (sports 85 / health 77 train): an easy task a
+    random-init 2-layer model can learn in seconds. Dev: 12 / 11, test: 25 / 22."""
+    folder = tmp_path_factory.mktemp("sports_health")
+    src = shared_data / "sib200" / "data" / "annotated" / "eng_Latn"
+    for split in ("train", "dev", "test"):
+        lines = (src / f"{split}.tsv").read_text(encoding="utf-8").splitlines()
+        keep = [lines[0]] + [ln for ln in lines[1:] if ln.split("\t")[1] in ("sports", "health")]
+        (folder / f"{split}.tsv").write_text("\n".join(keep) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_tiny_model_learns_sports_vs_health(sports_health, tmp_path, tiny_ref):
+    task = custom_task(
+        train=str(sports_health / "train.tsv"),
+        dev=str(sports_health / "dev.tsv"),
+        test=None,
+        text_column="text",
+        label_column="category",
+        id_column="index_id",
+    )
+    config = FinetuneConfig(lr=3e-3, head_lr=3e-3, batch_size=32, max_length=64, epochs=5)
+    result = finetune(tiny_ref, task, tmp_path / "out", seeds=[7], config=config)
+    run = result.runs[0]
+    # majority class on this dev set is 12/23 = 0.52; the model must beat it by 0.2
+    assert run.dev_accuracy >= 0.72, run.dev_history
+    assert run.dev_history[0] < run.dev_accuracy  # it learned during training, not by luck at init
+    assert (
+        run.dev_accuracy == max(run.dev_history)
+        and run.selected_epoch == run.dev_history.index(run.dev_accuracy) + 1
+    )  # best-dev picks the best English dev epoch
+    meta = json.loads((tmp_path / "out" / "seed-7" / "weam.json").read_text(encoding="utf-8"))
+    assert meta["labels"] == ["health", "sports"] and meta["selection"] == "best-dev"
+    assert meta["finetune_seed"] == 7 and meta["task"] == "custom" and meta["method"] == "baseline"
+
+
+@pytest.fixture()
+def pretrained_folder(tmp_path, tiny_ref):
+    """Stands in for a `weam pretrain` output: an AutoModelForMaskedLM save with weam.json facts."""
+    folder = tmp_path / "pre"
+    shutil.copytree(tiny_ref.path, folder, ignore=shutil.ignore_patterns("weam-build.json"))
+    (folder / "weam.json").write_text(
+        json.dumps(
+            {"text_prefix": "", "method": "weam", "base_model": "tiny", "pretrain_langs": ["de", "sw"]}
+        ),
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_cli_finetune_seeds_metadata_and_resume(pretrained_folder, sports_health, tmp_path):
+    out = tmp_path / "ft"
+    args = [
+        "finetune",
+        "--task",
+        "custom",
+        "--train",
+        str(sports_health / "train.tsv"),
+        "--dev",
+        str(sports_health / "dev.tsv"),
+        "--text-column",
+        "text",
+        "--label-column",
+        "category",
+        "-m",
+        str(pretrained_folder),
+        "-o",
+        str(out),
+        "--seeds",
+        "3,4",
+        "--epochs",
+        "1",
+        "--max-train-examples",
+        "32",
+        "--num-layers",
+        "1",
+        "--select",
+        "last",
+        "--freeze-embeddings",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for seed in (3, 4):
+        folder = out / f"seed-{seed}"
+        assert {
+            "config.json",
+            "model.safetensors",
+            "classifier.safetensors",
+            "tokenizer.json",
+            "weam.json",
+            "run.jsonl",
+        } <= {p.name for p in folder.iterdir()}
+        meta = json.loads((folder / "weam.json").read_text(encoding="utf-8"))
+        assert (meta["method"], meta["pretrain_langs"], meta["base_model"]) == ("weam", ["de", "sw"], "tiny")
+        assert (meta["num_layers"], meta["label"], meta["finetune_seed"]) == (1, "tiny+weam-L1", seed)
+        assert meta["selection"] == "last" and meta["finetune_config"]["freeze_embeddings"] is True
+        assert meta["params"] > 0 and meta["pooling"] == "mean"
+        assert read_records(folder / "run.jsonl")[0]["seed"] == seed
+    assert [r["seed"] for r in read_records(out / "run.jsonl")] == [3, 4]
+    # the same command again keeps the finished seeds
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and again.output.count("kept from an earlier run") == 2
+    # another configuration into the same folder is refused, and leaves it as it was
+    changed = runner.invoke(app, [*args, "--lr", "1e-4"])
+    assert changed.exit_code == 2 and "--overwrite" in changed.output
+    assert len(read_records(out / "run.jsonl")) == 2
+    # evaluate takes the finetune output as a whole: one row per seed, label from weam.json
+    results = tmp_path / "r.jsonl"
+    ev = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--task",
+            "custom",
+            "-m",
+            str(out),
+            "--test",
+            str(sports_health / "test.tsv"),
+            "--text-column",
+            "text",
+            "--label-column",
+            "category",
+            "--results",
+            str(results),
+        ],
+    )
+    assert ev.exit_code == 0, ev.output
+    rows = read_records(results)
+    assert [(r["seed"], r["model"], r["n"]) for r in rows] == [
+        (3, "tiny+weam-L1", 47),
+        (4, "tiny+weam-L1", 47),
+    ]
+
+
+def test_bad_inputs_write_nothing(sports_health, tmp_path, tiny_ref):
+    out = tmp_path / "never"
+    (tmp_path / "sib" / "eng_Latn").mkdir(parents=True)
+    base = ["finetune", "-m", "tiny", "-o", str(out)]
+    cases = [
+        (["--task", "sib200", "--select", "best-test"], "unknown --select"),
+        (["--task", "sib200", "--pooling", "max"], "unknown --pooling"),
+        (["--task", "sib200", "--seeds", "1,x"], "--seeds must be integers"),
+        (["--task", "nope"], "unknown task 'nope'"),
+        (
+            [
+                "--task",
+                "custom",
+                "--train",
+                str(sports_health / "train.tsv"),
+                "--text-column",
+                "text",
+                "--label-column",
+                "category",
+            ],
+            "needs --train and --dev",
+        ),
+        (
+            [
+                "--task",
+                "custom",
+                "--train",
+                str(sports_health / "train.tsv"),
+                "--dev",
+                str(sports_health / "dev.tsv"),
+                "--text-column",
+                "sentence",
+                "--label-column",
+                "category",
+            ],
+            "missing column(s) sentence",
+        ),
+        (["--task", "sib200", "--data-dir", str(tmp_path / "nowhere")], "data folder not found"),
+        (
+            ["--task", "sib200", "--data-dir", str(tmp_path / "sib")],
+            "has no train data for language 'eng_Latn'",
+        ),
+        (["--task", "xnli"], "hub data set 'xnli'"),
+    ]
+    for extra, message in cases:
+        result = runner.invoke(app, [*base, *extra])
+        assert result.exit_code == 2, (extra, result.output)
+        assert message in " ".join(result.output.split()), (extra, result.output)
+        assert "Traceback" not in result.output
+    assert not out.exists()
+    # dev labels the training split never saw
+    dev = tmp_path / "dev.tsv"
+    dev.write_text("index_id\tcategory\ttext\n1\tweather\tIt rains.\n", encoding="utf-8")
+    task = custom_task(
+        train=str(sports_health / "train.tsv"),
+        dev=str(dev),
+        test=None,
+        text_column="text",
+        label_column="category",
+    )
+    with pytest.raises(WeamError, match="do not occur in the training split"):
+        finetune(resolve_model("tiny"), task, out)
+    assert not out.exists()
