@@ -45,7 +45,8 @@ def main() -> None:
         "--data-dir", default=str(ROOT / ".." / "shared" / "data" / "sib200" / "data" / "annotated")
     )
     parser.add_argument("--langs", default="deu_Latn,yor_Latn", help="SIB-200 test splits to score")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-sizes", default="16,64", help="batched path batch sizes to time")
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
@@ -79,16 +80,25 @@ def main() -> None:
     prefix = ref.text_prefix
 
     predict_logits(model, tokenizer, texts[:8], prefix=prefix)  # warm-up (allocator, kernels)
-    start = time.perf_counter()
-    batched = predict_logits(
-        model, tokenizer, texts, prefix=prefix, batch_size=args.batch_size, max_length=args.max_length
-    ).argmax(-1)
-    batched_s = time.perf_counter() - start
-    start = time.perf_counter()
-    naive = naive_predict(model, tokenizer, texts, prefix, args.max_length)
-    naive_s = time.perf_counter() - start
-
-    agree = sum(int(a) == b for a, b in zip(batched, naive, strict=True)) / len(texts)
+    sizes = [int(b) for b in args.batch_sizes.split(",")]
+    batched_s = {b: float("inf") for b in sizes}
+    naive_s = float("inf")
+    agree = 1.0
+    # rounds interleave the two paths so a neighbour's load on the shared machine hits both alike;
+    # the best round of each is reported
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        naive = naive_predict(model, tokenizer, texts, prefix, args.max_length)
+        naive_s = min(naive_s, time.perf_counter() - start)
+        for size in sizes:
+            start = time.perf_counter()
+            logits = predict_logits(
+                model, tokenizer, texts, prefix=prefix, batch_size=size, max_length=args.max_length
+            )
+            batched_s[size] = min(batched_s[size], time.perf_counter() - start)
+            same = sum(int(a) == b for a, b in zip(logits.argmax(-1), naive, strict=True)) / len(texts)
+            agree = min(agree, same)
+    best = min(sizes, key=lambda b: batched_s[b])
     result = {
         "bench": "evaluate_throughput",
         "model": ref.label,
@@ -96,10 +106,11 @@ def main() -> None:
         "sentences": len(texts),
         "langs": args.langs,
         "threads": args.threads,
-        "batch_size": args.batch_size,
-        "batched_sentences_per_s": round(len(texts) / batched_s, 1),
+        "rounds": args.rounds,
         "naive_sentences_per_s": round(len(texts) / naive_s, 1),
-        "speedup": round(naive_s / batched_s, 2),
+        "batched_sentences_per_s": {str(b): round(len(texts) / batched_s[b], 1) for b in sizes},
+        "best_batch_size": best,
+        "speedup": round(naive_s / batched_s[best], 2),
         "prediction_agreement": agree,
         "versions": {k: v for k, v in library_versions().items() if k in ("python", "torch", "transformers")},
     }

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from itertools import islice
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from weamcli.alignment import align_corpus, lexicon_rows, read_alignment_folder, symmetrize
+from weamcli.alignment import align_corpus, lexicon_rows, parse_links, read_alignment_folder, symmetrize
 from weamcli.cli import app
+from weamcli.corpus import pretokenize
 from weamcli.errors import WeamError
 from weamcli.gold_alignments import GoldAlignment, read_gold, score_alignments
 from weamcli.records import read_records
@@ -45,6 +47,69 @@ def test_final_and_adds_only_links_with_both_ends_unaligned():
     assert symmetrize({(0, 0), (3, 3), (3, 0)}, {(0, 0)}) == {(0, 0), (3, 3)}
     # growing goes on from grown links: (1,1) → (2,2) → (3,3)
     assert symmetrize({(0, 0)}, {(0, 0), (1, 1), (2, 2), (3, 3)}) == {(0, 0), (1, 1), (2, 2), (3, 3)}
+
+
+def test_grow_diag_visits_points_in_textbook_scan_order():
+    # intersection {(0,2)}. Scanning (0,2) adds (0,1) (behind the scan: next pass) and (1,1)
+    # (ahead: visited in this same pass), and (1,1) then adds (1,0) while target 0 is free.
+    # Visiting (0,1) first instead would take (0,0) and block (1,0).
+    fwd, rev = {(0, 0), (0, 1), (0, 2)}, {(0, 2), (1, 0), (1, 1)}
+    assert symmetrize(fwd, rev) == {(0, 1), (0, 2), (1, 0), (1, 1)}
+
+
+def _textbook_gdfa(fwd: set[tuple[int, int]], rev: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Koehn's pseudo-code, literally: full grid scans until a pass adds nothing, then FINAL-AND."""
+    neighbours = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
+    union, a = fwd | rev, fwd & rev
+    size = 1 + max((max(i, j) for i, j in union), default=0)
+
+    def aligned_src(e: int) -> bool:
+        return any(i == e for i, _ in a)
+
+    def aligned_tgt(f: int) -> bool:
+        return any(j == f for _, j in a)
+
+    added = True
+    while added:
+        added = False
+        for e in range(size):
+            for f in range(size):
+                if (e, f) in a:
+                    for de, df in neighbours:
+                        new = (e + de, f + df)
+                        if (
+                            (not aligned_src(new[0]) or not aligned_tgt(new[1]))
+                            and new in union
+                            and new not in a
+                        ):
+                            a.add(new)
+                            added = True
+    for direction in (fwd, rev):
+        for e in range(size):
+            for f in range(size):
+                if not aligned_src(e) and not aligned_tgt(f) and (e, f) in direction:
+                    a.add((e, f))
+    return a
+
+
+def test_grow_diag_final_and_equals_the_literal_textbook_algorithm():
+    rng = random.Random(7)
+    for _ in range(3000):
+        m, n = rng.randint(1, 6), rng.randint(1, 6)
+        grid = [(i, j) for i in range(m) for j in range(n)]
+        fwd = set(rng.sample(grid, rng.randint(0, min(len(grid), 9))))
+        rev = set(rng.sample(grid, rng.randint(0, min(len(grid), 9))))
+        assert symmetrize(fwd, rev) == _textbook_gdfa(fwd, rev), (sorted(fwd), sorted(rev))
+
+
+def test_parse_links_accepts_pharaoh_and_names_the_bad_item(tmp_path):
+    path = tmp_path / "alignment.txt"
+    assert parse_links(" 0-1 2-3\t10-4 ", path, 1) == [(0, 1), (2, 3), (10, 4)]
+    assert parse_links("", path, 1) == []
+    for bad, item in (("0-1 2-x", "2-x"), ("0-1 \u00b2-1", "\u00b2-1"), ("0-1-2", "0-1-2"), ("3", "3")):
+        with pytest.raises(WeamError, match="not a Pharaoh link") as err:
+            parse_links(bad, path, 7)
+        assert repr(item) in str(err.value) and err.value.line == 7
 
 
 # ----------------------------------------------------------------- gold files and AER
@@ -96,6 +161,16 @@ def test_bad_gold_files_name_file_and_line(tmp_path):
     assert err.value.line == 2
     with pytest.raises(WeamError, match="index-base"):
         read_gold(gold, [2, 2], [2, 2], index_base="2")
+
+
+def test_gold_file_with_crlf_endings(tmp_path):
+    gold = tmp_path / "g.gold"
+    gold.write_bytes(b"1-1 2p2\r\n2-1\r\n")
+    with pytest.raises(WeamError, match="CRLF") as err:
+        read_gold(gold, [2, 2], [2, 2])
+    assert err.value.line == 1
+    links, _info = read_gold(gold, [2, 2], [2, 2], crlf="strip")
+    assert links[0].sure == {(0, 0)} and links[0].possible == {(0, 0), (1, 1)} and links[1].sure == {(1, 0)}
 
 
 def test_real_gold_files_read_with_their_sentences(shared_data):
@@ -154,6 +229,29 @@ def test_align_corpus_writes_a_consistent_folder(shared_data, tmp_path):
         align_corpus(en, de, out, source_lang="en", target_lang="de", **FAST)
 
 
+def test_chunked_pool_postprocessing_matches_pair_by_pair_symmetrisation(shared_data, tmp_path, monkeypatch):
+    import weamcli.alignment as alignment
+
+    monkeypatch.setattr(alignment, "_CHUNK_PAIRS", 7)  # 60 pairs: 9 chunks, several in flight
+    monkeypatch.setattr(alignment, "_postprocess_workers", lambda pairs: 2)
+    en, de = _slice(shared_data, tmp_path, 60)
+    out = tmp_path / "al"
+    result = align_corpus(en, de, out, source_lang="en", target_lang="de", **FAST)
+    assert result.metrics["postprocess_workers"] == 2
+    meta, src, tgt, links = read_alignment_folder(out)
+    fwd = (out / "forward.txt").read_text(encoding="utf-8").splitlines()
+    rev = (out / "reverse.txt").read_text(encoding="utf-8").splitlines()
+    expected = [
+        symmetrize(parse_links(f, out, 1), parse_links(r, out, 1)) for f, r in zip(fwd, rev, strict=True)
+    ]
+    assert [set(x) for x in links] == expected and meta["pairs"] == 60
+    counts: dict[tuple[str, str], int] = {}
+    for s, t, pair_links in zip(src, tgt, expected, strict=True):
+        for i, j in pair_links:
+            counts[s[i], t[j]] = counts.get((s[i], t[j]), 0) + 1
+    assert {(a, b): c for a, b, _p, c in lexicon_rows(out / "lexicon.tsv")} == counts
+
+
 def test_extra_text_trains_but_is_not_written(shared_data, tmp_path):
     en, de = _slice(shared_data, tmp_path, 30)
     xen, xde = _slice(shared_data, tmp_path, 200, start=1000)
@@ -197,6 +295,40 @@ def test_bad_input_leaves_no_output_folder(shared_data, tmp_path):
         align_corpus(en, de, out, source_lang="en", target_lang="xx", **FAST)
     with pytest.raises(WeamError, match="do not apply"):
         align_corpus(en, de, out, source_lang="en", target_lang="de", layer=3)
+
+
+def _ntrex_slice(shared_data: Path, tmp_path: Path, n: int) -> tuple[Path, Path]:
+    """The first n lines of NTREX-128 en/de, bytes as shipped: CRLF line endings."""
+    root = shared_data / "ntrex128/NTREX-128"
+    out = []
+    for name, lang in (("newstest2019-src.eng.txt", "en"), ("newstest2019-ref.deu.txt", "de")):
+        with open(root / name, "rb") as fh:
+            data = b"".join(islice(fh, n))
+        assert data.endswith(b"\r\n")
+        out.append(tmp_path / f"ntrex.{lang}")
+        out[-1].write_bytes(data)
+    return out[0], out[1]
+
+
+def test_crlf_input_is_an_error_by_default_and_usable_with_strip(shared_data, tmp_path):
+    en, de = _ntrex_slice(shared_data, tmp_path, 40)
+    out = tmp_path / "al"
+    with pytest.raises(WeamError, match="CRLF.*--crlf strip") as err:
+        align_corpus(en, de, out, source_lang="en", target_lang="de", **FAST)
+    assert err.value.path == str(en) and err.value.line == 1 and not out.exists()
+    result = align_corpus(en, de, out, source_lang="en", target_lang="de", crlf="strip", **FAST)
+    assert result.pairs == 40 and result.links > 40 * 5
+    for name in ("source.tok", "target.tok", "alignment.txt", "forward.txt"):
+        assert b"\r" not in (out / name).read_bytes()
+    meta, src, _tgt, _links = read_alignment_folder(out)
+    first = en.read_bytes().split(b"\r\n")[0].decode("utf-8")
+    assert src[0] == pretokenize(first).tokens and meta["reproducible"] is False  # eflomal: no seed
+    record = read_records(out / "run.jsonl")[-1]
+    assert record["config"]["crlf"] == "strip"
+    phases = record["metrics"]["phase_seconds"]
+    assert set(phases) == {"read_tokenise", "eflomal", "symmetrise_write"} and phases["eflomal"] > 0
+    with pytest.raises(WeamError, match="--crlf must be one of"):
+        align_corpus(en, de, tmp_path / "x", source_lang="en", target_lang="de", crlf="dos2unix")
 
 
 def test_read_alignment_folder_rejects_out_of_range_links(shared_data, tmp_path):
@@ -248,6 +380,19 @@ def test_cli_align_with_gold_prints_scores(shared_data, tmp_path):
     assert (meta["source_lang"], meta["target_lang"]) == ("de", "en")  # guessed from .de / .en
     result = runner.invoke(app, [*args, "--gold-drop-invalid"])
     assert result.exit_code == 2 and "already exists" in result.output
+
+
+def test_cli_crlf_option(shared_data, tmp_path):
+    en, de = _ntrex_slice(shared_data, tmp_path, 15)
+    out = tmp_path / "cli"
+    args = ["align", str(en), str(de), "-o", str(out), "--eflomal-length", "0.2", "--eflomal-samplers", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "CRLF" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+    result = runner.invoke(app, [*args, "--crlf", "strip"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "align.json").read_text(encoding="utf-8"))
+    assert meta["pairs"] == 15 and meta["backend_options"]["n_samplers"] == 1
 
 
 def test_cli_bad_options_are_one_line_errors(tmp_path):

@@ -77,6 +77,31 @@ def test_crlf_invalid_utf8_and_bad_separator_are_one_line_errors(tmp_path):
         list(read_lines(tmp_path / "missing.en"))
 
 
+def test_crlf_strip_reads_windows_line_endings_as_newlines(tmp_path):
+    path = tmp_path / "w.en"
+    path.write_bytes(b"a dog .\r\nx\ry\r\nlast line\r")  # a \r inside a line stays; bare \r at EOF goes
+    assert list(read_lines(path, crlf="strip")) == ["a dog .", "x\ry", "last line"]
+    with pytest.raises(WeamError, match="--crlf strip") as err:
+        list(read_lines(path))
+    assert err.value.line == 1 and err.value.path == str(path)
+    path.write_bytes(b"a dog .\nlast line\r")  # only the final line has a CR (no newline after it)
+    with pytest.raises(WeamError, match="CRLF") as err:
+        list(read_lines(path))
+    assert err.value.line == 2
+    joint = tmp_path / "j.txt"
+    joint.write_bytes(b"a ||| b\r\nc ||| d\r\n")
+    assert [(p.source, p.target) for p in read_pairs(joint, crlf="strip")] == [("a", "b"), ("c", "d")]
+    with pytest.raises(WeamError, match="--crlf must be one of error, strip"):
+        list(read_lines(path, crlf="keep"))
+
+
+def test_pretokenized_fast_path_keeps_word_origins():
+    tok = pretokenize("a b\tc  d", pretokenized=True)
+    assert tok.tokens == ["a", "b", "c", "d"] and tok.origin == [0, 1, 2, 3]
+    nbsp = pretokenize("a\u00a0b c", pretokenized=True)  # other whitespace splits within a gold word
+    assert nbsp.tokens == ["a", "b", "c"] and nbsp.origin == [0, 0, 1]
+
+
 def test_punctuation_split_is_unicode_aware_and_keeps_word_internal_marks():
     tok = pretokenize("Hello, world! «Das» eu-haushalts 3.5 kostet 1,000€; don't")
     assert tok.tokens == (

@@ -25,21 +25,29 @@ Output folder (written atomically; ``weam pretrain`` reads it with ``read_alignm
                              by falling prob. Units are as in the .tok files (case kept).
     align.json               source_lang, target_lang, backend, symmetrize, pairs, links,
                              segment {...}, inputs {...}, backend_options {...}, reproducible
-    run.jsonl                the run record (config, versions, seed, metrics)
+    run.jsonl                the run record (config, versions, seed, metrics, incl.
+                             ``phase_seconds`` and ``postprocess_workers``)
+
+Speed: only eflomal's own work should cost time. Nothing heavy is imported on this path (torch,
+transformers and simalign only for ``simalign``); eflomal writes forward.txt/reverse.txt in place
+when it can; symmetrisation visits each point once; and for ≥ 20,000 pairs the post-processing
+(symmetrise, format, count the lexicon) runs in chunks on a forked pool when ≥ 2 cores are idle.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import multiprocessing
 import os
 import random
 import re
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -297,6 +305,10 @@ def _directional_lines(path: Path | None, pairs: int, empty: set[int]) -> Iterat
         yield from ("" for _ in range(pairs))
         return
     with open(path, encoding="utf-8") as fh:
+        if not empty:  # the usual case: eflomal's lines are the pairs' lines (extra text follows)
+            for line in islice(fh, pairs):
+                yield line.rstrip("\n")
+            return
         for index in range(pairs):
             yield "" if index in empty else fh.readline().rstrip("\n")
 
@@ -406,32 +418,28 @@ def align_corpus(
                     opts,
                 )
                 metrics["eflomal_seconds"] = phases["eflomal"] = round(time.perf_counter() - t0, 2)
-            links_iter = _symmetrised(fwd_path, rev_path, n_pairs, empty, symmetrize, tmp)
+            jobs = _eflomal_chunks(fwd_path, rev_path, n_pairs, empty, symmetrize, tmp, gold is not None)
+            workers = _postprocess_workers(n_pairs)
         else:
-            links_iter = _simalign_links(tmp, n_pairs, model, opts, seed, say)
+            jobs = _simalign_chunks(tmp, n_pairs, model, opts, seed, say)
+            workers = 1  # the links are computed in this process already
+        metrics["postprocess_workers"] = workers
         t0 = time.perf_counter()
 
         lexicon: Counter[tuple[str, str]] = Counter()
         predicted: list[set[Link]] = []
-        total_links = 0
+        total_links = done = 0
         with open(tmp / ALIGNMENT_FILE, "w", encoding="utf-8") as fa:
-            rows = zip(
-                _tok_lines(tmp / "source.tok"), _tok_lines(tmp / "target.tok"), links_iter, strict=True
-            )
-            for index, (src_line, tgt_line, links) in enumerate(rows):
-                fa.write(format_links(links) + "\n")
-                total_links += len(links)
-                src_toks, tgt_toks = src_line.split(), tgt_line.split()
-                if links:  # C-level lookups: this loop runs once per corpus pair
-                    ii, jj = zip(*links, strict=True)
-                    words = zip(map(src_toks.__getitem__, ii), map(tgt_toks.__getitem__, jj), strict=True)
-                    lexicon.update(words)
+            for text, counts, n_links, links_list in _run_chunks(jobs, workers):
+                fa.write(text)
+                lexicon.update(counts)
+                total_links += n_links
                 if gold_links is not None:
-                    src_k, tgt_k = kept[index][0], kept[index][1]
-                    predicted.append({(src_k.origin[i], tgt_k.origin[j]) for i, j in links})
-                if (index + 1) % 5000 == 0:
-                    say("writing alignments", index + 1, n_pairs)
-        say("writing alignments", n_pairs, n_pairs)
+                    for index, links in enumerate(links_list, done):
+                        src_k, tgt_k = kept[index][0], kept[index][1]
+                        predicted.append({(src_k.origin[i], tgt_k.origin[j]) for i, j in links})
+                done += text.count("\n")
+                say("writing alignments", done, n_pairs)
         _write_lexicon(tmp / LEXICON_FILE, lexicon)
         metrics["links"] = total_links
         metrics["links_per_pair"] = round(total_links / n_pairs, 3)
@@ -480,26 +488,140 @@ def align_corpus(
     return AlignmentResult(out_dir, n_pairs, total_links, metrics, scores)
 
 
-def _symmetrised(
-    fwd_path: Path | None, rev_path: Path | None, pairs: int, empty: set[int], method: str, tmp: Path
-) -> Iterator[set[Link]]:
-    """Stream symmetrised links per pair, writing forward.txt and reverse.txt unless eflomal
-    already wrote them there."""
+# Post-processing (symmetrise, format, count the lexicon) is the Python work after eflomal; it is
+# done in chunks so that a large corpus can use a small pool of forked processes (on an idle
+# multi-core machine this would otherwise be serial time that eflomal's own CLI does not spend)
+_CHUNK_PAIRS = 4000
+_PARALLEL_MIN_PAIRS = 20000
+_MAX_WORKERS = 4
+
+
+@dataclass
+class _Chunk:
+    """Consecutive pairs: their .tok lines and either eflomal's two link lines or ready links."""
+
+    src: list[str]
+    tgt: list[str]
+    fwd: list[str] = field(default_factory=list)
+    rev: list[str] = field(default_factory=list)
+    links: list[set[Link]] | None = None
+    method: str = "grow-diag-final-and"
+    first_line: int = 1  # 1-based line of the first pair, for error messages
+    fwd_file: Path = Path("forward.txt")
+    rev_file: Path = Path("reverse.txt")
+    keep_links: bool = False
+
+
+def _pair_links(
+    f_line: str, r_line: str, method: str, fwd_file: Path, rev_file: Path, lineno: int
+) -> set[Link]:
+    fwd = parse_links(f_line, fwd_file, lineno)
+    if f_line == r_line or set(f_line.split()) == set(r_line.split()):
+        return set(fwd)  # both directions agree (about 40% of pairs): every method gives fwd
+    return symmetrize(fwd, parse_links(r_line, rev_file, lineno), method)
+
+
+def _process_chunk(chunk: _Chunk) -> tuple[str, Counter[tuple[str, str]], int, list[set[Link]]]:
+    """alignment.txt text, lexicon counts and link count of a chunk (and its links if asked)."""
+    if chunk.links is None:
+        rows = zip(chunk.fwd, chunk.rev, strict=True)
+        links_list = [
+            _pair_links(f, r, chunk.method, chunk.fwd_file, chunk.rev_file, chunk.first_line + k)
+            for k, (f, r) in enumerate(rows)
+        ]
+    else:
+        links_list = chunk.links
+    lines: list[str] = []
+    counts: Counter[tuple[str, str]] = Counter()
+    n_links = 0
+    for src_line, tgt_line, links in zip(chunk.src, chunk.tgt, links_list, strict=True):
+        lines.append(format_links(links))
+        if links:  # C-level lookups: this loop runs once per corpus pair
+            n_links += len(links)
+            src_toks, tgt_toks = src_line.split(), tgt_line.split()
+            ii, jj = zip(*links, strict=True)
+            counts.update(zip(map(src_toks.__getitem__, ii), map(tgt_toks.__getitem__, jj), strict=True))
+    text = "\n".join(lines) + "\n"
+    return text, counts, n_links, links_list if chunk.keep_links else []
+
+
+def _postprocess_workers(pairs: int) -> int:
+    """Processes for post-processing: a pool only for a large corpus and only on idle cores (like
+    ``make -l``: on a loaded machine extra processes just queue for the same cores and add work)."""
+    if pairs < _PARALLEL_MIN_PAIRS or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    idle = int(cores - os.getloadavg()[0])
+    return min(idle, _MAX_WORKERS) if idle >= 2 else 1
+
+
+def _run_chunks(
+    jobs: Iterator[_Chunk], workers: int
+) -> Iterator[tuple[str, Counter[tuple[str, str]], int, list[set[Link]]]]:
+    """Results of ``_process_chunk`` in corpus order; at most 2 chunks per worker are in flight, so
+    memory stays bounded (Pool.imap would read the whole corpus ahead)."""
+    if workers < 2:
+        yield from map(_process_chunk, jobs)
+        return
+    # fork: the workers need only this module's functions, and start in milliseconds
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pending: deque[Any] = deque()
+        for job in jobs:
+            pending.append(pool.apply_async(_process_chunk, (job,)))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def _eflomal_chunks(
+    fwd_path: Path | None,
+    rev_path: Path | None,
+    pairs: int,
+    empty: set[int],
+    method: str,
+    tmp: Path,
+    keep_links: bool,
+) -> Iterator[_Chunk]:
+    """Chunks of eflomal's links with their .tok lines, writing forward.txt and reverse.txt
+    unless eflomal already wrote them there."""
     fwd_out, rev_out = tmp / "forward.txt", tmp / "reverse.txt"
     copy = fwd_path != fwd_out
     with (
         open(fwd_out if copy else os.devnull, "w", encoding="utf-8") as ff,
         open(rev_out if copy else os.devnull, "w", encoding="utf-8") as fr,
     ):
-        fwd_lines = _directional_lines(fwd_path, pairs, empty)
-        rev_lines = _directional_lines(rev_path, pairs, empty)
-        for index, (f_line, r_line) in enumerate(zip(fwd_lines, rev_lines, strict=True)):
+        rows = zip(
+            _directional_lines(fwd_path, pairs, empty),
+            _directional_lines(rev_path, pairs, empty),
+            _tok_lines(tmp / "source.tok"),
+            _tok_lines(tmp / "target.tok"),
+            strict=True,
+        )
+        first = 1
+        while block := list(islice(rows, _CHUNK_PAIRS)):
+            fwd, rev, src, tgt = (list(column) for column in zip(*block, strict=True))
             if copy:
-                ff.write(f_line + "\n")
-                fr.write(r_line + "\n")
-            fwd = parse_links(f_line, fwd_path or fwd_out, index + 1)
-            rev = parse_links(r_line, rev_path or rev_out, index + 1)
-            yield symmetrize(fwd, rev, method)
+                ff.write("".join(line + "\n" for line in fwd))
+                fr.write("".join(line + "\n" for line in rev))
+            yield _Chunk(
+                src, tgt, fwd, rev, None, method, first, fwd_path or fwd_out, rev_path or rev_out, keep_links
+            )
+            first += len(block)
+
+
+def _simalign_chunks(
+    tmp: Path, pairs: int, model: str, opts: dict[str, Any], seed: int, say: Progress
+) -> Iterator[_Chunk]:
+    rows = zip(
+        _tok_lines(tmp / "source.tok"),
+        _tok_lines(tmp / "target.tok"),
+        _simalign_links(tmp, pairs, model, opts, seed, say),
+        strict=True,
+    )
+    while block := list(islice(rows, _CHUNK_PAIRS)):
+        src, tgt, links = (list(column) for column in zip(*block, strict=True))
+        yield _Chunk(src, tgt, links=links, keep_links=True)
 
 
 def _simalign_links(

@@ -156,30 +156,23 @@ def predict_logits(
     pairs: Sequence[str] | None = None,
     *,
     prefix: str = "",
-    batch_size: int = 64,
+    batch_size: int = 32,
     max_length: int = 128,
 ) -> np.ndarray:
-    """Head logits per input (``[n, labels]``), in input order; batched by length so padding stays small."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + (len(pairs[i]) if pairs else 0))
+    """Head logits per input (``[n, labels]``), in input order.
+
+    Everything is tokenized once, then batched in order of token count, so a batch pads to
+    almost nothing; the model runs in eval mode under inference_mode."""
+    enc = tokenize(tokenizer, texts, pairs, prefix=prefix, max_length=max_length)
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))
     out = np.zeros((len(texts), model.head.out_features), dtype=np.float32)
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = tokenize(
-                tokenizer,
-                [texts[i] for i in idx],
-                [pairs[i] for i in idx] if pairs else None,
-                prefix=prefix,
-                max_length=max_length,
-                padding=True,
-                return_tensors="pt",
-            )
-            batch = {
-                k: v.to(model.device)
-                for k, v in batch.items()
-                if k in ("input_ids", "attention_mask", "token_type_ids")
-            }
+            batch = tokenizer.pad([{k: enc[k][i] for k in keys} for i in idx], return_tensors="pt")
+            batch = {k: v.to(model.device) for k, v in batch.items() if k in keys}
             out[idx] = model(**batch)["logits"].float().cpu().numpy()
     return out
 

@@ -61,7 +61,7 @@ def evaluate(
     *,
     split: str = "test",
     name: str | None = None,
-    batch_size: int = 64,
+    batch_size: int = 32,
     max_length: int = 128,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:

@@ -458,7 +458,7 @@ def _trainer_class():
 
             inner = self.accelerator.unwrap_model(model or self.model).mlm
             state = load_file(os.path.join(resume_from_checkpoint, "model.safetensors"), device="cpu")
-            result = inner.load_state_dict(state, strict=True)
+            result = inner.load_state_dict(state, strict=False)
             tied = {k for k, v in inner.state_dict().items() if k not in state}
             if result.unexpected_keys or set(result.missing_keys) - tied:
                 raise WeamError("checkpoint does not match the model", resume_from_checkpoint)
@@ -662,7 +662,7 @@ def _load_head(mlm, folder: Path) -> None:
 
     _, head = encoder_and_head(mlm)
     state = load_file(str(folder / "head.safetensors"))
-    result = head.load_state_dict(state, strict=True)
+    result = head.load_state_dict(state, strict=False)
     if result.unexpected_keys:
         raise WeamError("warmed head does not fit this model", folder / "head.safetensors")
 

@@ -67,7 +67,9 @@ def align_command(
         None, "--extra-target", help="Extra training text, target side."
     ),
     crlf: str = typer.Option(
-        "error", "--crlf", help="Windows (CRLF) line endings: error (default) or strip (read as LF)."
+        "error",
+        "--crlf",
+        help="Windows (CRLF) line endings in any input (corpus, extra, gold): error, or strip (read as LF).",
     ),
     eflomal_length: float = typer.Option(
         1.0, "--eflomal-length", help="eflomal's relative number of iterations."

@@ -99,7 +99,7 @@ def evaluate_command(
     label_column: str | None = typer.Option(None, "--label-column"),
     id_column: str | None = typer.Option(None, "--id-column"),
     layer: int = typer.Option(-1, "--layer", help="tatoeba: hidden layer to mean-pool (-1 = last)."),
-    batch_size: int = typer.Option(64, "--batch-size"),
+    batch_size: int = typer.Option(32, "--batch-size"),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
 ) -> None:
     """Zero-shot accuracy per language (rows appended to --results), or Tatoeba retrieval accuracy."""
