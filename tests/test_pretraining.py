@@ -12,9 +12,10 @@ from pretrain_fixtures import make_alignment_folder
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from weamcli.alignment import read_alignment_folder
 from weamcli.cli import app
 from weamcli.errors import WeamError
-from weamcli.pretraining import pretrain, read_alignment_folder
+from weamcli.pretraining import pretrain
 from weamcli.records import read_records
 
 FAST = dict(model="tiny", batch_size=8, max_length=48, logging_steps=2, max_pairs=40)
@@ -143,8 +144,7 @@ def test_bad_alignment_files_name_file_and_line(aligned, tmp_path):
     (bad / "alignment.txt").write_text("\n".join(lines[:10]) + "\n")
     with pytest.raises(
         WeamError,
-        match=r"(alignment.txt:11: has 10 lines but source.tok has 48)"
-        r"|(line counts differ.*alignment.txt 10)",
+        match=r"alignment.txt:11: has 10 lines but source.tok has 48",
     ):
         pretrain(["de"], tmp_path / "out", alignments=str(bad), cache_dir=tmp_path / "cache", **FAST)
     assert not (tmp_path / "out").exists()  # rejected before anything was written

@@ -682,6 +682,8 @@ def read_alignment_folder(
     Every link is checked against the pair's unit counts (one-line error naming alignment.txt and
     the line)."""
     folder = Path(path)
+    if not folder.is_dir():
+        raise WeamError("alignment folder not found (run `weam align` first)", folder)
     meta_path = folder / ALIGN_META
     if not meta_path.is_file():
         raise WeamError(f"not a `weam align` output folder (no {ALIGN_META})", folder)
@@ -696,12 +698,13 @@ def read_alignment_folder(
     src = [line.split() for line in _tok_lines(files[0])]
     tgt = [line.split() for line in _tok_lines(files[1])]
     align_lines = list(_tok_lines(files[2]))
-    if not (len(src) == len(tgt) == len(align_lines)):
-        raise WeamError(
-            f"line counts differ: source.tok {len(src)}, target.tok {len(tgt)}, "
-            f"alignment.txt {len(align_lines)}",
-            folder,
-        )
+    for f, lines in ((files[1], tgt), (files[2], align_lines)):
+        if len(lines) != len(src):
+            raise WeamError(
+                f"has {len(lines)} lines but source.tok has {len(src)}: the files do not match",
+                f,
+                min(len(lines), len(src)) + 1,
+            )
     links: list[list[Link]] = []
     for index, line in enumerate(align_lines):
         pair_links = parse_links(line, files[2], index + 1)

@@ -18,7 +18,8 @@ def model_name(config, params: dict[str, Any]) -> str:
     """The column label of a grid model: base, method and languages, depth."""
     name = config.base_model
     if params["method"] != "baseline":
-        name += f"+{params['method']}[{','.join(params['langs'])}]"
+        # parentheses, not brackets: rich would read "[de,es]" as markup and drop it
+        name += f"+{params['method']}({','.join(params['langs'])})"
     if params.get("layers"):
         name += f"-L{params['layers']}"
     return name
@@ -46,18 +47,22 @@ def run_align(step, config, steps, say: Say) -> dict[str, Any]:
         backend=opts.get("backend", "eflomal"),
         symmetrize=opts.get("symmetrize", "intersect"),
         overwrite=True,
-        progress=say,
-        **({"crlf": "strip"} if _accepts("crlf") else {}),
+        progress=_stages(say),
+        crlf="strip",  # real corpora (NTREX-128) have Windows line endings
     )
     return {"pairs": result.pairs}
 
 
-def _accepts(option: str) -> bool:
-    import inspect
+def _stages(say: Say) -> Callable[[str, int, int | None], None]:
+    """align_corpus reports (stage, done, total); the grid's log wants one line per stage."""
+    seen: set[str] = set()
 
-    from .alignment import align_corpus
+    def report(stage: str, done: int, total: int | None) -> None:
+        if stage not in seen:
+            seen.add(stage)
+            say(f"  {stage}")
 
-    return option in inspect.signature(align_corpus).parameters
+    return report
 
 
 def run_pretrain(step, config, steps, say: Say) -> dict[str, Any]:
@@ -85,18 +90,25 @@ def run_pretrain(step, config, steps, say: Say) -> dict[str, Any]:
     options = {k: pre[k] for k in keys if k in pre}
     if "lambda" in pre:
         options["lam"] = pre["lambda"]
-    result = pretrain(
+    from .pretraining import CONFIG_FILE
+    from .registry import METADATA_FILE
+
+    started = (step.out / CONFIG_FILE).is_file()
+    if started and (step.out / METADATA_FILE).is_file():
+        return {"note": "finished earlier"}  # killed after training, before the step was marked
+    pretrain(
         step.params["langs"],
         step.out,
         alignments=str(align_root / "en-{lang}"),
         model=config.base_model,
         num_layers=step.params["layers"],
         objective=step.params["method"],
-        resume=True,
+        resume=started,  # a killed run continues from its last checkpoint
+        overwrite=not started,  # leftovers without a config are from a run that never started
         progress=say,
         **options,
     )
-    return {"steps": getattr(result, "steps", 0)}
+    return {}
 
 
 def _task(config):

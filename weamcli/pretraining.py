@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .alignment import read_alignment_folder
 from .errors import WeamError
 from .languages import Language, language
 from .masking import SUBWORD_POLICIES, SWAP_POLICIES, PairCollator, build_pair, word_pieces
@@ -87,71 +88,6 @@ def _lines(path: Path) -> list[str]:
         raise WeamError(f"not UTF-8 text ({exc.reason})", path) from None
 
 
-def read_alignment_folder(
-    path: str | os.PathLike,
-) -> tuple[dict, list[list[str]], list[list[str]], list[list[tuple[int, int]]]]:
-    """``(meta, src_tokens, tgt_tokens, links)`` of a ``weam align`` folder, checked line by line."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise WeamError(
-            "alignment folder not found (run `weam align` first, or pass --source/--target)", folder
-        )
-    meta_file = folder / "align.json"
-    meta: dict = {}
-    if meta_file.is_file():
-        try:
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise WeamError(f"invalid JSON ({exc.msg})", meta_file, exc.lineno) from None
-    src_lines = _lines(folder / "source.tok")
-    tgt_lines = _lines(folder / "target.tok")
-    ali_lines = _lines(folder / "alignment.txt")
-    n = len(src_lines)
-    for name, lines in (("target.tok", tgt_lines), ("alignment.txt", ali_lines)):
-        if len(lines) != n:
-            line = min(len(lines), n) + 1
-            raise WeamError(
-                f"has {len(lines)} lines but source.tok has {n}: the files do not match", folder / name, line
-            )
-    src = [s.split(" ") if s else [] for s in src_lines]
-    tgt = [t.split(" ") if t else [] for t in tgt_lines]
-    links: list[list[tuple[int, int]]] = []
-    for k, (line, s, t) in enumerate(zip(ali_lines, src, tgt, strict=True), start=1):
-        pairs = []
-        for item in line.split():
-            try:
-                i_text, j_text = item.split("-")
-                i, j = int(i_text), int(j_text)
-            except ValueError:
-                raise WeamError(
-                    f"bad link '{item}' (expected Pharaoh i-j)", folder / "alignment.txt", k
-                ) from None
-            if not (0 <= i < len(s)) or not (0 <= j < len(t)):
-                raise WeamError(
-                    f"link {item} is out of range for a pair of {len(s)} source and {len(t)} target tokens",
-                    folder / "alignment.txt",
-                    k,
-                )
-            pairs.append((i, j))
-        links.append(pairs)
-    return meta, src, tgt, links
-
-
-def _load_alignment(folder: Path):
-    """Prefer ``weam align``'s own reader when it is installed; ours checks the same things."""
-    try:
-        from .alignment import read_alignment_folder as theirs  # type: ignore[attr-defined]
-    except ImportError:
-        return read_alignment_folder(folder)
-    meta, src, tgt, links = theirs(folder)
-    return (
-        meta,
-        [list(s) for s in src],
-        [list(t) for t in tgt],
-        [[(int(i), int(j)) for i, j in ls] for ls in links],
-    )
-
-
 def _count_lines(path: Path) -> int:
     with open(path, "rb") as fh:
         return sum(1 for _ in fh)
@@ -175,18 +111,9 @@ def align_raw(source: Path, target: Path, out_dir: Path, lang: Language, progres
             if json.loads(meta_file.read_text(encoding="utf-8")).get("pairs") == ns:
                 progress(f"reusing alignment {out_dir}")
                 return out_dir
-    try:
-        from .alignment import align_corpus  # type: ignore[attr-defined]
-    except ImportError:
-        raise WeamError(
-            "aligning raw files needs `weam align` (weamcli.alignment), which is not installed"
-        ) from None
+    from .alignment import align_corpus
+
     progress(f"aligning {source.name} ↔ {target.name} into {out_dir} (eflomal, intersection)")
-    # NTREX-128 ships with Windows line endings, which `weam align` rejects: align LF copies
-    source, target = (
-        _lf_copy(p, out_dir.parent / f".{out_dir.name}-input", name, progress)
-        for p, name in ((source, "source.txt"), (target, "target.txt"))
-    )
     align_corpus(
         source,
         target,
@@ -195,25 +122,10 @@ def align_raw(source: Path, target: Path, out_dir: Path, lang: Language, progres
         target_lang=lang.code,
         symmetrize="intersect",
         overwrite=True,
-        progress=lambda *_: None,  # its progress takes (message, done, total)
+        crlf="strip",  # NTREX-128 ships with Windows line endings
+        progress=lambda *_: None,  # its progress takes (stage, done, total); one line above suffices
     )
     return out_dir
-
-
-def _lf_copy(path: Path, folder: Path, name: str, progress: Progress) -> Path:
-    """``path`` itself, or a copy with CRLF line endings turned into LF when it has any."""
-    with open(path, "rb") as fh:
-        if b"\r\n" not in fh.read(1 << 16):
-            return path
-    progress(f"{path.name} has Windows line endings; aligning an LF copy")
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(path, "rb") as src, atomic_file(folder / name, "wb") as dst:
-        for line in src:
-            dst.write(line[:-2] + b"\n" if line.endswith(b"\r\n") else line)
-    return folder / name
-
-
-# ----------------------------------------------------------------------------- data preparation
 
 
 def _sha(*parts: Any) -> str:
@@ -274,7 +186,7 @@ def prepare_pairs(
     if (target / "dataset_info.json").is_file():
         progress(f"using cached pieces {target}")
         return load_from_disk(str(target)), text_key
-    meta, src, tgt, links = _load_alignment(folder)
+    meta, src, tgt, links = read_alignment_folder(folder)
     if meta.get("target_lang"):
         try:
             found = language(str(meta["target_lang"]))

@@ -69,7 +69,7 @@ def make_record(
     return {
         "event": event,
         "command": command,
-        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "seed": seed,
         "config": _jsonable(dict(config)),
         "versions": library_versions(),
