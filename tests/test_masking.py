@@ -119,3 +119,16 @@ def test_mask_tokens_masks_at_least_one_per_row():
         )
         assert ((labels != -100).sum(1) >= 1).all()
         assert not (labels != -100)[~maskable].any()
+
+
+def test_lone_boundary_marker_belongs_to_no_word(tok):
+    """XLM-R gives a lone "▁" the offsets of the next character; it must not be the word's first piece."""
+    marker = tok.convert_tokens_to_ids("▁")
+    [enc] = word_pieces([["heavily", "."]], tok, no_space=False)
+    assert marker in enc["ids"]  # the tokenizer does emit the lone marker here
+    assert enc["ids"][enc["first"][1]] == tok.convert_tokens_to_ids(".")
+    assert enc["count"][1] == 1
+    [zh] = word_pieces([list("天在下雨。")], tok, no_space=True)
+    assert zh["ids"][0] == marker
+    assert zh["ids"][zh["first"][0]] == tok.convert_tokens_to_ids("天")
+    assert all(zh["ids"][f] != marker for f in zh["first"] if f >= 0)

@@ -111,3 +111,30 @@ def test_pair_objectives_on_a_batch(tiny, objective):
         torch.testing.assert_close(out["loss"].detach(), out["mp"])
     # the wrapper's state dict holds each weight once, under the inner model's names
     assert all(k.startswith("mlm.") for k in wrapped.state_dict())
+
+
+def test_cp_partner_masked_is_excluded_unless_any(tiny):
+    """house↔Haus with both masked: "unmasked" (default) leaves them out of L_cp, "any" scores them."""
+    model, tok = tiny
+    ex = _pair(tok, ["the", "house", "is", "red"], ["das", "Haus", "ist", "rot"], [(0, 0), (1, 1), (3, 3)])
+    batch = PairCollator(pad_id=tok.pad_token_id)([ex])
+    ids = batch["input_ids"]
+    partner = dict(zip(ex["swap_from"], ex["swap_to"], strict=True))
+    house = ex["swap_from"][1]
+    haus = partner[house]
+    red = ex["swap_from"][2]  # masked, its partner "rot" is not
+    labels = torch.full_like(ids, -100)
+    labels[0, [house, haus, red]] = ids[0, [house, haus, red]]
+    masked = ids.clone()
+    masked[0, [house, haus, red]] = tok.mask_token_id
+    encoder, head = encoder_and_head(model)
+    with torch.no_grad():
+        hidden = encoder(input_ids=masked, attention_mask=batch["attention_mask"]).last_hidden_state
+        default = masked_losses(hidden, head, labels, batch["swap_index"])
+        every = masked_losses(hidden, head, labels, batch["swap_index"], cp_partner="any")
+    assert default.cp_positions.tolist() == [red]
+    assert default.cp_sources.tolist() == [partner[red]]
+    assert every.cp_positions.tolist() == sorted([house, haus, red])
+    assert every.cp_sources.tolist() == [partner[p] for p in sorted([house, haus, red])]
+    with pytest.raises(ValueError):
+        masked_losses(hidden, head, labels, batch["swap_index"], cp_partner="both")

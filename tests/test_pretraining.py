@@ -228,3 +228,113 @@ def test_raw_files_are_aligned_once_with_intersection(shared_data, tmp_path):
     messages.clear()
     pretrain(["de"], out, overwrite=True, **common)
     assert any("reusing alignment" in m for m in messages)
+
+
+def test_objectives_see_identical_masks_at_every_step(aligned, tmp_path, monkeypatch):
+    """Masking has its own generator: dropout on MLM's differently shaped batch does not shift it."""
+    import weamcli.objectives as objectives
+
+    seen: dict[str, list] = {}
+    current = {"name": ""}
+    real_mask, real_split = objectives.mask_tokens, objectives.split_layout
+
+    def record_mask(*args, **kwargs):
+        ids, labels = real_mask(*args, **kwargs)
+        seen[current["name"]].append((ids.clone(), labels.clone()))
+        return ids, labels
+
+    def record_split(ids, labels, split_index, pad_id):
+        out = real_split(ids, labels, split_index, pad_id)
+        seen["mlm-split"].append(out)
+        return out
+
+    monkeypatch.setattr(objectives, "mask_tokens", record_mask)
+    monkeypatch.setattr(objectives, "split_layout", record_split)
+    common = dict(
+        FAST, max_steps=4, save_steps=0, alignments=str(aligned / "align-en-de"), cache_dir=tmp_path / "c"
+    )
+    for name in ("weam", "tlm", "mlm"):
+        current["name"] = name
+        seen[name], seen["mlm-split"] = [], seen.get("mlm-split", [])
+        pretrain(["de"], tmp_path / name, objective=name, bf16=False, **common)
+    assert len(seen["weam"]) == len(seen["tlm"]) == len(seen["mlm"]) == 4
+    for step in range(4):
+        (wi, wl), (ti, tl), (mi, ml) = seen["weam"][step], seen["tlm"][step], seen["mlm"][step]
+        assert torch.equal(wl, tl) and torch.equal(wi, ti), step
+        assert torch.equal(wl, ml) and torch.equal(wi, mi), step
+        # what the MLM encoder sees, sentence by sentence: same masked tokens and inputs as the pair
+        split_ids, split_labels = seen["mlm-split"][step]
+        for r in range(wl.shape[0]):
+            pair_masked = wl[r][wl[r] != -100].tolist()
+            pair_inputs = wi[r][wl[r] != -100].tolist()
+            rows = split_labels[2 * r : 2 * r + 2]
+            assert rows[rows != -100].tolist() == pair_masked, (step, r)
+            assert split_ids[2 * r : 2 * r + 2][rows != -100].tolist() == pair_inputs, (step, r)
+    assert any(not torch.equal(seen["weam"][0][1], seen["weam"][s][1]) for s in (1, 2, 3))
+
+
+def test_head_state_expands_only_the_decoder_bias(tiny_ref):
+    """A kept vocabulary as large as the hidden size must not expand LayerNorm/dense biases."""
+    from transformers import AutoModelForMaskedLM
+
+    from weamcli.objectives import encoder_and_head
+    from weamcli.pretraining import _head_state, trim_vocabulary
+    from weamcli.registry import load_model
+
+    mlm = load_model(tiny_ref, AutoModelForMaskedLM)
+    hidden = mlm.config.hidden_size
+    keep = list(range(hidden))
+    full = trim_vocabulary(mlm, keep)
+    state = _head_state(mlm, full, keep)
+    vocab = full["vocab"]
+    expanded = [k for k, v in state.items() if v.ndim == 1 and v.shape[0] == vocab]
+    assert expanded and all(k.endswith("bias") for k in expanded)
+    _, head = encoder_and_head(mlm)
+    for name, p in head.named_parameters(remove_duplicate=False):
+        if name in state and p is not mlm.get_output_embeddings().bias:
+            assert state[name].shape == p.shape, name  # e.g. the LayerNorm bias keeps its size
+
+
+def test_random_head_init_does_not_depend_on_the_global_rng(e5_ref, aligned, tmp_path):
+    """e5-small's head starts untrained: its warm-up from one seed gives the same head anywhere."""
+    from safetensors.torch import load_file as load
+
+    from weamcli.languages import language
+    from weamcli.pretraining import ensure_warm_head, prepare_pairs
+    from weamcli.registry import load_tokenizer
+
+    tok = load_tokenizer(e5_ref)
+    ds, key = prepare_pairs(
+        aligned / "align-en-de",
+        language("de"),
+        tok,
+        max_length=32,
+        swap="one-to-one",
+        subwords="first-piece",
+        cache_dir=tmp_path / "c",
+        progress=lambda _m: None,
+    )
+    ds = ds.select(range(8))
+    heads = []
+    for k in range(2):
+        torch.rand(1000 + k)  # a different global RNG state before each call
+        folder, _ = ensure_warm_head(
+            e5_ref,
+            ds,
+            tok,
+            corpus_key=key,
+            steps=1,
+            seed=7,
+            batch_size=4,
+            lr=1e-3,
+            max_length=32,
+            mask_prob=0.3,
+            trim=True,
+            bf16=False,
+            cache_root=tmp_path / f"variant{k}",
+            progress=lambda _m: None,
+        )
+        heads.append(load(str(folder / "head.safetensors")))
+    assert heads[0].keys() == heads[1].keys()
+    for name in heads[0]:
+        torch.testing.assert_close(heads[0][name], heads[1][name], rtol=0, atol=0, msg=name)

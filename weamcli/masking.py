@@ -19,8 +19,12 @@ L_cp is taken from position ``swap_index[j]`` (identity where unaligned), so L_c
 For the MLM baseline the same pair batch (same masks) is cut into two unpaired rows,
 ``[CLS] en [SEP]`` and ``[CLS] xx [SEP]``, through ``split_index``.
 
-Masking happens at step time (``mask_tokens``, torch's global RNG), not in the collator: the data
-loader fetches one batch ahead, and randomness there would make a resumed run differ.
+Masking happens at step time (``mask_tokens``), not in the collator: the data loader fetches one
+batch ahead, and randomness there would make a resumed run differ. It draws from its own
+``torch.Generator`` seeded from (seed, optimizer step, micro-batch, process) by the trainer, never
+from torch's global RNG (which dropout also consumes, differently for the MLM layout's shape): so
+weam, tlm and mlm mask the same positions with the same replacements at every step, and a resumed
+run masks exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -41,7 +45,10 @@ def word_pieces(
     Words are joined with single spaces, or with nothing for languages written without spaces
     (their .tok holds per-character units). Returns per sentence ``ids`` (pieces, no specials),
     ``first`` (index of each word's first piece, -1 if it produced none) and ``count`` (pieces).
-    A piece that covers only the joining space (sentencepiece's lone "▁") belongs to no word.
+    A piece that covers only the joining space, or that is only sentencepiece's word-boundary
+    marker, belongs to no word: XLM-R's fast tokenizer gives a lone "▁" (before "." or at the start
+    of Chinese text) the offsets of the next character, and it must not become that word's first
+    piece (it would be swapped and scored in L_cp instead of the real piece).
     """
     joiner = "" if no_space else " "
     texts, owners = [], []
@@ -54,12 +61,22 @@ def word_pieces(
         texts.append(joiner.join(tokens))
         owners.append(owner)
     enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False)
+    marker: dict[int, bool] = {}  # id → is it only a word-boundary marker (cached per call)
+
+    def is_marker(i: int) -> bool:
+        if i not in marker:
+            piece = tokenizer.convert_ids_to_tokens(i)
+            marker[i] = isinstance(piece, str) and not piece.replace("\u2581", "").strip()
+        return marker[i]
+
     out = []
     rows = zip(enc["input_ids"], enc["offset_mapping"], owners, texts_tokens, strict=True)
     for ids, offsets, owner, tokens in rows:
         first = [-1] * len(tokens)
         count = [0] * len(tokens)
         for p, (a, b) in enumerate(offsets):
+            if is_marker(ids[p]):
+                continue
             word = next((owner[c] for c in range(a, min(b, len(owner))) if owner[c] >= 0), -1)
             if word < 0:
                 continue

@@ -4,6 +4,10 @@
   the pair); L_cp predicts it from the vector of its aligned partner (``swap_index``). By default
   L_cp scores only masked positions that have a partner; ``cp_unaligned=True`` also scores the
   others (they keep their own vector, so they are counted twice, as the paper's figure shows).
+  ``cp_partner``: which aligned masked positions L_cp scores. ``unmasked`` (default, the method
+  note's reading of Figure 1: the masked "raining" is predicted from its unmasked aligned "下雨")
+  scores only those whose partner is not masked itself; ``any`` also scores those whose partner is
+  masked (the prediction then comes from a [MASK]-input vector).
 - ``tlm``: L_mp alone on the pair ``[CLS] en [SEP] xx [SEP]``.
 - ``mlm``: L_mp on the same masked text cut into two unpaired sequences.
 
@@ -23,6 +27,7 @@ from .errors import WeamError
 from .masking import mask_tokens, split_layout
 
 OBJECTIVES = ("weam", "tlm", "mlm")
+CP_PARTNER_POLICIES = ("unmasked", "any")
 
 
 def encoder_and_head(mlm: nn.Module) -> tuple[nn.Module, nn.Module]:
@@ -60,6 +65,7 @@ def masked_losses(
     *,
     lam: float = 1.0,
     cp_unaligned: bool = False,
+    cp_partner: str = "unmasked",
     return_logits: bool = False,
 ) -> Losses:
     """L_mp (and L_cp when ``swap_index`` is given) from encoder outputs ``hidden`` [batch, seq, dim].
@@ -75,8 +81,13 @@ def masked_losses(
     if swap_index is not None:
         own = torch.arange(seq, device=labels.device).expand(n, seq)
         scored = labels != -100
+        aligned = swap_index != own
         if not cp_unaligned:
-            scored = scored & (swap_index != own)
+            scored = scored & aligned
+        if cp_partner == "unmasked":  # drop aligned positions whose partner is masked too
+            scored = scored & (~aligned | (labels.gather(1, swap_index) == -100))
+        elif cp_partner != "any":
+            raise ValueError(f"cp_partner must be one of {CP_PARTNER_POLICIES}")
         cp_pos = scored.reshape(-1).nonzero().squeeze(1)
         offsets = (torch.arange(n, device=labels.device) * seq).unsqueeze(1)
         cp_src = (swap_index + offsets).reshape(-1)[cp_pos]  # the swap: a gather, no loop
@@ -113,6 +124,7 @@ class PretrainingModel(nn.Module):
         mask_prob: float = 0.3,
         lam: float = 1.0,
         cp_unaligned: bool = False,
+        cp_partner: str = "unmasked",
     ):
         super().__init__()
         if objective not in OBJECTIVES:
@@ -124,6 +136,10 @@ class PretrainingModel(nn.Module):
         self.mask_id, self.pad_id = mask_id, pad_id
         self.register_buffer("replace_pool", replace_pool.clone(), persistent=False)
         self.mask_prob, self.lam, self.cp_unaligned = mask_prob, lam, cp_unaligned
+        if cp_partner not in CP_PARTNER_POLICIES:
+            choices = ", ".join(CP_PARTNER_POLICIES)
+            raise WeamError(f"unknown cp_partner '{cp_partner}' (choose from {choices})")
+        self.cp_partner = cp_partner
 
     @property
     def config(self) -> Any:  # Trainer reads model.config in places
@@ -137,13 +153,20 @@ class PretrainingModel(nn.Module):
         swap_index: torch.Tensor,
         split_index: torch.Tensor | None = None,
         split_attention: torch.Tensor | None = None,
+        mask_seed: int | None = None,
     ) -> dict[str, torch.Tensor]:
+        """``mask_seed``: seeds a generator of masking's own (the trainer passes one per step and
+        micro-batch), so the masks do not depend on how much of torch's global RNG dropout used."""
+        generator = None
+        if mask_seed is not None:
+            generator = torch.Generator(device=input_ids.device).manual_seed(int(mask_seed))
         ids, labels = mask_tokens(
             input_ids,
             maskable,
             mask_prob=self.mask_prob,
             mask_id=self.mask_id,
             replace_pool=self.replace_pool,
+            generator=generator,
         )
         if self.objective == "mlm":
             if split_index is None:
@@ -159,6 +182,7 @@ class PretrainingModel(nn.Module):
             swap_index if self.objective == "weam" else None,
             lam=self.lam,
             cp_unaligned=self.cp_unaligned,
+            cp_partner=self.cp_partner,
         )
         result = {"loss": out.loss, "mp": out.mp.detach()}
         if out.cp is not None:

@@ -31,14 +31,14 @@ from .alignment import read_alignment_folder
 from .errors import WeamError
 from .languages import Language, language
 from .masking import SUBWORD_POLICIES, SWAP_POLICIES, PairCollator, build_pair, word_pieces
-from .objectives import OBJECTIVES, PretrainingModel, encoder_and_head
+from .objectives import CP_PARTNER_POLICIES, OBJECTIVES, PretrainingModel, encoder_and_head
 from .records import append_records, atomic_dir, atomic_file, make_record
 from .registry import METADATA_FILE, ModelRef, load_model, load_tokenizer, resolve_model, weam_home
 
 CONFIG_FILE = "pretrain-config.json"
 CHECKPOINTS = "checkpoints"
 TRIM_FILE = "trimmed-vocab.json"
-DATA_VERSION = 1
+DATA_VERSION = 2  # 2: lone "▁" pieces belong to no word (masking.word_pieces)
 TRIM_AUTO_VOCAB = 100_000
 DEFAULT_WARMUP_STEPS = 200
 Progress = Callable[[str], None]
@@ -336,8 +336,19 @@ def _trainer_class():
 
         trim_keep: list[int] | None = None
 
+        def mask_seed(self) -> int:
+            """Masking's own seed for this (seed, optimizer step, micro-batch, process): every
+            objective masks a batch alike, and a resumed run masks as an uninterrupted one."""
+            step = self.state.global_step
+            if getattr(self, "_mask_step", None) != step:
+                self._mask_step, self._micro = step, 0
+            else:
+                self._micro += 1
+            key = ((self.args.seed * 1_000_003 + step) * 4099 + self._micro) * 1031 + self.args.process_index
+            return key % (1 << 62)
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            out = model(**inputs)
+            out = model(**inputs, mask_seed=self.mask_seed())
             parts = getattr(self, "_parts", None) or {"mp": 0.0, "cp": 0.0, "n": 0}
             parts["mp"] += float(out["mp"])
             parts["cp"] += float(out["cp"]) if "cp" in out else math.nan
@@ -426,7 +437,18 @@ def _progress_callback(progress: Progress):
 
 
 def _build_trainer(
-    mlm, dataset, tokenizer, keep, args, *, objective, mask_prob, lam, cp_unaligned, callbacks
+    mlm,
+    dataset,
+    tokenizer,
+    keep,
+    args,
+    *,
+    objective,
+    mask_prob,
+    lam,
+    cp_unaligned,
+    callbacks,
+    cp_partner="unmasked",
 ):
     import torch
 
@@ -451,6 +473,7 @@ def _build_trainer(
         mask_prob=mask_prob,
         lam=lam,
         cp_unaligned=cp_unaligned,
+        cp_partner=cp_partner,
     )
     collator = PairCollator(pad_id=tokenizer.pad_token_id, id_map=id_map, split=objective == "mlm")
     from transformers.trainer_callback import PrinterCallback
@@ -469,12 +492,13 @@ def _head_state(mlm, full: dict[str, Any] | None, keep: Sequence[int] | None) ->
 
     _, head = encoder_and_head(mlm)
     emb = mlm.get_input_embeddings().weight
+    bias = mlm.get_output_embeddings().bias
     state = {}
     for name, p in head.named_parameters(remove_duplicate=False):
         if p is emb:
             continue
         value = p.detach().clone()
-        if full is not None and value.ndim == 1 and value.shape[0] == len(keep):
+        if full is not None and p is bias:  # by identity: a LayerNorm may have len(keep) entries
             b = full["bias"].clone()
             b[torch.tensor(list(keep))] = value
             value = b
@@ -500,7 +524,11 @@ def ensure_warm_head(
     progress: Progress,
 ) -> tuple[Path, str]:
     """A head trained with the encoder frozen (plain MLM on the corpus), cached under
-    ``cache_root/head-warmup-<hash>`` so weam, tlm and mlm runs all start from the same head."""
+    ``cache_root/head-warmup-<hash>`` so weam, tlm and mlm runs all start from the same head.
+
+    The warm-up uses the MLM baseline's unpaired layout (each sentence its own sequence) whatever
+    the objective of the run, so one warmed head serves every variant. The seed is set before the
+    model is loaded, so the head's random initialisation is the same in every output folder."""
     from safetensors.torch import save_file
     from transformers import AutoModelForMaskedLM
 
@@ -512,6 +540,7 @@ def ensure_warm_head(
         progress(f"using warmed head {folder}")
         return folder, key
     progress(f"warming up the MLM head for {steps} steps (encoder frozen; cached in {folder})")
+    _seed_everything(seed)  # before loading: the untrained head's random init depends on it
     mlm = load_model(ref, AutoModelForMaskedLM)
     keep = corpus_vocabulary(dataset, tokenizer) if trim else None
     full = trim_vocabulary(mlm, keep) if trim else None
@@ -567,6 +596,14 @@ def ensure_warm_head(
                     )
         trainer.accelerator.wait_for_everyone()
     return folder, key
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+    from transformers import set_seed
+
+    torch.manual_seed(seed)
+    set_seed(seed)
 
 
 def _load_head(mlm, folder: Path) -> None:
@@ -639,6 +676,7 @@ def pretrain(
     swap: str = "one-to-one",
     subwords: str = "first-piece",
     cp_unaligned: bool = False,
+    cp_partner: str = "unmasked",
     head_warmup_steps: int | None = None,
     head_warmup_lr: float = 1e-3,
     trim_vocab: bool | None = None,
@@ -673,6 +711,8 @@ def pretrain(
         raise WeamError(f"unknown swap policy '{swap}' (choose from {', '.join(SWAP_POLICIES)})")
     if subwords not in SUBWORD_POLICIES:
         raise WeamError(f"unknown subword policy '{subwords}' (choose from {', '.join(SUBWORD_POLICIES)})")
+    if cp_partner not in CP_PARTNER_POLICIES:
+        raise WeamError(f"unknown --cp-partner '{cp_partner}' (choose from {', '.join(CP_PARTNER_POLICIES)})")
     if not 0.0 < mask_prob < 1.0:
         raise WeamError(f"--mask-prob must be between 0 and 1, got {mask_prob}")
     if max_length < 8:
@@ -712,6 +752,7 @@ def pretrain(
         "swap": swap,
         "subwords": subwords,
         "cp_unaligned": cp_unaligned,
+        "cp_partner": cp_partner,
         "head_warmup_steps": warm_steps,
         "head_warmup_lr": head_warmup_lr,
         "trim_vocab": trim,
@@ -807,6 +848,7 @@ def pretrain(
             cache_root=out.parent,
             progress=say,
         )
+    _seed_everything(seed)  # before loading: any randomly initialised head weights depend on it
     mlm = load_model(ref, AutoModelForMaskedLM)
     if warm_folder is not None:
         _load_head(mlm, warm_folder)
@@ -825,6 +867,7 @@ def pretrain(
         mask_prob=mask_prob,
         lam=lam,
         cp_unaligned=cp_unaligned,
+        cp_partner=cp_partner,
         callbacks=[_progress_callback(say), *(callbacks or [])],
     )
     if resume_from is not None:

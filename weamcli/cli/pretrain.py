@@ -78,6 +78,12 @@ def pretrain_command(
         "--cp-unaligned/--no-cp-unaligned",
         help="Also score masked pieces without a partner in L_cp (they are then counted twice).",
     ),
+    cp_partner: str = typer.Option(
+        "unmasked",
+        "--cp-partner",
+        help="unmasked: L_cp scores a masked piece only when its aligned partner is not masked "
+        "(predict it from the visible translation); any: also when the partner is masked.",
+    ),
     head_warmup_steps: int | None = typer.Option(
         None,
         "--head-warmup-steps",
@@ -148,6 +154,7 @@ def pretrain_command(
         swap=swap,
         subwords=subwords,
         cp_unaligned=cp_unaligned,
+        cp_partner=cp_partner,
         head_warmup_steps=head_warmup_steps,
         head_warmup_lr=head_warmup_lr,
         trim_vocab=trim_vocab,
