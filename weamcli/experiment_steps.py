@@ -4,12 +4,11 @@ experiment config's settings, so every variant gets the same data, steps and hea
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from .errors import WeamError
 from .languages import language
-from .records import append_records, atomic_file
+from .records import append_records
 
 Say = Callable[[str], None]
 
@@ -176,8 +175,7 @@ def run_evaluate(step, config, steps, say: Say) -> dict[str, Any]:
     )
     step.out.mkdir(parents=True, exist_ok=True)
     path = step.out / "results.jsonl"
-    with atomic_file(path) as fh:
-        fh.write("")
+    path.unlink(missing_ok=True)  # rows of an attempt that died before the step was marked done
     append_records(path, rows)
     mean = sum(r["accuracy"] for r in rows) / len(rows) if rows else float("nan")
     return {"rows": len(rows), "mean_accuracy": mean}
@@ -210,7 +208,3 @@ STEP_RUNNERS = {
     "evaluate": run_evaluate,
     "compare": run_compare,
 }
-
-
-def results_root(out: Path) -> Path:
-    return out / "evaluate"
