@@ -55,7 +55,7 @@ from .corpus import Pair, Pretokenizer, Tokenized, check_crlf_policy, input_word
 from .errors import WeamError
 from .gold_alignments import AlignmentScores, read_gold, score_alignments
 from .languages import language
-from .records import atomic_dir, write_run_record
+from .records import atomic_dir, read_json, write_run_record
 
 BACKENDS = ("eflomal", "simalign")
 SYMMETRIZATIONS = ("grow-diag-final-and", "intersect", "union")
@@ -687,10 +687,7 @@ def read_alignment_folder(
     meta_path = folder / ALIGN_META
     if not meta_path.is_file():
         raise WeamError(f"not a `weam align` output folder (no {ALIGN_META})", folder)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise WeamError(f"invalid JSON ({exc.msg})", meta_path, exc.lineno) from None
+    meta = read_json(meta_path)
     files = [folder / "source.tok", folder / "target.tok", folder / ALIGNMENT_FILE]
     for f in files:
         if not f.is_file():

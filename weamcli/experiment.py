@@ -82,14 +82,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
     lang_sets = [list(s) for s in pre.get("lang_sets", [])]
     if any(m != "baseline" for m in methods) and not lang_sets:
         raise WeamError("[pretrain] lang_sets is empty", path, _line_of(text, "lang_sets"))
-    for lang_set in lang_sets:
-        for code in lang_set:
-            try:
-                language(code)
-            except WeamError as exc:
-                raise WeamError(exc.message, path, _line_of(text, f'"{code}"')) from None
     evaluate = section("evaluate")
-    for code in evaluate.get("langs", []):
+    for code in [c for s in lang_sets for c in s] + list(evaluate.get("langs", [])):
         try:
             language(code)
         except WeamError as exc:

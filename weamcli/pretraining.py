@@ -32,7 +32,7 @@ from .errors import WeamError
 from .languages import Language, language
 from .masking import SUBWORD_POLICIES, SWAP_POLICIES, PairCollator, build_pair, word_pieces
 from .objectives import CP_PARTNER_POLICIES, OBJECTIVES, PretrainingModel, encoder_and_head
-from .records import append_records, atomic_dir, atomic_file, make_record
+from .records import append_records, atomic_dir, atomic_file, make_record, read_json
 from .registry import METADATA_FILE, ModelRef, load_model, load_tokenizer, resolve_model, weam_home
 
 CONFIG_FILE = "pretrain-config.json"
@@ -636,10 +636,7 @@ def _check_out_dir(
     if resume:
         if not cfg_file.is_file():
             raise WeamError(f"nothing to resume: no {CONFIG_FILE} here", out)
-        try:
-            old = json.loads(cfg_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise WeamError(f"invalid JSON ({exc.msg})", cfg_file, exc.lineno) from None
+        old = read_json(cfg_file)
         diff = [k for k in sorted(set(old) | set(config)) if old.get(k) != config.get(k)]
         if diff:
             k = diff[0]

@@ -108,6 +108,19 @@ def write_run_record(
     return record
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """A JSON file weam wrote (config, metadata); broken JSON is a one-line error naming the line."""
+    import json
+
+    from .errors import WeamError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise WeamError(f"invalid JSON ({exc.msg})", path, exc.lineno) from None
+
+
 def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
     with jsonlines.open(path) as reader:
         return list(reader)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WeamError
-from .records import atomic_dir, atomic_file
+from .records import atomic_dir, atomic_file, read_json
 
 METADATA_FILE = "weam.json"
 BUILD_MARKER = "weam-build.json"
@@ -50,12 +50,7 @@ class ModelRef:
         if self.kind == "hub":
             return {}
         meta = Path(self.path) / METADATA_FILE
-        if meta.is_file():
-            try:
-                return json.loads(meta.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise WeamError(f"invalid JSON ({exc.msg})", meta, exc.lineno) from None
-        return {}
+        return read_json(meta) if meta.is_file() else {}
 
     @property
     def text_prefix(self) -> str:
