@@ -110,8 +110,8 @@ def summarise(runs: list[Run]) -> dict[str, object]:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from weamcli.corpus import Pretokenizer, read_pairs
-    from weamcli.languages import language
+    from weamcli.common.corpus import Pretokenizer, read_pairs
+    from weamcli.common.languages import language
 
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)

@@ -55,16 +55,16 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from weamcli.classifier import (
+    from weamcli.common.models import load_model, parameter_count, resolve_model
+    from weamcli.common.run_records import append_records, library_versions
+    from weamcli.common.tasks import SIB200, load_split, with_root
+    from weamcli.finetune.classifier import (
         HEAD_FILE,
         PooledClassifier,
         load_classifier,
         predict_logits,
         shared_tokenizer,
     )
-    from weamcli.records import append_records, library_versions
-    from weamcli.registry import load_model, parameter_count, resolve_model
-    from weamcli.tasks import SIB200, load_split, with_root
 
     data_dir = Path(args.data_dir)
     if not data_dir.is_dir():

@@ -22,9 +22,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from weamcli.encoding import load_encoder
-    from weamcli.registry import resolve_model
-    from weamcli.retrieval import read_tatoeba_pair, retrieval_accuracy
+    from weamcli.common.models import resolve_model
+    from weamcli.common.sentence_vectors import load_encoder
+    from weamcli.evaluate.retrieval import read_tatoeba_pair, retrieval_accuracy
 
     torch.set_num_threads(args.threads)
     for name in args.models:

@@ -23,9 +23,9 @@ NTREX = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ntrex1
 
 
 def _alignments(args) -> Path:
-    from weamcli.languages import language
-    from weamcli.pretraining import align_raw
-    from weamcli.registry import weam_home
+    from weamcli.common.languages import language
+    from weamcli.common.models import weam_home
+    from weamcli.pretrain.pairs import align_raw
 
     if args.alignments:
         return Path(args.alignments)
@@ -56,11 +56,13 @@ def main() -> None:
     import torch
     from transformers import AutoModelForMaskedLM
 
-    from weamcli.languages import language
-    from weamcli.masking import PairCollator, mask_tokens
-    from weamcli.objectives import PretrainingModel
-    from weamcli.pretraining import corpus_vocabulary, default_bf16, prepare_pairs, trim_vocabulary
-    from weamcli.registry import load_model, load_tokenizer, resolve_model, weam_home
+    from weamcli.common.languages import language
+    from weamcli.common.models import load_model, load_tokenizer, resolve_model, weam_home
+    from weamcli.pretrain.masking import PairCollator, mask_tokens
+    from weamcli.pretrain.objectives import PretrainingModel
+    from weamcli.pretrain.pairs import prepare_pairs
+    from weamcli.pretrain.trainer import default_bf16
+    from weamcli.pretrain.vocabulary import corpus_vocabulary, trim_vocabulary
 
     torch.set_num_threads(args.threads)
     ref = resolve_model(args.model)

@@ -25,13 +25,13 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_ref():
-    from weamcli.registry import resolve_model
+    from weamcli.common.models import resolve_model
 
     return resolve_model("tiny")
 
 
 @pytest.fixture(scope="session")
 def e5_ref():
-    from weamcli.registry import resolve_model
+    from weamcli.common.models import resolve_model
 
     return resolve_model("e5-small")

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from weamcli.alignment import align_corpus, lexicon_rows, parse_links, read_alignment_folder, symmetrize
+from weamcli.align.gold import GoldAlignment, read_gold, score_alignments
+from weamcli.align.run import align_corpus, lexicon_rows, parse_links, read_alignment_folder, symmetrize
 from weamcli.cli import app
-from weamcli.corpus import pretokenize
-from weamcli.errors import WeamError
-from weamcli.gold_alignments import GoldAlignment, read_gold, score_alignments
-from weamcli.records import read_records
+from weamcli.common.corpus import pretokenize
+from weamcli.common.errors import WeamError
+from weamcli.common.run_records import read_records
 
 FAST = {"eflomal_length": 0.2}  # few sampler iterations: tests check plumbing, not quality
 
@@ -230,7 +230,7 @@ def test_align_corpus_writes_a_consistent_folder(shared_data, tmp_path):
 
 
 def test_chunked_pool_postprocessing_matches_pair_by_pair_symmetrisation(shared_data, tmp_path, monkeypatch):
-    import weamcli.alignment as alignment
+    import weamcli.align.run as alignment
 
     monkeypatch.setattr(alignment, "_CHUNK_PAIRS", 7)  # 60 pairs: 9 chunks, several in flight
     monkeypatch.setattr(alignment, "_postprocess_workers", lambda pairs: 2)

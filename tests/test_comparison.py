@@ -11,9 +11,12 @@ from comparison_fixtures import make_row, study_rows, write_rows
 from typer.testing import CliRunner
 
 from weamcli.cli import app
-from weamcli.comparison import compare_results, paired_bootstrap, write_comparison
-from weamcli.errors import WeamError
-from weamcli.records import read_records
+from weamcli.common.errors import WeamError
+from weamcli.common.run_records import read_records
+from weamcli.compare.bootstrap import paired_bootstrap
+from weamcli.compare.render import render_csv, render_markdown
+from weamcli.compare.table import compare_results
+from weamcli.compare.write import write_comparison
 
 runner = CliRunner()
 
@@ -140,7 +143,7 @@ def test_table_values_are_exact(tmp_path):
 
 def test_markdown_and_csv_hold_the_table(tmp_path):
     comp = compare_results([_small(tmp_path)], "e5-small", n_boot=500, seed=0)
-    md = comp.to_markdown().splitlines()
+    md = render_markdown(comp).splitlines()
     assert md[2] == "| lang | e5-small acc | e5-small+weam acc | e5-small+weam Δ |"
     de = next(line for line in md if line.startswith("| de |"))
     cell = comp.cell("de", "e5-small+weam")
@@ -148,15 +151,15 @@ def test_markdown_and_csv_hold_the_table(tmp_path):
     assert de == f"| de | 70.0 | 90.0 | {expected} |"
     sw = next(line for line in md if line.startswith("| sw |"))
     assert sw.startswith("| sw | 50.0 | 45.0 | -5.0 [") and "▼" not in sw
-    csv_lines = comp.to_csv().splitlines()
+    csv_lines = render_csv(comp).splitlines()
     assert csv_lines[0].startswith("row,kind,resource,column,method,reference,status,accuracy,delta")
-    assert "de,lang,high,e5-small+weam,weam,e5-small,ok,0.900000,0.200000," in comp.to_csv()
+    assert "de,lang,high,e5-small+weam,weam,e5-small,ok,0.900000,0.200000," in render_csv(comp)
 
 
 def test_missing_cells_are_shown_not_dropped(tmp_path):
     comp = compare_results([_small(tmp_path, drop_weam_es=True)], "e5-small", n_boot=300)
     assert comp.cell("es", "e5-small+weam").status == "missing"
-    md = comp.to_markdown()
+    md = render_markdown(comp)
     assert "| es | 60.0 | missing | missing |" in md
     mean = comp.cell("mean", "e5-small+weam")
     assert mean.partial and mean.langs == 2
@@ -253,7 +256,7 @@ def test_write_comparison_writes_everything(tmp_path):
     comp = compare_results([_small(tmp_path)], "e5-small", n_boot=300, seed=4)
     written = write_comparison(comp, tmp_path / "cmp")
     assert set(written) == {"markdown", "csv", "run_record", "plot_deltas", "plot_pretrain_langs"}
-    assert written["markdown"].read_text(encoding="utf-8") == comp.to_markdown()
+    assert written["markdown"].read_text(encoding="utf-8") == render_markdown(comp)
     record = read_records(written["run_record"])[-1]
     assert record["seed"] == 4 and record["config"]["baseline"] == "e5-small"
     assert record["metrics"]["e5-small+weam"]["delta"] == pytest.approx(0.35 / 3)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from weamcli.corpus import Pair, Pretokenizer, guess_language, pretokenize, read_lines, read_pairs
-from weamcli.errors import WeamError
-from weamcli.languages import language
+from weamcli.common.corpus import Pair, Pretokenizer, guess_language, pretokenize, read_lines, read_pairs
+from weamcli.common.errors import WeamError
+from weamcli.common.languages import language
 
 
 def _multi30k(shared_data: Path, lang: str, n: int) -> list[str]:

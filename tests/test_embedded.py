@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from weamcli.embedded import read_e5_file, weights_file
-from weamcli.encoding import load_encoder
-from weamcli.retrieval import read_tatoeba_pair, retrieval_accuracy
+from weamcli.common.embedded_model import read_e5_file, weights_file
+from weamcli.common.sentence_vectors import load_encoder
+from weamcli.evaluate.retrieval import read_tatoeba_pair, retrieval_accuracy
 
 
 def test_q4_dequantisation_matches_format():
@@ -32,8 +32,11 @@ def test_e5_small_loads_without_weam(e5_ref):
 
     model = AutoModel.from_pretrained(e5_ref.path)
     tok = AutoTokenizer.from_pretrained(e5_ref.path)
-    batch = tok(["query: Der Hund schläft.", "query: The dog sleeps.", "query: Aktienkurse fallen."],
-                padding=True, return_tensors="pt")
+    batch = tok(
+        ["query: Der Hund schläft.", "query: The dog sleeps.", "query: Aktienkurse fallen."],
+        padding=True,
+        return_tensors="pt",
+    )
     with torch.inference_mode():
         h = model(**batch).last_hidden_state
     m = batch["attention_mask"].unsqueeze(-1).float()

@@ -9,15 +9,21 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from weamcli.classifier import PooledClassifier, load_classifier, predict, predict_logits, shared_tokenizer
 from weamcli.cli import app
-from weamcli.errors import WeamError
-from weamcli.evaluation import evaluate, expand_model_folders
-from weamcli.records import read_records
-from weamcli.registry import load_model, resolve_model
-from weamcli.result_rows import ROW_KEYS, accuracy_counts, make_row
-from weamcli.retrieval import evaluate_retrieval
-from weamcli.tasks import SIB200, with_root
+from weamcli.common.errors import WeamError
+from weamcli.common.models import load_model, resolve_model
+from weamcli.common.result_rows import ROW_KEYS, accuracy_counts, make_row
+from weamcli.common.run_records import read_records
+from weamcli.common.tasks import SIB200, with_root
+from weamcli.evaluate.classification import evaluate, expand_model_folders
+from weamcli.evaluate.retrieval import evaluate_retrieval
+from weamcli.finetune.classifier import (
+    PooledClassifier,
+    load_classifier,
+    predict,
+    predict_logits,
+    shared_tokenizer,
+)
 
 runner = CliRunner()
 LABELS = list(SIB200.labels)

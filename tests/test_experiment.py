@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from comparison_fixtures import make_row
 
-from weamcli.errors import WeamError
-from weamcli.experiment import STATUS_FILE, load_config, plan_experiment, run_experiment
-from weamcli.experiment_steps import model_name, run_compare
+from weamcli.common.errors import WeamError
+from weamcli.experiment.run import STATUS_FILE, load_config, plan_experiment, run_experiment
+from weamcli.experiment.steps import model_name, run_compare
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,15 +102,28 @@ def _fake_runners(calls: list[str], fail: set[str]):
         rows = []
         for lang in config.evaluate["langs"]:
             correct = np.arange(100) < 50 + boost
-            rows.append(make_row(name, lang, correct, method=step.params["method"], seed=step.params["seed"],
-                                 num_layers=step.params["layers"] or 12,
-                                 pretrain_langs=step.params["langs"]))
+            rows.append(
+                make_row(
+                    name,
+                    lang,
+                    correct,
+                    method=step.params["method"],
+                    seed=step.params["seed"],
+                    num_layers=step.params["layers"] or 12,
+                    pretrain_langs=step.params["langs"],
+                )
+            )
         step.out.mkdir(parents=True, exist_ok=True)
         (step.out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         return {}
 
-    return {"align": generic, "pretrain": generic, "finetune": generic, "evaluate": evaluate,
-            "compare": run_compare}
+    return {
+        "align": generic,
+        "pretrain": generic,
+        "finetune": generic,
+        "evaluate": evaluate,
+        "compare": run_compare,
+    }
 
 
 def test_failed_step_is_reported_and_the_grid_resumes(tmp_path):
@@ -120,8 +133,12 @@ def test_failed_step_is_reported_and_the_grid_resumes(tmp_path):
     first = run_experiment(path, runners=_fake_runners(calls, {failing}))
     assert first.failed == {failing: "simulated failure"}
     # its fine-tunes and evaluations are blocked, not run; everything else ran
-    blocked = {"finetune/tlm-de-sw-L6/seed-13", "finetune/tlm-de-sw-L6/seed-42",
-               "evaluate/tlm-de-sw-L6/seed-13", "evaluate/tlm-de-sw-L6/seed-42"}
+    blocked = {
+        "finetune/tlm-de-sw-L6/seed-13",
+        "finetune/tlm-de-sw-L6/seed-42",
+        "evaluate/tlm-de-sw-L6/seed-13",
+        "evaluate/tlm-de-sw-L6/seed-42",
+    }
     assert set(first.blocked) == blocked
     assert not blocked & set(calls)
     status = [json.loads(line) for line in (tmp_path / "out" / STATUS_FILE).read_text().splitlines()]
@@ -140,8 +157,10 @@ def test_failed_step_is_reported_and_the_grid_resumes(tmp_path):
     # second run: only the failed step and what it blocked run again
     calls.clear()
     second = run_experiment(path, runners=_fake_runners(calls, set()))
-    assert [k for k in calls if not k.startswith("compare")] == [failing, *sorted(blocked, key=lambda k: (
-        k.split("/")[2], k.split("/")[0] != "finetune"))]
+    assert [k for k in calls if not k.startswith("compare")] == [
+        failing,
+        *sorted(blocked, key=lambda k: (k.split("/")[2], k.split("/")[0] != "finetune")),
+    ]
     assert not second.failed and not second.blocked
     assert missing in [c.name for c in second.comparison.columns]
     assert second.comparison.cell("de", missing).status == "ok"

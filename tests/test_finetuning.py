@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from weamcli.cli import app
-from weamcli.errors import WeamError
-from weamcli.finetuning import FinetuneConfig, finetune
-from weamcli.records import read_records
-from weamcli.registry import resolve_model
-from weamcli.tasks import custom_task
+from weamcli.common.errors import WeamError
+from weamcli.common.models import resolve_model
+from weamcli.common.run_records import read_records
+from weamcli.common.tasks import custom_task
+from weamcli.finetune.run import FinetuneConfig, finetune
 
 runner = CliRunner()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from weamcli.masking import PairCollator, build_pair, mask_tokens, split_layout, word_pieces
-from weamcli.registry import load_tokenizer
+from weamcli.common.models import load_tokenizer
+from weamcli.pretrain.masking import PairCollator, build_pair, mask_tokens, split_layout, word_pieces
 
 
 @pytest.fixture(scope="module")

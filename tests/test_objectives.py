@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from weamcli.masking import PairCollator, build_pair, word_pieces
-from weamcli.objectives import PretrainingModel, encoder_and_head, masked_losses
-from weamcli.registry import load_model, load_tokenizer
+from weamcli.common.models import load_model, load_tokenizer
+from weamcli.pretrain.masking import PairCollator, build_pair, word_pieces
+from weamcli.pretrain.objectives import PretrainingModel, encoder_and_head, masked_losses
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_mlm_rows_do_not_see_the_other_sentence(tiny):
         model, objective="mlm", mask_id=tok.mask_token_id, pad_id=tok.pad_token_id, replace_pool=pool
     )
     batch = PairCollator(pad_id=tok.pad_token_id, split=True)([a, b])
-    from weamcli.masking import split_layout
+    from weamcli.pretrain.masking import split_layout
 
     ids, _ = split_layout(batch["input_ids"], batch["input_ids"], batch["split_index"], tok.pad_token_id)
     encoder, _ = encoder_and_head(model)

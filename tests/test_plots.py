@@ -7,8 +7,8 @@ import matplotlib.pyplot as plt
 import pytest
 from comparison_fixtures import make_row, study_rows, write_rows
 
-from weamcli.comparison import compare_results
-from weamcli.plots import plot_deltas, plot_model_size, plot_pretrain_langs, write_plots
+from weamcli.compare.plots import plot_deltas, plot_model_size, plot_pretrain_langs, write_plots
+from weamcli.compare.table import compare_results
 
 
 @pytest.fixture(scope="module")

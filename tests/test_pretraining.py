@@ -12,11 +12,11 @@ from pretrain_fixtures import make_alignment_folder
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from weamcli.alignment import read_alignment_folder
+from weamcli.align.run import read_alignment_folder
 from weamcli.cli import app
-from weamcli.errors import WeamError
-from weamcli.pretraining import pretrain
-from weamcli.records import read_records
+from weamcli.common.errors import WeamError
+from weamcli.common.run_records import read_records
+from weamcli.pretrain.run import pretrain
 
 FAST = dict(model="tiny", batch_size=8, max_length=48, logging_steps=2, max_pairs=40)
 
@@ -202,7 +202,7 @@ def test_cli_bad_input_is_one_line(aligned, tmp_path):
 def test_raw_files_are_aligned_once_with_intersection(shared_data, tmp_path):
     """--source/--target: NTREX-style CRLF files are aligned by `weam align` (1-to-1 links) into
     OUT/align-en-<lang>, and a later run reuses that alignment."""
-    pytest.importorskip("weamcli.alignment")
+    pytest.importorskip("weamcli.align.run")
     ntrex = shared_data / "ntrex128" / "NTREX-128"
     for name in ("newstest2019-src.eng.txt", "newstest2019-ref.deu.txt"):
         lines = (ntrex / name).read_bytes().split(b"\n")[:30]
@@ -232,7 +232,7 @@ def test_raw_files_are_aligned_once_with_intersection(shared_data, tmp_path):
 
 def test_objectives_see_identical_masks_at_every_step(aligned, tmp_path, monkeypatch):
     """Masking has its own generator: dropout on MLM's differently shaped batch does not shift it."""
-    import weamcli.objectives as objectives
+    import weamcli.pretrain.objectives as objectives
 
     seen: dict[str, list] = {}
     current = {"name": ""}
@@ -277,15 +277,16 @@ def test_head_state_expands_only_the_decoder_bias(tiny_ref):
     """A kept vocabulary as large as the hidden size must not expand LayerNorm/dense biases."""
     from transformers import AutoModelForMaskedLM
 
-    from weamcli.objectives import encoder_and_head
-    from weamcli.pretraining import _head_state, trim_vocabulary
-    from weamcli.registry import load_model
+    from weamcli.common.models import load_model
+    from weamcli.pretrain.head_warmup import head_state
+    from weamcli.pretrain.objectives import encoder_and_head
+    from weamcli.pretrain.vocabulary import trim_vocabulary
 
     mlm = load_model(tiny_ref, AutoModelForMaskedLM)
     hidden = mlm.config.hidden_size
     keep = list(range(hidden))
     full = trim_vocabulary(mlm, keep)
-    state = _head_state(mlm, full, keep)
+    state = head_state(mlm, full, keep)
     vocab = full["vocab"]
     expanded = [k for k, v in state.items() if v.ndim == 1 and v.shape[0] == vocab]
     assert expanded and all(k.endswith("bias") for k in expanded)
@@ -299,9 +300,10 @@ def test_random_head_init_does_not_depend_on_the_global_rng(e5_ref, aligned, tmp
     """e5-small's head starts untrained: its warm-up from one seed gives the same head anywhere."""
     from safetensors.torch import load_file as load
 
-    from weamcli.languages import language
-    from weamcli.pretraining import ensure_warm_head, prepare_pairs
-    from weamcli.registry import load_tokenizer
+    from weamcli.common.languages import language
+    from weamcli.common.models import load_tokenizer
+    from weamcli.pretrain.head_warmup import ensure_warm_head
+    from weamcli.pretrain.pairs import prepare_pairs
 
     tok = load_tokenizer(e5_ref)
     ds, key = prepare_pairs(

@@ -1,12 +1,14 @@
 import pytest
 
-from weamcli.errors import WeamError
-from weamcli.records import append_records, atomic_dir, atomic_file, read_records, write_run_record
+from weamcli.common.errors import WeamError
+from weamcli.common.files import atomic_dir, atomic_file
+from weamcli.common.run_records import append_records, read_records, write_run_record
 
 
 def test_run_record_has_config_versions_seed_metrics(tmp_path):
-    rec = write_run_record(tmp_path, "align", {"backend": "eflomal", "path": tmp_path}, seed=7,
-                           metrics={"aer": 0.25})
+    rec = write_run_record(
+        tmp_path, "align", {"backend": "eflomal", "path": tmp_path}, seed=7, metrics={"aer": 0.25}
+    )
     write_run_record(tmp_path, "align", {"backend": "simalign"}, seed=8)
     rows = read_records(tmp_path / "run.jsonl")
     assert len(rows) == 2

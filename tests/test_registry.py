@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from weamcli import registry
-from weamcli.errors import WeamError
-from weamcli.registry import ModelRef, ensure_built, load_model, load_tokenizer, resolve_model
+from weamcli.common import models as registry
+from weamcli.common.errors import WeamError
+from weamcli.common.models import ModelRef, ensure_built, load_model, load_tokenizer, resolve_model
 
 
 @pytest.fixture

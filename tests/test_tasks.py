@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from weamcli.errors import WeamError
-from weamcli.tasks import (
+from weamcli.common.errors import WeamError
+from weamcli.common.tasks import (
     SIB200,
     XNLI,
     available_languages,

@@ -15,13 +15,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..errors import WeamError
-from . import app
+from weamcli.common.errors import WeamError
+
+from .app import app
 from .console import command, console, err_console, say, setup_threads
 
 
 def _guess_lang(given: str | None, path: Path | None, side: str) -> str:
-    from ..corpus import guess_language
+    from weamcli.common.corpus import guess_language
 
     if given:
         return given
@@ -105,7 +106,7 @@ def align_command(
     Writes source.tok/target.tok, alignment.txt (Pharaoh i-j, 0-based), forward/reverse.txt,
     lexicon.tsv (the prior weam pretrain uses), align.json and run.jsonl.
     """
-    from ..alignment import align_corpus
+    from weamcli.align.run import align_corpus
 
     setup_threads(threads)
     if extra is not None and (extra_source is not None or extra_target is not None):

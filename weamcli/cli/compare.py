@@ -6,57 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from ..comparison import (
-    Cell,
-    Comparison,
-    compare_results,
-    default_out_dir,
-    delta_text,
-    pct,
-    write_comparison,
-)
-from . import app
-from .console import command, console, say, stdout_is_terminal
+from weamcli.compare.table import compare_results
+from weamcli.compare.write import default_out_dir, write_comparison
 
-
-def _cell_text(cell: Cell) -> Text:
-    if cell.status == "missing":
-        return Text("missing", style="dim italic")
-    text = Text(pct(cell.accuracy) + ("*" if cell.partial else ""))
-    if cell.status == "baseline":
-        return text
-    if cell.status == "no-baseline":
-        return text.append("  no baseline", style="dim")
-    style = {1: "bold green", -1: "bold red", 0: "dim"}[cell.sign]
-    mark = {1: "▲", -1: "▼", 0: " "}[cell.sign]
-    return text.append(f"  {mark} {delta_text(cell)}", style=style)
-
-
-def render_table(comparison: Comparison) -> Table:
-    c = comparison
-    table = Table(
-        title=f"{c.task} ({c.split}): accuracy % and Δ vs {c.baseline} (points, 95% paired bootstrap CI)",
-        title_justify="left",
-        show_lines=False,
-    )
-    table.add_column("lang", style="bold", no_wrap=True, min_width=max(len(r.label) for r in c.rows))
-    for col in c.columns:
-        header = col.name if col.reference is not None else f"{col.name} (baseline)"
-        seeds = f"{len(col.seeds)} seed{'s' if len(col.seeds) != 1 else ''}"
-        if col.reference:
-            seeds += f", vs {col.reference}"
-        # Cells may wrap (accuracy above Δ) when the terminal is too narrow for one line each.
-        table.add_column(f"{header}\n[dim]{seeds}[/]", justify="right", min_width=len("88.8*"))
-    for row in c.rows:
-        if row.kind == "mean":
-            table.add_section()
-        label = Text(row.label, style="bold" if row.kind != "lang" else "")
-        table.add_row(label, *(_cell_text(c.cell(row.label, col.name)) for col in c.columns))
-    return table
+from .app import app
+from .console import command, say
+from .tables import print_comparison
 
 
 @app.command("compare")
@@ -95,16 +51,3 @@ def compare_command(
     say(f"compared {len(comparison.columns)} columns on {comparison.task}, {bootstrap} bootstrap resamples")
     written = write_comparison(comparison, out_dir)
     print_comparison(comparison, written)
-
-
-def print_comparison(comparison: Comparison, written: dict[str, Path]) -> None:
-    """The table, its legend and notes on stdout; the written files on stderr."""
-    # Piped into a file there is no terminal width to respect: print every cell on one line.
-    out_console = console
-    if not stdout_is_terminal():
-        out_console = Console(width=max(console.width, 16 + 30 * len(comparison.columns)), highlight=False)
-    out_console.print(render_table(comparison))
-    console.print("[dim]▲/▼: 95% CI excludes 0.[/]")
-    for note in comparison.notes:
-        console.print(f"[dim]note:[/] {note}", highlight=False, soft_wrap=True)
-    say("wrote " + ", ".join(str(p) for p in written.values()))

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from ..errors import WeamError
+from weamcli.common.errors import WeamError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,10 +65,6 @@ def setup_threads(threads: int | None) -> None:
 
         torch.set_num_threads(threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)
-
-
-def not_built(name: str) -> typer.Exit:
-    return fail(f"`weam {name}` is not built yet in this version of weam", 3)
 
 
 def stdout_is_terminal() -> bool:

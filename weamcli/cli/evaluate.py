@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from ..errors import WeamError
-from . import app
+from weamcli.common.errors import WeamError
+from weamcli.common.tasks import build_task
+
+from .app import app
 from .console import command, console, say, setup_threads
-from .finetune import build_task
+from .tables import results_table
 
 DEFAULT_TATOEBA = "../shared/data/tatoeba"
 
@@ -23,49 +23,6 @@ def results_path(results: Path | None, model: str) -> Path:
         return results
     folder = Path(model).expanduser()
     return folder / "results.jsonl" if folder.is_dir() else Path("results.jsonl")
-
-
-def results_table(rows: list[dict[str, Any]], source_lang: str | None) -> Table:
-    """Languages down, one accuracy column per model × seed (× direction), and a mean per model."""
-    columns: dict[tuple, None] = {}
-    cells: dict[tuple[str, tuple], float] = {}
-    counts: dict[str, int] = {}
-    for row in rows:
-        key = (row["model"], row.get("direction"), row["seed"])
-        columns.setdefault(key, None)
-        cells[(row["lang"], key)] = row["accuracy"]
-        counts[row["lang"]] = row["n"]
-    groups: dict[tuple, list[tuple]] = defaultdict(list)
-    for key in columns:
-        groups[key[:2]].append(key)
-    table = Table(title=f"{rows[0]['task']} ({rows[0]['split']}) accuracy")
-    table.add_column("language")
-    table.add_column("n", justify="right")
-    for key in columns:
-        head = " ".join(str(k) for k in key[:2] if k)
-        table.add_column(f"{head} seed {key[2]}" if key[2] is not None else head, justify="right")
-    multi = {g: keys for g, keys in groups.items() if len(keys) > 1}
-    for group in multi:
-        table.add_column(f"{' '.join(str(k) for k in group if k)} mean", justify="right", style="bold")
-    langs = list(dict.fromkeys(row["lang"] for row in rows))
-
-    def mean(values: list[float]) -> str:
-        return f"{sum(values) / len(values):.3f}" if values else ""
-
-    for lang in langs:
-        accs = [cells.get((lang, key)) for key in columns]
-        means = [mean([cells[(lang, k)] for k in keys if (lang, k) in cells]) for keys in multi.values()]
-        table.add_row(lang, str(counts[lang]), *("" if a is None else f"{a:.3f}" for a in accs), *means)
-    others = [lang for lang in langs if lang != source_lang]
-    if len(others) > 1:
-        avg = [mean([cells[(lang, key)] for lang in others if (lang, key) in cells]) for key in columns]
-        group_avg = [
-            mean([cells[(lang, k)] for lang in others for k in keys if (lang, k) in cells])
-            for keys in multi.values()
-        ]
-        label = f"mean of {len(others)}" + (" non-English" if source_lang in langs else "")
-        table.add_row(label, "", *avg, *group_avg, style="bold")
-    return table
 
 
 @app.command("evaluate")
@@ -103,7 +60,7 @@ def evaluate_command(
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
 ) -> None:
     """Zero-shot accuracy per language (rows appended to --results), or Tatoeba retrieval accuracy."""
-    from ..records import append_records, write_run_record
+    from weamcli.common.run_records import append_records, write_run_record
 
     setup_threads(threads)
     if batch_size <= 0:
@@ -120,7 +77,7 @@ def evaluate_command(
     }
     targets: dict[Path, list[dict[str, Any]]] = {}
     if task == "tatoeba":
-        from ..retrieval import evaluate_retrieval
+        from weamcli.evaluate.retrieval import evaluate_retrieval
 
         for m in model:
             rows = evaluate_retrieval(
@@ -135,7 +92,7 @@ def evaluate_command(
             targets.setdefault(results_path(results, m), []).extend(rows)
         source = None
     else:
-        from ..evaluation import evaluate
+        from weamcli.evaluate.classification import evaluate
 
         if task == "custom" and test is None and split == "test":
             raise WeamError("--task custom needs --test FILE to score")
@@ -151,7 +108,7 @@ def evaluate_command(
         ]
         for m, rows in per_model:
             targets.setdefault(results_path(results, m), []).extend(rows)
-        from ..tasks import resolve_language
+        from weamcli.common.tasks import resolve_language
 
         source = resolve_language(spec, spec.source_lang)[0]
     for path, rows in targets.items():

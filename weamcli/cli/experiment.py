@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 
-from ..experiment import load_config, plan_experiment, run_experiment
-from . import app
+from weamcli.experiment.run import load_config, plan_experiment, run_experiment
+
+from .app import app
 from .console import command, console, say, setup_threads
+from .tables import print_comparison
 
 
 @app.command("experiment")
@@ -45,8 +47,6 @@ def experiment_command(
     for key, message in result.failed.items():
         say(f"failed: {key}: {message}")
     if result.comparison is not None:
-        from .compare import print_comparison
-
         out = cfg.out / "compare"
         written = {p.name: p for p in sorted(out.iterdir()) if p.is_file()}
         print_comparison(result.comparison, written)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
-from ..errors import WeamError
-from . import app
+from weamcli.common.errors import WeamError
+from weamcli.common.tasks import build_task
+
+from .app import app
 from .console import command, console, say, setup_threads
 
 
@@ -19,37 +21,6 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds:
         raise WeamError("--seeds is empty")
     return list(dict.fromkeys(seeds))
-
-
-def build_task(
-    task: str,
-    data_dir: Path | None,
-    train: Path | None,
-    dev: Path | None,
-    test: Path | None,
-    text_column: str | None,
-    label_column: str | None,
-    text_pair_column: str | None,
-    id_column: str | None,
-):
-    """The TaskSpec the options describe: a built-in entry (maybe re-rooted) or `custom` from files."""
-    from ..tasks import custom_task, get_task, with_root
-
-    if task == "custom":
-        if not text_column or not label_column:
-            raise WeamError("--task custom needs --text-column and --label-column")
-        return custom_task(
-            train=train and str(train),
-            dev=dev and str(dev),
-            test=test and str(test),
-            text_column=text_column,
-            label_column=label_column,
-            text_pair_column=text_pair_column,
-            id_column=id_column,
-        )
-    if any(x is not None for x in (train, dev, test)):
-        raise WeamError("--train/--dev/--test are for --task custom; use --data-dir for a built-in task")
-    return with_root(get_task(task), data_dir)
 
 
 @app.command("finetune")
@@ -93,8 +64,8 @@ def finetune_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing seed folders."),
 ) -> None:
     """Fine-tune on the task's ENGLISH train split; pick the epoch by English dev accuracy only."""
-    from ..finetuning import FinetuneConfig, finetune
-    from ..registry import resolve_model
+    from weamcli.common.models import resolve_model
+    from weamcli.finetune.run import FinetuneConfig, finetune
 
     setup_threads(threads)
     spec = build_task(

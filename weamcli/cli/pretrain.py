@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-from ..errors import WeamError
-from . import app
+from weamcli.common.errors import WeamError
+
+from .app import app
 from .console import command, console, say, setup_threads
 
 
@@ -129,7 +130,7 @@ def pretrain_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run in OUT."),
 ) -> None:
     """Continual pre-training with WEAM (word-exchange), TLM or MLM; baselines differ only in the loss."""
-    from ..pretraining import pretrain
+    from weamcli.pretrain.run import pretrain
 
     setup_threads(threads)
     for name, value in (

@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import WeamError
-from .masking import mask_tokens, split_layout
+from weamcli.common.errors import WeamError
+from weamcli.pretrain.masking import mask_tokens, split_layout
 
 OBJECTIVES = ("weam", "tlm", "mlm")
 CP_PARTNER_POLICIES = ("unmasked", "any")

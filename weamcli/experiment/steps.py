@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import WeamError
-from .languages import language
-from .records import append_records
+from weamcli.common.errors import WeamError
+from weamcli.common.languages import language
+from weamcli.common.run_records import append_records
 
 Say = Callable[[str], None]
 
@@ -25,13 +25,13 @@ def model_name(config, params: dict[str, Any]) -> str:
 
 
 def _expand(pattern: str, code: str) -> str:
-    from .pretraining import expand_pattern
+    from weamcli.pretrain.pairs import expand_pattern
 
     return expand_pattern(pattern, language(code))
 
 
 def run_align(step, config, steps, say: Say) -> dict[str, Any]:
-    from .alignment import align_corpus
+    from weamcli.align.run import align_corpus
 
     pre, opts = config.pretrain, config.raw.get("align", {})
     if "source" not in pre or "target" not in pre:
@@ -65,7 +65,7 @@ def _stages(say: Say) -> Callable[[str, int, int | None], None]:
 
 
 def run_pretrain(step, config, steps, say: Say) -> dict[str, Any]:
-    from .pretraining import pretrain
+    from weamcli.pretrain.run import pretrain
 
     pre = dict(config.pretrain)
     align_root = config.out / "align"
@@ -89,8 +89,8 @@ def run_pretrain(step, config, steps, say: Say) -> dict[str, Any]:
     options = {k: pre[k] for k in keys if k in pre}
     if "lambda" in pre:
         options["lam"] = pre["lambda"]
-    from .pretraining import CONFIG_FILE
-    from .registry import METADATA_FILE
+    from weamcli.common.models import METADATA_FILE
+    from weamcli.pretrain.output_folder import CONFIG_FILE
 
     started = (step.out / CONFIG_FILE).is_file()
     if started and (step.out / METADATA_FILE).is_file():
@@ -111,7 +111,7 @@ def run_pretrain(step, config, steps, say: Say) -> dict[str, Any]:
 
 
 def _task(config):
-    from .tasks import TaskSpec, get_task, with_root
+    from weamcli.common.tasks import TaskSpec, get_task, with_root
 
     spec = dict(config.task)
     name = spec.get("name") or config.raw.get("experiment", {}).get("task", "sib200")
@@ -134,8 +134,8 @@ def _task(config):
 def run_finetune(step, config, steps, say: Say) -> dict[str, Any]:
     from dataclasses import fields
 
-    from .finetuning import FinetuneConfig, finetune
-    from .registry import resolve_model
+    from weamcli.common.models import resolve_model
+    from weamcli.finetune.run import FinetuneConfig, finetune
 
     params = step.params
     if params["method"] == "baseline":
@@ -159,7 +159,7 @@ def run_finetune(step, config, steps, say: Say) -> dict[str, Any]:
 
 
 def run_evaluate(step, config, steps, say: Say) -> dict[str, Any]:
-    from .evaluation import evaluate
+    from weamcli.evaluate.classification import evaluate
 
     params = step.params
     finetuned = steps[params["finetuned"]].out
@@ -182,7 +182,8 @@ def run_evaluate(step, config, steps, say: Say) -> dict[str, Any]:
 
 
 def run_compare(step, config, steps, say: Say) -> dict[str, Any]:
-    from .comparison import compare_results, write_comparison
+    from weamcli.compare.table import compare_results
+    from weamcli.compare.write import write_comparison
 
     cmp = config.compare
     expected = {}

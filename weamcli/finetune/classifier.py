@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .encoding import mean_pool
-from .errors import WeamError
-from .records import atomic_file
-from .registry import METADATA_FILE, ModelRef, load_model, load_tokenizer
+from weamcli.common.errors import WeamError
+from weamcli.common.files import atomic_file
+from weamcli.common.models import METADATA_FILE, ModelRef, load_model, load_tokenizer
+from weamcli.common.sentence_vectors import mean_pool
 
 HEAD_FILE = "classifier.safetensors"
 POOLINGS = ("mean", "cls")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import WeamError
-from .records import atomic_dir, atomic_file, read_json
+from weamcli.common.errors import WeamError
+from weamcli.common.files import atomic_dir, atomic_file, read_json
 
 METADATA_FILE = "weam.json"
 BUILD_MARKER = "weam-build.json"
@@ -156,7 +156,7 @@ def ensure_built(preset: str, *, progress: Callable[[str], None] | None = None) 
 
 
 def _build_e5(target: Path, say: Callable[[str], None]) -> dict[str, Any]:
-    from .embedded import build_e5_small
+    from weamcli.common.embedded_model import build_e5_small
 
     build_e5_small(target, progress=say)
     return {
@@ -172,7 +172,7 @@ def _build_tiny(target: Path, say: Callable[[str], None]) -> dict[str, Any]:
     import torch
     from transformers import BertConfig, BertForMaskedLM, XLMRobertaTokenizerFast
 
-    from .embedded import tokenizer_file
+    from weamcli.common.embedded_model import tokenizer_file
 
     tokenizer = XLMRobertaTokenizerFast(tokenizer_file=str(tokenizer_file()))
     tokenizer.model_max_length = 512
@@ -266,3 +266,32 @@ def parameter_count(model: Any) -> int:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def model_label(ref: ModelRef, meta: dict[str, Any], num_layers: int) -> str:
+    """e5-small, e5-small+weam, e5-small+weam-L6: base model, pre-training method, truncation."""
+    if meta.get("label"):
+        base = str(meta["label"])
+    else:
+        base = str(meta.get("base_model") or meta.get("preset") or ref.label.split("-L")[0])
+        method = meta.get("method")
+        if method and method != "baseline":
+            base = f"{base}+{method}"
+    full = _full_layers(str(meta.get("base_model") or meta.get("preset") or ""))
+    truncated = ref.num_layers is not None or (full is not None and num_layers < full)
+    if truncated and not base.endswith(f"-L{num_layers}"):
+        base = f"{base}-L{num_layers}"
+    return base
+
+
+def _full_layers(preset: str) -> int | None:
+    """Layer count of a built preset (to tell whether a pre-trained folder was truncated)."""
+    if not preset:
+        return None
+    config = built_path(preset) / "config.json"
+    if not config.is_file():
+        return None
+    try:
+        return int(json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers"))
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import WeamError
+from weamcli.common.errors import WeamError
 
 
 @dataclass(frozen=True)
@@ -129,24 +129,3 @@ def language(code: str) -> Language:
             "a Flores-200 code like 'deu_Latn')"
         )
     return found
-
-
-def is_known(code: str) -> bool:
-    try:
-        language(code)
-    except WeamError:
-        return False
-    return True
-
-
-def parse_language_list(text: str) -> list[Language]:
-    """``"de,es,zh"`` → languages, in order, without duplicates."""
-    out: list[Language] = []
-    for part in text.split(","):
-        if part.strip():
-            lang = language(part)
-            if lang not in out:
-                out.append(lang)
-    if not out:
-        raise WeamError("no language given")
-    return out

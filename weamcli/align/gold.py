@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
-from .corpus import read_lines
-from .errors import WeamError
+from weamcli.common.corpus import read_lines
+from weamcli.common.errors import WeamError
 
 INDEX_BASES = ("auto", "0", "1")
 _PHARAOH_LINK = re.compile(r"^(\d+)([-?p])(\d+)(p?)$")

@@ -20,8 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
 
-from .comparison import Comparison, ModelSummary, method_order_key  # noqa: E402
-from .records import atomic_file  # noqa: E402
+from weamcli.common.files import atomic_file  # noqa: E402
+from weamcli.compare.table import Comparison, ModelSummary, method_order_key  # noqa: E402
 
 PLOT_FILES = {
     "deltas": "deltas.png",

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import WeamError
-from .languages import language
-from .records import append_records, atomic_file, make_record
+from weamcli.common.errors import WeamError
+from weamcli.common.files import atomic_file
+from weamcli.common.languages import language
+from weamcli.common.run_records import append_records, make_record
 
 STEP_MARKER = ".weam-step.json"
 STATUS_FILE = "experiment-status.jsonl"
@@ -212,7 +213,7 @@ def run_experiment(
     if only_plan:
         result.skipped = [s.key for s in steps if s.done]
         return result
-    from .experiment_steps import STEP_RUNNERS
+    from weamcli.experiment.steps import STEP_RUNNERS
 
     runners = {**STEP_RUNNERS, **(runners or {})}
     config.out.mkdir(parents=True, exist_ok=True)

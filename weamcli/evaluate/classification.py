@@ -9,10 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .errors import WeamError
-from .registry import ModelRef, parameter_count, resolve_model
-from .result_rows import make_row, model_facts
-from .tasks import TaskSpec, TaskSplit, available_languages, load_split, resolve_language
+from weamcli.common.errors import WeamError
+from weamcli.common.models import ModelRef, parameter_count, resolve_model
+from weamcli.common.result_rows import make_row, model_facts
+from weamcli.common.tasks import TaskSpec, TaskSplit, available_languages, load_split, resolve_language
 
 _SEED_DIR = re.compile(r"^seed-(\d+)$")
 
@@ -69,7 +69,7 @@ def evaluate(
 
     All data is loaded and checked against each model's label set before any model runs, so bad
     input fails fast with nothing written."""
-    from .classifier import HEAD_FILE, load_classifier, predict
+    from weamcli.finetune.classifier import HEAD_FILE, load_classifier, predict
 
     say = progress or (lambda _m: None)
     refs: list[ModelRef] = []

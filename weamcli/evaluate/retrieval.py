@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import WeamError
-from .registry import ModelRef
+from weamcli.common.errors import WeamError
+from weamcli.common.models import ModelRef
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,18 @@ def tatoeba_languages(folder: str | Path) -> list[str]:
 
 
 def retrieval_accuracy(
-    model, tokenizer, xx: list[str], en: list[str], lang: str, *, layer: int = -1, prefix: str = "",
+    model,
+    tokenizer,
+    xx: list[str],
+    en: list[str],
+    lang: str,
+    *,
+    layer: int = -1,
+    prefix: str = "",
     batch_size: int = 64,
 ) -> list[RetrievalResult]:
     """x→en and en→x nearest-neighbour accuracy over aligned sentence lists."""
-    from .encoding import encode_sentences
+    from weamcli.common.sentence_vectors import encode_sentences
 
     vx = encode_sentences(model, tokenizer, xx, layer=layer, prefix=prefix, batch_size=batch_size)
     ve = encode_sentences(model, tokenizer, en, layer=layer, prefix=prefix, batch_size=batch_size)
@@ -80,7 +87,7 @@ def nearest_neighbours(queries: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 def resolve_tatoeba_languages(folder: str | Path, langs: Sequence[str] | str) -> list[str]:
     """Tatoeba file codes for ``langs`` (any code form, or "all": every language in ``folder``)."""
-    from .languages import language
+    from weamcli.common.languages import language
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -118,10 +125,10 @@ def evaluate_retrieval(
 ) -> list[dict[str, Any]]:
     """The Tatoeba probe: x→en and en→x nearest-neighbour accuracy per language, as result rows
     (task "tatoeba", with "direction" and "layer"; predictions are the retrieved line indices)."""
-    from .classifier import shared_tokenizer
-    from .encoding import encode_sentences
-    from .registry import load_model, parameter_count, resolve_model
-    from .result_rows import make_row, model_facts
+    from weamcli.common.models import load_model, parameter_count, resolve_model
+    from weamcli.common.result_rows import make_row, model_facts
+    from weamcli.common.sentence_vectors import encode_sentences
+    from weamcli.finetune.classifier import shared_tokenizer
 
     say = progress or (lambda _m: None)
     ref = resolve_model(model) if isinstance(model, str) else model
@@ -142,8 +149,17 @@ def evaluate_retrieval(
         gold = list(range(len(xx)))
         both = (("xx->en", nearest_neighbours(vx, ve)), ("en->xx", nearest_neighbours(ve, vx)))
         for direction, found in both:
-            row = make_row("tatoeba", "test", code, facts, ids=gold, predictions=[int(i) for i in found],
-                           gold=gold, direction=direction, layer=layer)
+            row = make_row(
+                "tatoeba",
+                "test",
+                code,
+                facts,
+                ids=gold,
+                predictions=[int(i) for i in found],
+                gold=gold,
+                direction=direction,
+                layer=layer,
+            )
             rows.append(row)
         say(f"tatoeba {code}: {rows[-2]['accuracy']:.3f} x→en, {rows[-1]['accuracy']:.3f} en→x")
     return rows

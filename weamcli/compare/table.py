@@ -17,226 +17,20 @@ The bootstrap (why it is built this way):
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .errors import WeamError
-from .records import atomic_file, write_run_record
+from weamcli.common.errors import WeamError
+from weamcli.common.result_rows import ResultRow
+from weamcli.compare.bootstrap import cell_rng, example_weights, paired_draws, percentile_ci, seed_counts
+from weamcli.compare.load import find_result_files, load_results, select_rows
 
-REQUIRED_KEYS = (
-    "task",
-    "lang",
-    "model",
-    "method",
-    "seed",
-    "ids",
-    "predictions",
-    "gold",
-)
 SOURCE_LANG = "en"  # fine-tuning language: shown, but not part of the zero-shot means
 METHOD_ORDER = ("baseline", "mlm", "tlm", "weam")
 BY_CHOICES = ("model", "method")
-
-
-# --------------------------------------------------------------------------------------------
-# Loading
-
-
-@dataclass
-class ResultRow:
-    """One evaluated (model, task, language, seed), as `weam evaluate` wrote it."""
-
-    task: str
-    split: str
-    lang: str  # row label: the language's short code, plus the direction for retrieval rows
-    lang_code: str
-    resource: str
-    model: str
-    method: str
-    base_model: str | None
-    num_layers: int | None
-    params: int | None
-    pretrain_langs: tuple[str, ...]
-    seed: int | None  # None: a model evaluated without fine-tuning (e.g. the retrieval probe)
-    correct: dict[str, bool]  # example id -> prediction == gold
-    where: str  # "file:line", for error messages
-
-
-def find_result_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """Files given directly, plus every results*.jsonl below the folders given (sorted, no repeats)."""
-    if not paths:
-        raise WeamError("no results given: pass results files or folders holding results*.jsonl")
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            inside = sorted(p for p in path.rglob("results*.jsonl") if p.is_file())
-            if not inside:
-                raise WeamError("folder holds no results*.jsonl files", path)
-            found.extend(inside)
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise WeamError("no such file or folder", path)
-    unique: dict[Path, Path] = {}
-    for path in found:
-        unique.setdefault(path.resolve(), path)
-    return list(unique.values())
-
-
-def _row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
-    if not isinstance(obj, dict):
-        raise WeamError("a result row must be a JSON object", path, line)
-    missing = [key for key in REQUIRED_KEYS if key not in obj]
-    if missing:
-        raise WeamError(f"result row lacks key(s) {', '.join(missing)}", path, line)
-    ids, preds, gold = obj["ids"], obj["predictions"], obj["gold"]
-    if not (isinstance(ids, list) and isinstance(preds, list) and isinstance(gold, list)):
-        raise WeamError("'ids', 'predictions' and 'gold' must be lists", path, line)
-    if not (len(ids) == len(preds) == len(gold)) or not ids:
-        raise WeamError(
-            f"'ids', 'predictions' and 'gold' must be non-empty and of one length "
-            f"(got {len(ids)}, {len(preds)}, {len(gold)})",
-            path,
-            line,
-        )
-    correct = {str(i): p == g for i, p, g in zip(ids, preds, gold, strict=True)}
-    if len(correct) != len(ids):
-        raise WeamError("'ids' holds duplicate example ids", path, line)
-    if "correct" in obj and obj["correct"] != sum(correct.values()):
-        raise WeamError(
-            f"'correct' is {obj['correct']} but predictions match gold on {sum(correct.values())}",
-            path,
-            line,
-        )
-    lang_code = str(obj.get("lang_code") or obj["lang"])
-    label = lang_code if not obj.get("direction") else f"{lang_code} {obj['direction']}"
-    seed = obj["seed"]
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise WeamError(f"'seed' must be an integer or null, got {seed!r}", path, line)
-    return ResultRow(
-        task=str(obj["task"]),
-        split=str(obj.get("split") or "test"),
-        lang=label,
-        lang_code=lang_code,
-        resource=str(obj.get("resource") or "unknown"),
-        model=str(obj["model"]),
-        method=str(obj["method"]),
-        base_model=obj.get("base_model"),
-        num_layers=obj.get("num_layers"),
-        params=obj.get("params"),
-        pretrain_langs=tuple(obj.get("pretrain_langs") or ()),
-        seed=seed,
-        correct=correct,
-        where=f"{path}:{line}",
-    )
-
-
-def load_results(paths: Sequence[str | os.PathLike]) -> list[ResultRow]:
-    """Every row of every results file; a broken line is a one-line error naming file and line."""
-    rows: list[ResultRow] = []
-    for path in find_result_files(paths):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise WeamError("not UTF-8 text (is this a results .jsonl file?)", path) from None
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise WeamError(f"not valid JSON ({exc.msg} at column {exc.colno})", path, number) from None
-            rows.append(_row_from_json(obj, path, number))
-    if not rows:
-        raise WeamError(f"no result rows in {', '.join(str(p) for p in paths)}")
-    return rows
-
-
-def _select(rows: list[ResultRow], task: str | None, split: str | None) -> tuple[list[ResultRow], str, str]:
-    tasks = sorted({r.task for r in rows})
-    if task is None:
-        if len(tasks) > 1:
-            raise WeamError(f"results hold several tasks ({', '.join(tasks)}); pick one with --task")
-        task = tasks[0]
-    elif task not in tasks:
-        raise WeamError(f"no results for task '{task}' (tasks present: {', '.join(tasks)})")
-    rows = [r for r in rows if r.task == task]
-    splits = sorted({r.split for r in rows})
-    if split is None:
-        split = "test" if "test" in splits else splits[0]
-        if len(splits) > 1 and "test" not in splits:
-            raise WeamError(f"results hold several splits ({', '.join(splits)}); pick one with --split")
-    elif split not in splits:
-        raise WeamError(f"no '{task}' results for split '{split}' (splits present: {', '.join(splits)})")
-    rows = [r for r in rows if r.split == split]
-    seen: dict[tuple, str] = {}
-    for r in rows:
-        key = (r.model, r.lang, r.seed)
-        if key in seen:
-            raise WeamError(
-                f"second result for model '{r.model}', language {r.lang}, seed {r.seed} "
-                f"(first at {seen[key]}); pass each results file once"
-            )
-        seen[key] = r.where
-    return rows, task, split
-
-
-# --------------------------------------------------------------------------------------------
-# Bootstrap
-
-
-def _example_weights(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """How often each of n examples is drawn in each of n_boot resamples: (n_boot, n)."""
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
-
-
-def _seed_counts(n_seeds: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """How often each seed (training run) is drawn per resample: (n_boot, n_seeds). One seed: all 1."""
-    if n_seeds == 1:
-        return np.ones((n_boot, 1))
-    return rng.multinomial(n_seeds, np.full(n_seeds, 1.0 / n_seeds), size=n_boot).astype(np.float64)
-
-
-def _boot_accuracy(correct: np.ndarray, weights: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Resampled accuracy of one side: ``correct`` (seeds, n) 0/1, ``weights`` (n_boot, n) example
-    draws, ``counts`` (n_boot, seeds) seed draws → (n_boot,), the mean over drawn seeds."""
-    per_seed = (weights @ correct.T) / weights.sum(axis=1, keepdims=True)  # (n_boot, seeds)
-    return (per_seed * counts).sum(axis=1) / counts.sum(axis=1)
-
-
-def paired_bootstrap(
-    model: np.ndarray, baseline: np.ndarray, *, n_boot: int = 1000, seed: int = 0
-) -> tuple[float, float, float]:
-    """Δ accuracy (model − baseline) and its 95% percentile CI for one language.
-
-    ``model`` and ``baseline`` are 0/1 arrays of shape (seeds, n) or (n,), columns paired by example.
-    """
-    a = np.atleast_2d(np.asarray(model, dtype=np.float64))
-    b = np.atleast_2d(np.asarray(baseline, dtype=np.float64))
-    if a.shape[1] != b.shape[1]:
-        raise ValueError("model and baseline must cover the same examples")
-    rng = np.random.default_rng(seed)
-    weights = _example_weights(a.shape[1], n_boot, rng)
-    boot = _boot_accuracy(a, weights, _seed_counts(len(a), n_boot, rng)) - _boot_accuracy(
-        b, weights, _seed_counts(len(b), n_boot, rng)
-    )
-    delta = float(a.mean() - b.mean())
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return delta, float(low), float(high)
-
-
-# --------------------------------------------------------------------------------------------
-# The table as data
 
 
 @dataclass
@@ -318,12 +112,6 @@ class Comparison:
     def compared_columns(self) -> list[Column]:
         return [c for c in self.columns if c.reference is not None]
 
-    def to_markdown(self) -> str:
-        return render_markdown(self)
-
-    def to_csv(self) -> str:
-        return render_csv(self)
-
 
 def method_order_key(method: str, name: str) -> tuple[int, str]:
     order = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
@@ -382,11 +170,6 @@ def _run_key(run: tuple[str, int | None]) -> tuple[str, bool, int]:
     return run[0], run[1] is not None, run[1] or 0
 
 
-def _cell_seed(seed: int, *parts: str) -> np.random.Generator:
-    # A stable stream per language/column, so adding a model does not change others' intervals.
-    return np.random.default_rng([seed, *(zlib.crc32(p.encode("utf-8")) for p in parts)])
-
-
 def compare_results(
     paths: Sequence[str | os.PathLike],
     baseline: str,
@@ -407,7 +190,7 @@ def compare_results(
     if n_boot < 100:
         raise WeamError(f"--bootstrap must be at least 100 resamples for a 95% interval, got {n_boot}")
     files = find_result_files(paths)
-    rows, task, split = _select(load_results(files), task, split)
+    rows, task, split = select_rows(load_results(files), task, split)
 
     by_column: dict[str, list[ResultRow]] = {}
     for r in rows:
@@ -446,7 +229,7 @@ def compare_results(
     for r in rows:
         table.setdefault((_column_key(r, by), r.lang), {})[(r.model, r.seed)] = r.correct
 
-    counts = {n: _seed_counts(len(replicates[n]), n_boot, _cell_seed(seed, "seeds", n)) for n in names}
+    counts = {n: seed_counts(len(replicates[n]), n_boot, cell_rng(seed, "seeds", n)) for n in names}
     boot: dict[tuple[str, str, str], tuple[float, np.ndarray, int]] = {}  # (col, ref, lang) -> Δ, draws, n
     cells: dict[tuple[str, str], Cell] = {}
     for label in lang_labels:
@@ -454,7 +237,7 @@ def compare_results(
             {i for n in names for runs in [table.get((n, label), {})] for c in runs.values() for i in c}
         )
         index = {i: k for k, i in enumerate(ids_all)}
-        weights = _example_weights(len(ids_all), n_boot, _cell_seed(seed, "examples", label))
+        weights = example_weights(len(ids_all), n_boot, cell_rng(seed, "examples", label))
 
         def matrix(name: str, label: str = label, index: dict = index) -> tuple[np.ndarray, np.ndarray]:
             """(replicates, n) correctness with NaN for absent examples; and which replicates exist."""
@@ -491,16 +274,15 @@ def compare_results(
             # A draw that picks only absent seeds falls back to all present seeds.
             ca = np.where(ca.sum(axis=1, keepdims=True) > 0, ca, 1.0)
             cb = np.where(cb.sum(axis=1, keepdims=True) > 0, cb, 1.0)
-            draws = _boot_accuracy(a, w, ca) - _boot_accuracy(b, w, cb)
-            delta = float(a.mean() - b.mean())
-            low, high = np.percentile(draws, [2.5, 97.5])
+            delta, draws = paired_draws(a, b, w, ca, cb)
+            low, high = percentile_ci(draws)
             boot[(n, ref, label)] = (delta, draws, int(paired.sum()))
             cells[(label, n)] = Cell(
                 status="ok",
                 accuracy=acc,
                 delta=delta,
-                ci_low=float(low),
-                ci_high=float(high),
+                ci_low=low,
+                ci_high=high,
                 n=int(paired.sum()),
                 seeds=int(present.sum()),
             )
@@ -535,14 +317,13 @@ def compare_results(
                     status="no-baseline", accuracy=acc, langs=len(have), partial=partial
                 )
                 continue
-            draws = np.mean([p[1] for p in pairs], axis=0)
-            low, high = np.percentile(draws, [2.5, 97.5])
+            low, high = percentile_ci(np.mean([p[1] for p in pairs], axis=0))
             cells[(group.label, n)] = Cell(
                 status="ok",
                 accuracy=acc,
                 delta=float(np.mean([p[0] for p in pairs])),
-                ci_low=float(low),
-                ci_high=float(high),
+                ci_low=low,
+                ci_high=high,
                 n=sum(p[2] for p in pairs),
                 seeds=len(replicates[n]),
                 langs=len(pairs),
@@ -607,173 +388,3 @@ def _model_summaries(rows: list[ResultRow], langs: list[str]) -> list[ModelSumma
             )
         )
     return sorted(out, key=lambda m: method_order_key(m.method, m.model))
-
-
-# --------------------------------------------------------------------------------------------
-# Text renderings (the CLI renders the same data with rich)
-
-
-def pct(x: float | None, signed: bool = False) -> str:
-    if x is None:
-        return ""
-    return f"{100 * x:+.1f}" if signed else f"{100 * x:.1f}"
-
-
-def delta_text(cell: Cell) -> str:
-    """'+1.5 [+0.2, +3.1]' in percentage points."""
-    return f"{pct(cell.delta, True)} [{pct(cell.ci_low, True)}, {pct(cell.ci_high, True)}]"
-
-
-def _markdown_cells(cell: Cell) -> tuple[str, str]:
-    if cell.status == "missing":
-        return "missing", "missing"
-    star = "*" if cell.partial else ""
-    acc = pct(cell.accuracy) + star
-    if cell.status == "baseline":
-        return acc, "(baseline)"
-    if cell.status == "no-baseline":
-        return acc, "no baseline"
-    mark = {1: "▲ ", -1: "▼ ", 0: ""}[cell.sign]
-    text = f"{mark}{delta_text(cell)}"
-    return acc, f"**{text}**" if cell.sign else text
-
-
-def render_markdown(comparison: Comparison) -> str:
-    c = comparison
-    lines = [
-        f"## {c.task} ({c.split}): accuracy (%) and Δ against {c.baseline} (points, 95% paired bootstrap CI)",
-        "",
-    ]
-    header = ["lang"]
-    for col in c.columns:
-        header += [f"{col.name} acc", f"{col.name} Δ"] if col.reference is not None else [f"{col.name} acc"]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
-    for row in c.rows:
-        label = row.label if row.kind == "lang" else f"**{row.label}**"
-        out = [label]
-        for col in c.columns:
-            acc, delta = _markdown_cells(c.cell(row.label, col.name))
-            out += [acc, delta] if col.reference is not None else [acc]
-        lines.append("| " + " | ".join(out) + " |")
-    lines += [
-        "",
-        f"▲/▼: the 95% CI excludes 0. {c.n_boot} bootstrap resamples (seed {c.seed}), examples paired by "
-        "(language, id); seeds resampled where a side has several; mean/group rows average languages.",
-    ]
-    lines += [f"- {note}" for note in c.notes]
-    return "\n".join(lines) + "\n"
-
-
-CSV_FIELDS = (
-    "row",
-    "kind",
-    "resource",
-    "column",
-    "method",
-    "reference",
-    "status",
-    "accuracy",
-    "delta",
-    "ci_low",
-    "ci_high",
-    "significant",
-    "n",
-    "seeds",
-    "langs",
-    "partial",
-)
-
-
-def render_csv(comparison: Comparison) -> str:
-    """The table in long form: one line per (row, column), fractions not percentages."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-
-    def num(x: float | None) -> str:
-        return "" if x is None else f"{x:.6f}"
-
-    for row in comparison.rows:
-        for col in comparison.columns:
-            cell = comparison.cell(row.label, col.name)
-            writer.writerow(
-                [
-                    row.label,
-                    row.kind,
-                    row.resource or "",
-                    col.name,
-                    col.method,
-                    col.reference or "",
-                    cell.status,
-                    num(cell.accuracy),
-                    num(cell.delta),
-                    num(cell.ci_low),
-                    num(cell.ci_high),
-                    cell.sign,
-                    cell.n,
-                    cell.seeds,
-                    cell.langs,
-                    int(cell.partial),
-                ]
-            )
-    return buf.getvalue()
-
-
-def summary_metrics(comparison: Comparison) -> dict[str, Any]:
-    """Mean-row figures per column, for the run record."""
-    out: dict[str, Any] = {}
-    for col in comparison.columns:
-        cell = comparison.cells.get(("mean", col.name))
-        if cell is not None:
-            out[col.name] = {
-                "mean_accuracy": cell.accuracy,
-                "delta": cell.delta,
-                "ci_low": cell.ci_low,
-                "ci_high": cell.ci_high,
-                "reference": col.reference,
-            }
-    return out
-
-
-def default_out_dir(paths: Sequence[str | os.PathLike]) -> Path:
-    """``compare/`` inside the first folder given, or beside the first results file given."""
-    first = Path(paths[0])
-    return (first if first.is_dir() else first.parent) / "compare"
-
-
-def write_comparison(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write table.md, table.csv, the plots and a run.jsonl record into ``out_dir``; return the paths."""
-    from .plots import write_plots  # matplotlib is slow to import; only writing needs it
-
-    out = Path(out_dir)
-    written: dict[str, Path] = {}
-    plots, skipped = write_plots(comparison, out)
-    written.update(plots)
-    # Skipped plots are reported as notes, so the Markdown file and the CLI both say why.
-    comparison.notes.extend(f"plot '{name}' skipped: {why}" for name, why in skipped.items())
-    with atomic_file(out / "table.md") as fh:
-        fh.write(comparison.to_markdown())
-    written["markdown"] = out / "table.md"
-    with atomic_file(out / "table.csv", newline="") as fh:
-        fh.write(comparison.to_csv())
-    written["csv"] = out / "table.csv"
-    write_run_record(
-        out,
-        "compare",
-        {
-            "sources": comparison.sources,
-            "task": comparison.task,
-            "split": comparison.split,
-            "baseline": comparison.baseline,
-            "by": comparison.by,
-            "n_boot": comparison.n_boot,
-            "outputs": {k: p.name for k, p in written.items()},
-            "plots_skipped": skipped,
-            "notes": comparison.notes,
-        },
-        seed=comparison.seed,
-        metrics=summary_metrics(comparison),
-    )
-    written["run_record"] = out / "run.jsonl"
-    return written

@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import WeamError
-from .records import atomic_dir, write_run_record
-from .registry import METADATA_FILE, ModelRef, built_path, parameter_count
-from .tasks import TaskSpec, TaskSplit, label_set, load_split, resolve_language
+from weamcli.common.errors import WeamError
+from weamcli.common.files import atomic_dir
+from weamcli.common.models import METADATA_FILE, ModelRef, model_label, parameter_count
+from weamcli.common.run_records import write_run_record
+from weamcli.common.tasks import TaskSpec, TaskSplit, label_set, load_split, resolve_language
 
 SELECTIONS = ("best-dev", "last")
 # weam.json keys of the base model that describe how its encoder came to be; carried into the fine-tune
@@ -63,35 +64,6 @@ class FinetuneResult:
     runs: list[SeedRun] = field(default_factory=list)
 
 
-def model_label(ref: ModelRef, meta: dict[str, Any], num_layers: int) -> str:
-    """e5-small, e5-small+weam, e5-small+weam-L6: base model, pre-training method, truncation."""
-    if meta.get("label"):
-        base = str(meta["label"])
-    else:
-        base = str(meta.get("base_model") or meta.get("preset") or ref.label.split("-L")[0])
-        method = meta.get("method")
-        if method and method != "baseline":
-            base = f"{base}+{method}"
-    full = _full_layers(str(meta.get("base_model") or meta.get("preset") or ""))
-    truncated = ref.num_layers is not None or (full is not None and num_layers < full)
-    if truncated and not base.endswith(f"-L{num_layers}"):
-        base = f"{base}-L{num_layers}"
-    return base
-
-
-def _full_layers(preset: str) -> int | None:
-    """Layer count of a built preset (to tell whether a pre-trained folder was truncated)."""
-    if not preset:
-        return None
-    config = built_path(preset) / "config.json"
-    if not config.is_file():
-        return None
-    try:
-        return int(json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers"))
-    except (ValueError, TypeError, json.JSONDecodeError):
-        return None
-
-
 def _english_split(task: TaskSpec, split: str) -> TaskSplit:
     code, _ = resolve_language(task, task.source_lang)
     return load_split(task, code, split)
@@ -118,7 +90,7 @@ def finetune(
         raise WeamError(f"unknown --select '{config.select}' (choose from {', '.join(SELECTIONS)})")
     if not seeds:
         raise WeamError("no seed given")
-    from .classifier import POOLINGS
+    from weamcli.finetune.classifier import POOLINGS
 
     if config.pooling not in POOLINGS:
         raise WeamError(f"unknown --pooling '{config.pooling}' (choose from {', '.join(POOLINGS)})")
@@ -231,7 +203,7 @@ def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | No
 def _encode(tokenizer, split: TaskSplit, labels: Sequence[str], prefix: str, max_length: int):
     import datasets
 
-    from .classifier import tokenize
+    from weamcli.finetune.classifier import tokenize
 
     index = {label: i for i, label in enumerate(labels)}
     enc = tokenize(tokenizer, split.texts, split.pairs, prefix=prefix, max_length=max_length)
@@ -267,7 +239,7 @@ def _train_one(
         set_seed,
     )
 
-    from .classifier import PooledClassifier, encoder_for, shared_tokenizer
+    from weamcli.finetune.classifier import PooledClassifier, encoder_for, shared_tokenizer
 
     set_seed(seed)
     tokenizer = shared_tokenizer(ref)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .registry import ModelRef, load_model, load_tokenizer
+from weamcli.common.models import ModelRef, load_model, load_tokenizer
 
 
 def mean_pool(hidden, attention_mask):

@@ -1,0 +1,109 @@
+"""Rich renderings at the CLI's edge: the per-language results table of `weam evaluate` and the
+comparison table of `weam compare` / `weam experiment`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from weamcli.compare.render import delta_text, pct
+from weamcli.compare.table import Cell, Comparison
+
+from .console import console, say, stdout_is_terminal
+
+
+def results_table(rows: list[dict[str, Any]], source_lang: str | None) -> Table:
+    """Languages down, one accuracy column per model × seed (× direction), and a mean per model."""
+    columns: dict[tuple, None] = {}
+    cells: dict[tuple[str, tuple], float] = {}
+    counts: dict[str, int] = {}
+    for row in rows:
+        key = (row["model"], row.get("direction"), row["seed"])
+        columns.setdefault(key, None)
+        cells[(row["lang"], key)] = row["accuracy"]
+        counts[row["lang"]] = row["n"]
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    for key in columns:
+        groups[key[:2]].append(key)
+    table = Table(title=f"{rows[0]['task']} ({rows[0]['split']}) accuracy")
+    table.add_column("language")
+    table.add_column("n", justify="right")
+    for key in columns:
+        head = " ".join(str(k) for k in key[:2] if k)
+        table.add_column(f"{head} seed {key[2]}" if key[2] is not None else head, justify="right")
+    multi = {g: keys for g, keys in groups.items() if len(keys) > 1}
+    for group in multi:
+        table.add_column(f"{' '.join(str(k) for k in group if k)} mean", justify="right", style="bold")
+    langs = list(dict.fromkeys(row["lang"] for row in rows))
+
+    def mean(values: list[float]) -> str:
+        return f"{sum(values) / len(values):.3f}" if values else ""
+
+    for lang in langs:
+        accs = [cells.get((lang, key)) for key in columns]
+        means = [mean([cells[(lang, k)] for k in keys if (lang, k) in cells]) for keys in multi.values()]
+        table.add_row(lang, str(counts[lang]), *("" if a is None else f"{a:.3f}" for a in accs), *means)
+    others = [lang for lang in langs if lang != source_lang]
+    if len(others) > 1:
+        avg = [mean([cells[(lang, key)] for lang in others if (lang, key) in cells]) for key in columns]
+        group_avg = [
+            mean([cells[(lang, k)] for lang in others for k in keys if (lang, k) in cells])
+            for keys in multi.values()
+        ]
+        label = f"mean of {len(others)}" + (" non-English" if source_lang in langs else "")
+        table.add_row(label, "", *avg, *group_avg, style="bold")
+    return table
+
+
+def _cell_text(cell: Cell) -> Text:
+    if cell.status == "missing":
+        return Text("missing", style="dim italic")
+    text = Text(pct(cell.accuracy) + ("*" if cell.partial else ""))
+    if cell.status == "baseline":
+        return text
+    if cell.status == "no-baseline":
+        return text.append("  no baseline", style="dim")
+    style = {1: "bold green", -1: "bold red", 0: "dim"}[cell.sign]
+    mark = {1: "▲", -1: "▼", 0: " "}[cell.sign]
+    return text.append(f"  {mark} {delta_text(cell)}", style=style)
+
+
+def render_table(comparison: Comparison) -> Table:
+    c = comparison
+    table = Table(
+        title=f"{c.task} ({c.split}): accuracy % and Δ vs {c.baseline} (points, 95% paired bootstrap CI)",
+        title_justify="left",
+        show_lines=False,
+    )
+    table.add_column("lang", style="bold", no_wrap=True, min_width=max(len(r.label) for r in c.rows))
+    for col in c.columns:
+        header = col.name if col.reference is not None else f"{col.name} (baseline)"
+        seeds = f"{len(col.seeds)} seed{'s' if len(col.seeds) != 1 else ''}"
+        if col.reference:
+            seeds += f", vs {col.reference}"
+        # Cells may wrap (accuracy above Δ) when the terminal is too narrow for one line each.
+        table.add_column(f"{header}\n[dim]{seeds}[/]", justify="right", min_width=len("88.8*"))
+    for row in c.rows:
+        if row.kind == "mean":
+            table.add_section()
+        label = Text(row.label, style="bold" if row.kind != "lang" else "")
+        table.add_row(label, *(_cell_text(c.cell(row.label, col.name)) for col in c.columns))
+    return table
+
+
+def print_comparison(comparison: Comparison, written: dict[str, Path]) -> None:
+    """The table, its legend and notes on stdout; the written files on stderr."""
+    # Piped into a file there is no terminal width to respect: print every cell on one line.
+    out_console = console
+    if not stdout_is_terminal():
+        out_console = Console(width=max(console.width, 16 + 30 * len(comparison.columns)), highlight=False)
+    out_console.print(render_table(comparison))
+    console.print("[dim]▲/▼: 95% CI excludes 0.[/]")
+    for note in comparison.notes:
+        console.print(f"[dim]note:[/] {note}", highlight=False, soft_wrap=True)
+    say("wrote " + ", ".join(str(p) for p in written.values()))

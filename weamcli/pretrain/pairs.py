@@ -1,0 +1,178 @@
+"""Pre-training input: path patterns, raw files aligned on the fly, and pair examples mapped to
+pieces once and cached with ``datasets``."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from weamcli.align.run import read_alignment_folder
+from weamcli.common.errors import WeamError
+from weamcli.common.files import atomic_dir
+from weamcli.common.languages import Language, language
+from weamcli.pretrain.masking import build_pair, word_pieces
+
+DATA_VERSION = 2  # 2: lone "▁" pieces belong to no word (masking.word_pieces)
+Progress = Callable[[str], None]
+
+
+def expand_pattern(pattern: str, lang: Language) -> str:
+    """Substitute ``{lang}``, ``{iso3}``, ``{ntrex}``, ``{flores}``, ``{tatoeba}`` in a path pattern."""
+    values = {
+        "lang": lang.code,
+        "iso3": lang.iso3,
+        "ntrex": lang.ntrex,
+        "flores": lang.flores,
+        "tatoeba": lang.tatoeba,
+    }
+    try:
+        return pattern.format(**values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise WeamError(
+            f"bad placeholder in path pattern '{pattern}' ({exc}); use {{lang}}, {{iso3}}, {{ntrex}}"
+        ) from None
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def align_raw(source: Path, target: Path, out_dir: Path, lang: Language, progress: Progress) -> Path:
+    """Align raw parallel files into ``out_dir`` (intersection: 1-to-1 links for the swap), or
+    reuse a complete alignment already there."""
+    for p in (source, target):
+        if not p.is_file():
+            raise WeamError("parallel file not found", p)
+    ns, nt = _count_lines(source), _count_lines(target)
+    if ns != nt:
+        short = source if ns < nt else target
+        raise WeamError(
+            f"has {min(ns, nt)} lines but its parallel file has {max(ns, nt)}", short, min(ns, nt) + 1
+        )
+    meta_file = out_dir / "align.json"
+    if meta_file.is_file() and (out_dir / "alignment.txt").is_file():
+        with contextlib.suppress(json.JSONDecodeError, OSError):
+            if json.loads(meta_file.read_text(encoding="utf-8")).get("pairs") == ns:
+                progress(f"reusing alignment {out_dir}")
+                return out_dir
+    from weamcli.align.run import align_corpus
+
+    progress(f"aligning {source.name} ↔ {target.name} into {out_dir} (eflomal, intersection)")
+    align_corpus(
+        source,
+        target,
+        out_dir,
+        source_lang="en",
+        target_lang=lang.code,
+        symmetrize="intersect",
+        overwrite=True,
+        crlf="strip",  # NTREX-128 ships with Windows line endings
+        progress=lambda *_: None,  # its progress takes (stage, done, total); one line above suffices
+    )
+    return out_dir
+
+
+def sha(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    return sha(tokenizer.backend_tokenizer.to_str().encode(), type(tokenizer).__name__)
+
+
+def _encode_batch(batch, *, tokenizer, src_no_space, tgt_no_space, max_length, swap, subwords):
+    src = word_pieces(batch["src"], tokenizer, no_space=src_no_space)
+    tgt = word_pieces(batch["tgt"], tokenizer, no_space=tgt_no_space)
+    out: dict[str, list] = {"input_ids": [], "sep": [], "swap_from": [], "swap_to": []}
+    for s, t, links in zip(src, tgt, batch["links"], strict=True):
+        ex = build_pair(
+            s,
+            t,
+            [tuple(x) for x in links],
+            cls_id=tokenizer.cls_token_id,
+            sep_id=tokenizer.sep_token_id,
+            max_length=max_length,
+            swap=swap,
+            subwords=subwords,
+        )
+        for k in out:
+            out[k].append(ex[k])
+    return out
+
+
+def prepare_pairs(
+    folder: Path,
+    lang: Language,
+    tokenizer,
+    *,
+    max_length: int,
+    swap: str,
+    subwords: str,
+    cache_dir: Path,
+    progress: Progress,
+):
+    """The folder's pairs as a ``datasets.Dataset`` of pair examples, mapped to pieces once and
+    cached on disk (keyed by the alignment files, tokenizer and options). Returns (dataset, corpus
+    fingerprint); the fingerprint ignores the swap options (they do not change the text)."""
+    from datasets import Dataset, disable_progress_bars, load_from_disk
+
+    disable_progress_bars()  # progress is reported through ``progress``
+
+    files = [folder / n for n in ("source.tok", "target.tok", "alignment.txt")]
+    text_key = sha(
+        [_file_sha(f) for f in files], tokenizer_fingerprint(tokenizer), max_length, lang.code, DATA_VERSION
+    )
+    key = sha(text_key, swap, subwords)[:20]
+    target = cache_dir / f"pairs-{lang.code}-{key}"
+    if (target / "dataset_info.json").is_file():
+        progress(f"using cached pieces {target}")
+        return load_from_disk(str(target)), text_key
+    meta, src, tgt, links = read_alignment_folder(folder)
+    if meta.get("target_lang"):
+        try:
+            found = language(str(meta["target_lang"]))
+        except WeamError:
+            found = None
+        if found is not None and found.code != lang.code:
+            raise WeamError(
+                f"holds target language '{meta['target_lang']}', not '{lang.code}'", folder / "align.json"
+            )
+    raw = Dataset.from_dict({"src": src, "tgt": tgt, "links": [[list(x) for x in ls] for ls in links]})
+    progress(f"mapping {len(raw)} {lang.code} pairs to pieces (once; cached in {target})")
+    ds = raw.map(
+        _encode_batch,
+        batched=True,
+        batch_size=512,
+        remove_columns=raw.column_names,
+        new_fingerprint=key,
+        fn_kwargs={
+            "tokenizer": tokenizer,
+            "src_no_space": language("en").no_space,
+            "tgt_no_space": lang.no_space,
+            "max_length": max_length,
+            "swap": swap,
+            "subwords": subwords,
+        },
+    )
+    with atomic_dir(target, overwrite=True) as tmp:
+        ds.save_to_disk(str(tmp))
+    return load_from_disk(str(target)), text_key
+
+
+def _file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except FileNotFoundError:
+        raise WeamError("file not found", path) from None
+    return h.hexdigest()

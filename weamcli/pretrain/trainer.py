@@ -1,0 +1,200 @@
+"""The HF Trainer that runs every objective: loss parts logged, masks seeded per step, checkpoints
+as save_pretrained folders of the inner masked-LM model."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from weamcli.common.errors import WeamError
+from weamcli.common.files import atomic_file
+from weamcli.pretrain.masking import PairCollator
+from weamcli.pretrain.objectives import PretrainingModel
+from weamcli.pretrain.vocabulary import corpus_vocabulary
+
+TRIM_FILE = "trimmed-vocab.json"
+Progress = Callable[[str], None]
+
+
+def default_bf16() -> bool:
+    """bf16 autocast where it is fast: a CUDA GPU with bf16, or a CPU with avx512_bf16/AMX."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    with contextlib.suppress(OSError):
+        flags = Path("/proc/cpuinfo").read_text()
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+    return False
+
+
+def _trainer_class():
+    from transformers import Trainer
+
+    class PretrainTrainer(Trainer):
+        """compute_loss returns L_mp + λ·L_cp and logs the parts; checkpoints hold the inner
+        masked-LM model as a save_pretrained folder."""
+
+        trim_keep: list[int] | None = None
+
+        def mask_seed(self) -> int:
+            """Masking's own seed for this (seed, optimizer step, micro-batch, process): every
+            objective masks a batch alike, and a resumed run masks as an uninterrupted one."""
+            step = self.state.global_step
+            if getattr(self, "_mask_step", None) != step:
+                self._mask_step, self._micro = step, 0
+            else:
+                self._micro += 1
+            key = ((self.args.seed * 1_000_003 + step) * 4099 + self._micro) * 1031 + self.args.process_index
+            return key % (1 << 62)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            out = model(**inputs, mask_seed=self.mask_seed())
+            parts = getattr(self, "_parts", None) or {"mp": 0.0, "cp": 0.0, "n": 0}
+            parts["mp"] += float(out["mp"])
+            parts["cp"] += float(out["cp"]) if "cp" in out else math.nan
+            parts["n"] += 1
+            self._parts = parts
+            return (out["loss"], out) if return_outputs else out["loss"]
+
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            parts = getattr(self, "_parts", None)
+            if "loss" in logs and parts and parts["n"]:
+                logs["loss_mp"] = parts["mp"] / parts["n"]
+                if not math.isnan(parts["cp"]):
+                    logs["loss_cp"] = parts["cp"] / parts["n"]
+                self._parts = None
+            super().log(logs, start_time)
+
+        def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+            output_dir = output_dir or self.args.output_dir
+            if not self.args.should_save:
+                return
+            os.makedirs(output_dir, exist_ok=True)
+            inner = self.accelerator.unwrap_model(self.model).mlm
+            inner.save_pretrained(output_dir)
+            if self.trim_keep is not None:
+                with atomic_file(Path(output_dir) / TRIM_FILE) as fh:
+                    json.dump({"rows_are_tokenizer_ids": self.trim_keep}, fh)
+
+        def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+            from safetensors.torch import load_file
+
+            inner = self.accelerator.unwrap_model(model or self.model).mlm
+            state = load_file(os.path.join(resume_from_checkpoint, "model.safetensors"), device="cpu")
+            result = inner.load_state_dict(state, strict=False)
+            tied = {k for k, v in inner.state_dict().items() if k not in state}
+            if result.unexpected_keys or set(result.missing_keys) - tied:
+                raise WeamError("checkpoint does not match the model", resume_from_checkpoint)
+            inner.tie_weights()
+
+    return PretrainTrainer
+
+
+def training_args(
+    out: Path, *, batch_size, grad_accum, lr, epochs, max_steps, save_steps, logging_steps, seed, bf16
+):
+    import torch
+    from transformers import TrainingArguments
+
+    cpu = not torch.cuda.is_available()
+    kwargs: dict[str, Any] = {}
+    if cpu and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        kwargs["ddp_backend"] = "gloo"  # torchrun on CPUs: Trainer's own DDP over gloo
+    return TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        learning_rate=lr,
+        num_train_epochs=epochs,
+        max_steps=max_steps if max_steps else -1,
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,
+        save_total_limit=2,
+        logging_steps=logging_steps,
+        seed=seed,
+        data_seed=seed,
+        bf16=bf16,
+        use_cpu=cpu,
+        report_to=[],
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        ddp_find_unused_parameters=False,
+        **kwargs,
+    )
+
+
+def progress_callback(progress: Progress):
+    from transformers import TrainerCallback
+
+    class ProgressCallback(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss_mp" in logs and state.is_world_process_zero:
+                cp = f"  L_cp {logs['loss_cp']:.4f}" if "loss_cp" in logs else ""
+                progress(f"step {state.global_step}/{state.max_steps}  L_mp {logs['loss_mp']:.4f}{cp}")
+
+    return ProgressCallback()
+
+
+def build_trainer(
+    mlm,
+    dataset,
+    tokenizer,
+    keep,
+    args,
+    *,
+    objective,
+    mask_prob,
+    lam,
+    cp_unaligned,
+    callbacks,
+    cp_partner="unmasked",
+):
+    import torch
+
+    if keep is not None:
+        id_map = torch.full((max(len(tokenizer), max(keep) + 1),), tokenizer.unk_token_id, dtype=torch.long)
+        id_map[torch.tensor(keep)] = torch.arange(len(keep))
+        to_train = {t: int(id_map[t]) for t in (tokenizer.mask_token_id, tokenizer.pad_token_id)}
+    else:
+        id_map = None
+        to_train = {t: t for t in (tokenizer.mask_token_id, tokenizer.pad_token_id)}
+    specials = set(tokenizer.all_special_ids)
+    pool_ids = [
+        i for i in (keep if keep is not None else corpus_vocabulary(dataset, tokenizer)) if i not in specials
+    ]
+    pool = torch.tensor([int(id_map[i]) if id_map is not None else i for i in pool_ids], dtype=torch.long)
+    model = PretrainingModel(
+        mlm,
+        objective=objective,
+        mask_id=to_train[tokenizer.mask_token_id],
+        pad_id=to_train[tokenizer.pad_token_id],
+        replace_pool=pool,
+        mask_prob=mask_prob,
+        lam=lam,
+        cp_unaligned=cp_unaligned,
+        cp_partner=cp_partner,
+    )
+    collator = PairCollator(pad_id=tokenizer.pad_token_id, id_map=id_map, split=objective == "mlm")
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer = _trainer_class()(
+        model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes through our own callback
+    trainer.trim_keep = list(keep) if keep is not None else None
+    return trainer
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+    from transformers import set_seed
+
+    torch.manual_seed(seed)
+    set_seed(seed)
