@@ -9,6 +9,13 @@ import numpy as np
 from weamcli.common.models import ModelRef, load_model, load_tokenizer
 
 
+def inference_device():
+    """Where evaluation runs: the GPU when there is one (where the Trainer fine-tunes), else the CPU."""
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def mean_pool(hidden, attention_mask):
     """Average the vectors of real (non-padding) tokens: ``[batch, seq, dim] -> [batch, dim]``."""
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)

@@ -69,6 +69,7 @@ def evaluate(
 
     All data is loaded and checked against each model's label set before any model runs, so bad
     input fails fast with nothing written."""
+    from weamcli.common.sentence_vectors import inference_device
     from weamcli.finetune.classifier import HEAD_FILE, load_classifier, predict
 
     say = progress or (lambda _m: None)
@@ -101,6 +102,7 @@ def evaluate(
     for ref, meta in plans:
         say(f"evaluating {ref.path} on {len(codes)} language(s)")
         model, tokenizer, meta = load_classifier(ref)
+        model.to(inference_device())
         labels = tuple(meta["labels"])
         facts = model_facts(
             ref,

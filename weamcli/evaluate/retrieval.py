@@ -127,14 +127,14 @@ def evaluate_retrieval(
     (task "tatoeba", with "direction" and "layer"; predictions are the retrieved line indices)."""
     from weamcli.common.models import load_model, parameter_count, resolve_model
     from weamcli.common.result_rows import make_row, model_facts
-    from weamcli.common.sentence_vectors import encode_sentences
+    from weamcli.common.sentence_vectors import encode_sentences, inference_device
     from weamcli.finetune.classifier import shared_tokenizer
 
     say = progress or (lambda _m: None)
     ref = resolve_model(model) if isinstance(model, str) else model
     codes = resolve_tatoeba_languages(data_dir, langs)
     pairs = {code: read_tatoeba_pair(data_dir, code) for code in codes}  # all read before the model runs
-    encoder, tokenizer = load_model(ref), shared_tokenizer(ref)
+    encoder, tokenizer = load_model(ref).to(inference_device()), shared_tokenizer(ref)
     total = encoder.config.num_hidden_layers
     if not -total - 1 <= layer <= total:
         raise WeamError(f"--layer {layer} is outside the model's hidden states 0..{total}", ref.path)

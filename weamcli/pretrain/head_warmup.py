@@ -18,16 +18,15 @@ from weamcli.common.models import (
 from weamcli.pretrain.objectives import encoder_and_head
 from weamcli.pretrain.pairs import sha
 from weamcli.pretrain.trainer import build_trainer, progress_callback, seed_everything, training_args
-from weamcli.pretrain.vocabulary import corpus_vocabulary, trim_vocabulary
+from weamcli.pretrain.vocabulary import corpus_vocabulary, merge_rows, trim_vocabulary
 
 DEFAULT_WARMUP_STEPS = 200
 Progress = Callable[[str], None]
 
 
 def head_state(mlm, full: dict[str, Any] | None, keep: Sequence[int] | None) -> dict[str, Any]:
-    """The MLM head's own weights (not the tied decoder), with the decoder bias at full size."""
-    import torch
-
+    """The MLM head's own weights (not the tied decoder), with the decoder bias at full size; every
+    tensor on the head's device and in its dtype (``full`` may still be on the CPU)."""
     _, head = encoder_and_head(mlm)
     emb = mlm.get_input_embeddings().weight
     bias = mlm.get_output_embeddings().bias
@@ -35,12 +34,10 @@ def head_state(mlm, full: dict[str, Any] | None, keep: Sequence[int] | None) -> 
     for name, p in head.named_parameters(remove_duplicate=False):
         if p is emb:
             continue
-        value = p.detach().clone()
         if full is not None and p is bias:  # by identity: a LayerNorm may have len(keep) entries
-            b = full["bias"].clone()
-            b[torch.tensor(list(keep))] = value
-            value = b
-        state[name] = value.contiguous()
+            state[name] = merge_rows(full["bias"], p, keep).contiguous()
+        else:
+            state[name] = p.detach().clone().contiguous()
     return state
 
 
@@ -116,7 +113,8 @@ def ensure_warm_head(
         if trainer.is_world_process_zero():
             logs = [x for x in trainer.state.log_history if "loss_mp" in x]
             with atomic_dir(folder, overwrite=True) as out:
-                save_file(head_state(mlm, full, keep), str(out / "head.safetensors"))
+                state = {k: v.cpu() for k, v in head_state(mlm, full, keep).items()}
+                save_file(state, str(out / "head.safetensors"))
                 with atomic_file(out / "head.json") as fh:
                     json.dump(
                         {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -55,19 +54,21 @@ def _trainer_class():
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             out = model(**inputs, mask_seed=self.mask_seed())
-            parts = getattr(self, "_parts", None) or {"mp": 0.0, "cp": 0.0, "n": 0}
-            parts["mp"] += float(out["mp"])
-            parts["cp"] += float(out["cp"]) if "cp" in out else math.nan
-            parts["n"] += 1
+            # the parts stay (detached) tensors until log time: a float() here would make the CPU
+            # wait for the GPU at every micro-batch
+            parts = getattr(self, "_parts", None) or {"mp": [], "cp": []}
+            parts["mp"].append(out["mp"])
+            parts["cp"].append(out.get("cp"))
             self._parts = parts
             return (out["loss"], out) if return_outputs else out["loss"]
 
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             parts = getattr(self, "_parts", None)
-            if "loss" in logs and parts and parts["n"]:
-                logs["loss_mp"] = parts["mp"] / parts["n"]
-                if not math.isnan(parts["cp"]):
-                    logs["loss_cp"] = parts["cp"] / parts["n"]
+            if "loss" in logs and parts and parts["mp"]:
+                n = len(parts["mp"])
+                logs["loss_mp"] = sum(float(x) for x in parts["mp"]) / n
+                if all(x is not None for x in parts["cp"]):
+                    logs["loss_cp"] = sum(float(x) for x in parts["cp"]) / n
                 self._parts = None
             super().log(logs, start_time)
 
@@ -158,6 +159,7 @@ def build_trainer(
 ):
     import torch
 
+    # id_map stays on the CPU with the collator; the pool becomes a buffer that moves with the model
     if keep is not None:
         id_map = torch.full((max(len(tokenizer), max(keep) + 1),), tokenizer.unk_token_id, dtype=torch.long)
         id_map[torch.tensor(keep)] = torch.arange(len(keep))
