@@ -36,3 +36,12 @@ def make_alignment_folder(
     }
     (out / "align.json").write_text(json.dumps(meta), encoding="utf-8")
     return out
+
+
+def run_pretrain(langs: list[str], out: Path, *, cache_dir=None, callbacks=None, progress=None, **options):
+    """`pretrain()` with the settings given as keywords, as the tests write them."""
+    from weamcli.pretrain.run import pretrain
+    from weamcli.pretrain.settings import PretrainSettings
+
+    settings = PretrainSettings(langs=list(langs), out=str(out), **options)
+    return pretrain(settings, cache_dir=cache_dir, callbacks=callbacks, progress=progress)

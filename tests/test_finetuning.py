@@ -12,8 +12,8 @@ from weamcli.cli import app
 from weamcli.common.errors import WeamError
 from weamcli.common.models import resolve_model
 from weamcli.common.run_records import read_records
-from weamcli.common.tasks import custom_task
-from weamcli.finetune.run import FinetuneConfig, finetune
+from weamcli.finetune.run import finetune
+from weamcli.finetune.settings import FinetuneSettings
 
 runner = CliRunner()
 
@@ -32,16 +32,23 @@ def sports_health(shared_data, tmp_path_factory):
 
 
 def test_tiny_model_learns_sports_vs_health(sports_health, tmp_path, tiny_ref):
-    task = custom_task(
+    settings = FinetuneSettings(
+        task="custom",
         train=str(sports_health / "train.tsv"),
         dev=str(sports_health / "dev.tsv"),
-        test=None,
         text_column="text",
         label_column="category",
         id_column="index_id",
+        model="tiny",
+        out=str(tmp_path / "out"),
+        seeds=[7],
+        lr=3e-3,
+        head_lr=3e-3,
+        batch_size=32,
+        max_length=64,
+        epochs=5,
     )
-    config = FinetuneConfig(lr=3e-3, head_lr=3e-3, batch_size=32, max_length=64, epochs=5)
-    result = finetune(tiny_ref, task, tmp_path / "out", seeds=[7], config=config)
+    result = finetune(settings, model=tiny_ref)
     run = result.runs[0]
     # majority class on this dev set is 12/23 = 0.52; the model must beat it by 0.2
     assert run.dev_accuracy >= 0.72, run.dev_history
@@ -158,10 +165,10 @@ def test_bad_inputs_write_nothing(sports_health, tmp_path, tiny_ref):
     (tmp_path / "sib" / "eng_Latn").mkdir(parents=True)
     base = ["finetune", "-m", "tiny", "-o", str(out)]
     cases = [
-        (["--task", "sib200", "--select", "best-test"], "unknown --select"),
-        (["--task", "sib200", "--pooling", "max"], "unknown --pooling"),
+        (["--task", "sib200", "--select", "best-test"], "--select must be one of"),
+        (["--task", "sib200", "--pooling", "max"], "--pooling must be one of"),
         (["--task", "sib200", "--seeds", "1,x"], "--seeds must be integers"),
-        (["--task", "nope"], "unknown task 'nope'"),
+        (["--task", "nope"], "'nope' is not a built-in task"),
         (
             [
                 "--task",
@@ -173,7 +180,7 @@ def test_bad_inputs_write_nothing(sports_health, tmp_path, tiny_ref):
                 "--label-column",
                 "category",
             ],
-            "needs --train and --dev",
+            "--train and --dev (English) are needed",
         ),
         (
             [
@@ -206,13 +213,15 @@ def test_bad_inputs_write_nothing(sports_health, tmp_path, tiny_ref):
     # dev labels the training split never saw
     dev = tmp_path / "dev.tsv"
     dev.write_text("index_id\tcategory\ttext\n1\tweather\tIt rains.\n", encoding="utf-8")
-    task = custom_task(
+    settings = FinetuneSettings(
+        task="custom",
         train=str(sports_health / "train.tsv"),
         dev=str(dev),
-        test=None,
         text_column="text",
         label_column="category",
+        model="tiny",
+        out=str(out),
     )
     with pytest.raises(WeamError, match="do not occur in the training split"):
-        finetune(resolve_model("tiny"), task, out)
+        finetune(settings, model=resolve_model("tiny"))
     assert not out.exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from pretrain_fixtures import make_alignment_folder
+from pretrain_fixtures import make_alignment_folder, run_pretrain
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -16,7 +16,6 @@ from weamcli.align.run import read_alignment_folder
 from weamcli.cli import app
 from weamcli.common.errors import WeamError
 from weamcli.common.run_records import read_records
-from weamcli.pretrain.run import pretrain
 
 FAST = dict(model="tiny", batch_size=8, max_length=48, logging_steps=2, max_pairs=40)
 
@@ -115,14 +114,14 @@ def test_resume_matches_an_uninterrupted_run(aligned, tmp_path):
         cache_dir=tmp_path / "cache",
         bf16=False,
     )
-    pretrain(["de"], tmp_path / "straight", **common)
+    run_pretrain(["de"], tmp_path / "straight", **common)
     with pytest.raises(KeyboardInterrupt):
-        pretrain(["de"], tmp_path / "killed", callbacks=[_StopAfterSave(3)], **common)
+        run_pretrain(["de"], tmp_path / "killed", callbacks=[_StopAfterSave(3)], **common)
     assert not (tmp_path / "killed" / "weam.json").exists()
     # a resume with different settings is refused, naming the config file; nothing is touched
     with pytest.raises(WeamError, match=r"pretrain-config.json: resume refused.*lambda"):
-        pretrain(["de"], tmp_path / "killed", resume=True, **{**common, "lam": 0.5})
-    result = pretrain(["de"], tmp_path / "killed", resume=True, **common)
+        run_pretrain(["de"], tmp_path / "killed", resume=True, **{**common, "lam": 0.5})
+    result = run_pretrain(["de"], tmp_path / "killed", resume=True, **common)
     assert result.steps == 6
     a = load_file(str(tmp_path / "straight" / "model.safetensors"))
     b = load_file(str(tmp_path / "killed" / "model.safetensors"))
@@ -146,7 +145,7 @@ def test_bad_alignment_files_name_file_and_line(aligned, tmp_path):
         WeamError,
         match=r"alignment.txt:11: has 10 lines but source.tok has 48",
     ):
-        pretrain(["de"], tmp_path / "out", alignments=str(bad), cache_dir=tmp_path / "cache", **FAST)
+        run_pretrain(["de"], tmp_path / "out", alignments=str(bad), cache_dir=tmp_path / "cache", **FAST)
     assert not (tmp_path / "out").exists()  # rejected before anything was written
 
 
@@ -218,7 +217,7 @@ def test_raw_files_are_aligned_once_with_intersection(shared_data, tmp_path):
         **FAST,
     )
     out = tmp_path / "raw"
-    result = pretrain(["de"], out, **common)
+    result = run_pretrain(["de"], out, **common)
     assert result.steps == 2
     meta, src, tgt, links = read_alignment_folder(out / "align-en-de")
     assert meta["symmetrize"] == "intersect" and len(src) == 30
@@ -226,7 +225,7 @@ def test_raw_files_are_aligned_once_with_intersection(shared_data, tmp_path):
         assert len({i for i, _ in pair}) == len(pair) == len({j for _, j in pair})
     assert any(len(pair) for pair in links)
     messages.clear()
-    pretrain(["de"], out, overwrite=True, **common)
+    run_pretrain(["de"], out, overwrite=True, **common)
     assert any("reusing alignment" in m for m in messages)
 
 
@@ -256,7 +255,7 @@ def test_objectives_see_identical_masks_at_every_step(aligned, tmp_path, monkeyp
     for name in ("weam", "tlm", "mlm"):
         current["name"] = name
         seen[name], seen["mlm-split"] = [], seen.get("mlm-split", [])
-        pretrain(["de"], tmp_path / name, objective=name, bf16=False, **common)
+        run_pretrain(["de"], tmp_path / name, objective=name, bf16=False, **common)
     assert len(seen["weam"]) == len(seen["tlm"]) == len(seen["mlm"]) == 4
     for step in range(4):
         (wi, wl), (ti, tl), (mi, ml) = seen["weam"][step], seen["tlm"][step], seen["mlm"][step]

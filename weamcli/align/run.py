@@ -7,6 +7,8 @@ Backends
   seeded: neither its Python API (``Aligner``, ``eflomal.cython.align``) nor its binary takes a
   seed, and the binary seeds its samplers from /dev/urandom, so links vary slightly between runs
   (align.json says ``"reproducible": false``; ``--seed`` covers weam's own Python/torch code).
+  weam drives eflomal's binary itself (``eflomal_engine``): one run aligns both directions at
+  once. ``fast=True`` runs it on a lighter schedule (``FAST_EFLOMAL``), trading AER for speed.
 - ``simalign``: SimAlign (Jalili Sabet et al. 2020) over the hidden states of any model the
   registry resolves (default ``e5-small``), matching method ``inter`` (ArgMax), ``mwmf`` or
   ``itermax``. Deterministic, slow (one pair per forward pass): for small sets.
@@ -23,19 +25,22 @@ Output folder (written atomically; ``weam pretrain`` reads it with ``read_alignm
                              links between the two units, ``prob`` = p(target | source) =
                              count / (links from that source unit); sorted by source unit, then
                              by falling prob. Units are as in the .tok files (case kept).
-    align.json               source_lang, target_lang, backend, symmetrize, pairs, links,
+    align.json               source_lang, target_lang, backend, fast, symmetrize, pairs, links,
                              segment {...}, inputs {...}, backend_options {...}, reproducible
     run.jsonl                the run record (config, versions, seed, metrics, incl.
-                             ``phase_seconds`` and ``postprocess_workers``)
+                             ``phase_seconds``, ``eflomal_iterations``, ``postprocess_workers``)
 
 Speed: only eflomal's own work should cost time. Nothing heavy is imported on this path (torch,
-transformers and simalign only for ``simalign``); eflomal writes forward.txt/reverse.txt in place
-when it can; symmetrisation visits each point once; and for ≥ 20,000 pairs the post-processing
-(symmetrise, format, count the lexicon) runs in chunks on a forked pool when ≥ 2 cores are idle.
+transformers and simalign only for ``simalign``, not even eflomal's Python package); eflomal's
+numeric input is written in the pre-tokenisation pass, so its binary starts once the corpus is
+read; it writes forward.txt/reverse.txt in place when it can; symmetrisation visits each point
+once; and for ≥ 20,000 pairs the post-processing (symmetrise, format, count the lexicon) runs in
+chunks on a forked pool when ≥ 2 cores are idle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import multiprocessing
@@ -45,22 +50,22 @@ import re
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from weamcli.align.eflomal_engine import EflomalInput, run_binary
 from weamcli.align.gold import AlignmentScores, read_gold, score_alignments
+from weamcli.align.settings import BACKENDS, SIMALIGN_METHODS, SYMMETRIZATIONS, AlignSettings
 from weamcli.common.corpus import Pair, Pretokenizer, Tokenized, check_crlf_policy, input_words, read_pairs
 from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir, read_json
 from weamcli.common.languages import language
+from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import write_run_record
 
-BACKENDS = ("eflomal", "simalign")
-SYMMETRIZATIONS = ("grow-diag-final-and", "intersect", "union")
-SIMALIGN_METHODS = ("inter", "mwmf", "itermax")
 ALIGN_META = "align.json"
 ALIGNMENT_FILE = "alignment.txt"
 LEXICON_FILE = "lexicon.tsv"
@@ -69,10 +74,13 @@ _BACKEND_DEFAULTS: dict[str, dict[str, Any]] = {
     "eflomal": {"eflomal_model": 3, "eflomal_length": 1.0, "n_samplers": 3, "null_prior": 0.2},
     "simalign": {"simalign_method": "inter", "layer": 8},
 }
+# ``fast=True``: the same eflomal binary on a lighter schedule, one sampler and half the iterations
+# (a sixth of the sampling work): several times faster at a few AER points more, still ahead of
+# fast_align on both (bench/align_speed.py measures all three side by side)
+FAST_EFLOMAL: dict[str, Any] = {"eflomal_model": 3, "eflomal_length": 0.5, "n_samplers": 1, "null_prior": 0.2}
 
 Link = tuple[int, int]
 # progress(stage, done, total): total None while the amount of work is unknown
-Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass
@@ -184,10 +192,12 @@ def parse_links(text: str, path: Path, lineno: int) -> list[Link]:
 # --------------------------------------------------------------------------- backends
 
 
-def _check_options(backend: str, options: dict[str, Any]) -> dict[str, Any]:
+def _check_options(backend: str, options: dict[str, Any], fast: bool = False) -> dict[str, Any]:
     if backend not in BACKENDS:
         raise WeamError(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
-    known = _BACKEND_DEFAULTS[backend]
+    if fast and backend != "eflomal":
+        raise WeamError("--fast applies to the eflomal backend only")
+    known = FAST_EFLOMAL if fast else _BACKEND_DEFAULTS[backend]
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise WeamError(f"option(s) {', '.join(unknown)} do not apply to the {backend} backend")
@@ -202,27 +212,6 @@ def _check_options(backend: str, options: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _run_eflomal(
-    src_lines: Iterable[str], tgt_lines: Iterable[str], fwd: Path, rev: Path, opts: dict[str, Any]
-) -> tuple[Path, Path]:
-    """Run eflomal on the training lines, writing forward and reverse links to ``fwd`` and ``rev``."""
-    from eflomal import Aligner  # the only eflomal import: nothing heavy is loaded for this path
-
-    aligner = Aligner(
-        model=opts["eflomal_model"],
-        n_samplers=opts["n_samplers"],
-        rel_iterations=opts["eflomal_length"],
-        null_prior=opts["null_prior"],
-    )
-    try:
-        aligner.align(src_lines, tgt_lines, links_filename_fwd=str(fwd), links_filename_rev=str(rev))
-    except (ValueError, OSError, RuntimeError) as exc:
-        raise WeamError(f"eflomal failed: {exc}") from None
-    if not fwd.is_file() or not rev.is_file():
-        raise WeamError("eflomal wrote no links (see its messages above)")
-    return fwd, rev
-
-
 def _tok_lines(path: Path) -> Iterator[str]:
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -233,7 +222,7 @@ def _tok_lines(path: Path) -> Iterator[str]:
 
 
 def _as_progress(progress: Progress | None) -> Progress:
-    return progress or (lambda _stage, _done, _total: None)
+    return progress or quiet
 
 
 def _write_tokens(
@@ -244,16 +233,21 @@ def _write_tokens(
     tgt_out: Any,
     keep_origins: bool,
     say: Progress,
+    encoder: EflomalInput | None = None,
 ) -> tuple[int, list[int], list[tuple[Tokenized, Tokenized, int, int]]]:
-    """First pass: pre-tokenise and write the .tok files; returns the pair count, the indices of
-    pairs with an empty side, and (only for gold scoring) units' origins and input word counts."""
+    """First pass: pre-tokenise and write the .tok files (and eflomal's input, so its binary can
+    start as soon as the corpus is read); returns the pair count, the indices of pairs with an
+    empty side, and (only for gold scoring) units' origins and input word counts."""
     count = 0
     empty: list[int] = []
     kept: list[tuple[Tokenized, Tokenized, int, int]] = []
     for pair in pairs:
         src, tgt = pretok.pair(pair, *paths)
-        src_out.write(" ".join(src.tokens) + "\n")
-        tgt_out.write(" ".join(tgt.tokens) + "\n")
+        src_line, tgt_line = " ".join(src.tokens), " ".join(tgt.tokens)
+        src_out.write(src_line + "\n")
+        tgt_out.write(tgt_line + "\n")
+        if encoder is not None:
+            encoder.add(src_line, tgt_line)
         if not src.tokens or not tgt.tokens:
             empty.append(count)
         if keep_origins:
@@ -266,52 +260,42 @@ def _write_tokens(
 
 
 def _write_extra(
-    extra: tuple[Path, Path | None] | None, pretok: Pretokenizer, work: Path, crlf: str, say: Progress
-) -> tuple[Path | None, Path | None, dict[str, int]]:
-    """Pre-tokenise the extra training text; empty or over-long extra pairs are skipped (counted)."""
+    extra: tuple[Path, Path | None] | None,
+    pretok: Pretokenizer,
+    encoder: EflomalInput,
+    crlf: str,
+    say: Progress,
+) -> dict[str, int]:
+    """Pre-tokenise the extra training text into eflomal's input, after the corpus; empty or
+    over-long extra pairs are skipped (counted)."""
     if extra is None:
-        return None, None, {}
+        return {}
     src_path, tgt_path = extra
     paths = (src_path, tgt_path or src_path)
-    out_src, out_tgt = work / "extra.src", work / "extra.tgt"
     used = skipped = 0
     lenient = Pretokenizer(pretok.source_lang, pretok.target_lang, pretok.segment, pretok.pretokenized, 10**9)
-    with open(out_src, "w", encoding="utf-8") as fs, open(out_tgt, "w", encoding="utf-8") as ft:
-        for pair in read_pairs(src_path, tgt_path, crlf=crlf):
-            src, tgt = lenient.pair(pair, *paths)
-            n_src, n_tgt = len(src.tokens), len(tgt.tokens)
-            if not n_src or not n_tgt or n_src > pretok.max_tokens or n_tgt > pretok.max_tokens:
-                skipped += 1
-                continue
-            fs.write(" ".join(src.tokens) + "\n")
-            ft.write(" ".join(tgt.tokens) + "\n")
-            used += 1
-            if used % 5000 == 0:
-                say("pre-tokenising extra text", used, None)
-    return out_src, out_tgt, {"extra_pairs_used": used, "extra_pairs_skipped": skipped}
+    for pair in read_pairs(src_path, tgt_path, crlf=crlf):
+        src, tgt = lenient.pair(pair, *paths)
+        n_src, n_tgt = len(src.tokens), len(tgt.tokens)
+        if not n_src or not n_tgt or n_src > pretok.max_tokens or n_tgt > pretok.max_tokens:
+            skipped += 1
+            continue
+        encoder.add_units(src.tokens, tgt.tokens)
+        used += 1
+        if used % 5000 == 0:
+            say("pre-tokenising extra text", used, None)
+    return {"extra_pairs_used": used, "extra_pairs_skipped": skipped}
 
 
-def _training_lines(tok: Path, empty: set[int], extra: Path | None) -> Iterator[str]:
-    """eflomal's input for one side: the corpus without pairs that have an empty side, then extra text."""
-    for index, line in enumerate(_tok_lines(tok)):
-        if index not in empty:
-            yield line
-    if extra is not None:
-        yield from _tok_lines(extra)
-
-
-def _directional_lines(path: Path | None, pairs: int, empty: set[int]) -> Iterator[str]:
-    """eflomal's links for the corpus pairs, with empty lines put back for the skipped pairs."""
+def _directional_lines(path: Path | None, pairs: int) -> Iterator[str]:
+    """eflomal's links for the corpus pairs: its first ``pairs`` lines (extra text follows; a pair
+    with an empty side was given to it as such and has an empty line)."""
     if path is None:
         yield from ("" for _ in range(pairs))
         return
     with open(path, encoding="utf-8") as fh:
-        if not empty:  # the usual case: eflomal's lines are the pairs' lines (extra text follows)
-            for line in islice(fh, pairs):
-                yield line.rstrip("\n")
-            return
-        for index in range(pairs):
-            yield "" if index in empty else fh.readline().rstrip("\n")
+        for line in islice(fh, pairs):
+            yield line.rstrip("\n")
 
 
 def align_corpus(
@@ -337,6 +321,7 @@ def align_corpus(
     gold_index_base: str = "auto",
     gold_drop_invalid: bool = False,
     crlf: str = "error",
+    fast: bool = False,
     **backend_options: Any,
 ) -> AlignmentResult:
     """Align a parallel corpus into ``out_dir`` (see the module docstring for the files).
@@ -346,11 +331,13 @@ def align_corpus(
     the alignment is scored (links projected onto the input's whitespace words) and the scores
     are returned and recorded. ``crlf`` (``error`` or ``strip``) applies to every file read.
     ``metrics["phase_seconds"]`` times the phases (read+tokenise, eflomal, symmetrise+write).
+    ``fast``: eflomal's options default to ``FAST_EFLOMAL`` instead of eflomal's own defaults
+    (options given explicitly still win); recorded in align.json.
     """
     say = _as_progress(progress)
     started = time.perf_counter()
     src_lang, tgt_lang = language(source_lang), language(target_lang)
-    opts = _check_options(backend, backend_options)
+    opts = _check_options(backend, backend_options, fast)
     if symmetrize not in SYMMETRIZATIONS:
         raise WeamError(f"--symmetrize must be one of {', '.join(SYMMETRIZATIONS)}, got '{symmetrize}'")
     if extra_target is not None and extra_source is None:
@@ -373,14 +360,17 @@ def align_corpus(
     with (
         atomic_dir(out_dir, overwrite=overwrite) as tmp,
         tempfile.TemporaryDirectory(prefix="weam-align-") as w,
+        contextlib.ExitStack() as stack,
     ):
         work = Path(w)
+        encoder = stack.enter_context(EflomalInput(work)) if backend == "eflomal" else None
         with (
             open(tmp / "source.tok", "w", encoding="utf-8") as fs,
             open(tmp / "target.tok", "w", encoding="utf-8") as ft,
         ):
+            pairs = read_pairs(source, target, crlf=crlf)
             n_pairs, empty_list, kept = _write_tokens(
-                read_pairs(source, target, crlf=crlf), pretok, in_paths, fs, ft, gold is not None, say
+                pairs, pretok, in_paths, fs, ft, gold is not None, say, encoder
             )
         if n_pairs == 0:
             raise WeamError("the corpus has no lines", source)
@@ -399,27 +389,31 @@ def align_corpus(
 
         metrics: dict[str, Any] = {"pairs": n_pairs, "pairs_with_empty_side": len(empty)}
         fwd_path = rev_path = None
-        if backend == "eflomal":
+        if encoder is not None:
             t0 = time.perf_counter()
-            extra_src, extra_tgt, extra_counts = _write_extra(extra, pretok, work, crlf, say)
-            metrics.update(extra_counts)
-            if extra_src is not None:
+            metrics.update(_write_extra(extra, pretok, encoder, crlf, say))
+            encoder.close()
+            if extra is not None:
                 phases["extra_tokenise"] = round(time.perf_counter() - t0, 2)
-            if len(empty) < n_pairs or extra_src is not None:
+            if len(empty) < n_pairs or extra is not None:
                 say("aligning with eflomal (forward and reverse)", 0, None)
                 t0 = time.perf_counter()
-                # eflomal's links are the output files themselves unless lines must be put back
-                # for empty pairs or dropped for extra text (saves a copy of both files)
-                direct = not empty and extra_src is None
-                fwd_path, rev_path = _run_eflomal(
-                    _training_lines(tmp / "source.tok", empty, extra_src),
-                    _training_lines(tmp / "target.tok", empty, extra_tgt),
-                    (tmp if direct else work) / "forward.txt",
-                    (tmp if direct else work) / "reverse.txt",
-                    opts,
+                # eflomal's links are the output files themselves unless extra text must be cut
+                # off their end (saves a copy of both files)
+                links_dir = tmp if extra is None else work
+                fwd_path, rev_path = links_dir / "forward.txt", links_dir / "reverse.txt"
+                iters = run_binary(
+                    encoder,
+                    fwd_path,
+                    rev_path,
+                    model=opts["eflomal_model"],
+                    samplers=opts["n_samplers"],
+                    length=opts["eflomal_length"],
+                    null_prior=opts["null_prior"],
                 )
+                metrics["eflomal_iterations"] = list(iters)
                 metrics["eflomal_seconds"] = phases["eflomal"] = round(time.perf_counter() - t0, 2)
-            jobs = _eflomal_chunks(fwd_path, rev_path, n_pairs, empty, symmetrize, tmp, gold is not None)
+            jobs = _eflomal_chunks(fwd_path, rev_path, n_pairs, symmetrize, tmp, gold is not None)
             workers = _postprocess_workers(n_pairs)
         else:
             jobs = _simalign_chunks(tmp, n_pairs, model, opts, seed, say)
@@ -466,6 +460,7 @@ def align_corpus(
             "source_lang": src_lang.code,
             "target_lang": tgt_lang.code,
             "backend": backend,
+            "fast": fast,
             "symmetrize": symmetrize if backend == "eflomal" else None,
             "pairs": n_pairs,
             "links": total_links,
@@ -579,7 +574,6 @@ def _eflomal_chunks(
     fwd_path: Path | None,
     rev_path: Path | None,
     pairs: int,
-    empty: set[int],
     method: str,
     tmp: Path,
     keep_links: bool,
@@ -593,8 +587,8 @@ def _eflomal_chunks(
         open(rev_out if copy else os.devnull, "w", encoding="utf-8") as fr,
     ):
         rows = zip(
-            _directional_lines(fwd_path, pairs, empty),
-            _directional_lines(rev_path, pairs, empty),
+            _directional_lines(fwd_path, pairs),
+            _directional_lines(rev_path, pairs),
             _tok_lines(tmp / "source.tok"),
             _tok_lines(tmp / "target.tok"),
             strict=True,
@@ -733,3 +727,48 @@ def lexicon_rows(path: Path | str) -> Iterator[tuple[str, str, float, int]]:
                 yield parts[0], parts[1], float(parts[2]), int(parts[3])
             except ValueError:
                 raise WeamError("prob and count must be numbers", path, lineno) from None
+
+
+def _language_of(given: str | None, path: Path | None, side: str) -> str:
+    from weamcli.common.corpus import guess_language
+
+    if given:
+        return given
+    guessed = guess_language(path) if path is not None else None
+    if guessed is None:
+        flag = "--src-lang" if side == "source" else "--tgt-lang"
+        raise WeamError(f"cannot tell the {side} language from the file name; pass {flag}")
+    return guessed
+
+
+def align(settings: AlignSettings, *, progress: Progress | None = None) -> AlignmentResult:
+    """`weam align`'s core: languages guessed from file suffixes where not given, the default
+    output folder, then ``align_corpus`` with the settings' values."""
+    s = settings
+    target = Path(s.target) if s.target is not None else None
+    src = _language_of(s.src_lang, Path(s.source) if target is not None else None, "source")
+    tgt = _language_of(s.tgt_lang, target, "target")
+    return align_corpus(
+        s.source,
+        target,
+        s.out or Path("runs") / f"align-{src}-{tgt}",
+        source_lang=src,
+        target_lang=tgt,
+        backend=s.backend,
+        symmetrize=s.symmetrize,
+        segment=s.segment,
+        model=s.model,
+        seed=s.seed,
+        overwrite=s.overwrite,
+        progress=progress,
+        pretokenized=s.pretokenized,
+        max_tokens=s.max_tokens,
+        empty_lines=s.on_empty,
+        extra_source=s.extra if s.extra is not None else s.extra_source,
+        extra_target=s.extra_target,
+        gold=s.gold,
+        gold_index_base=s.gold_index_base,
+        gold_drop_invalid=s.gold_drop_invalid,
+        crlf=s.crlf,
+        **s.backend_options(),
+    )

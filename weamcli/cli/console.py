@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from weamcli.common.errors import WeamError
 
@@ -22,13 +23,16 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # the message is plain text: paths like news[v2].de or "file:100:" must print as they are
+    err_console.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
-def say(message: str) -> None:
-    """A progress line on stderr (stdout stays for results)."""
-    err_console.print(f"[dim]weam:[/] {message}", highlight=False, soft_wrap=True)
+def say(message: str, done: int | None = None, total: int | None = None) -> None:
+    """A progress line on stderr (stdout stays for results); counts, when given, follow the message."""
+    if done is not None:
+        message = f"{message} {done}/{total}" if total else f"{message} {done}"
+    err_console.print(Text.assemble(("weam: ", "dim"), message), highlight=False, soft_wrap=True)
 
 
 def command(func: F) -> F:

@@ -7,34 +7,47 @@ from pathlib import Path
 
 import typer
 
-from weamcli.experiment.run import load_config, plan_experiment, run_experiment
-
 from .app import app
 from .console import command, console, say, setup_threads
 from .tables import print_comparison
+
+_STATE_MARKS = {"done": "[green]done[/]   ", "changed": "[magenta]changed[/]", "todo": "[yellow]todo[/]   "}
 
 
 @app.command("experiment")
 @command
 def experiment_command(
     config: Path = typer.Argument(..., help="Experiment config (TOML), e.g. examples/demo.toml."),
-    plan: bool = typer.Option(False, "--plan", help="Only list the grid's steps and which are complete."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    plan: bool = typer.Option(
+        False,
+        "--plan",
+        help="Only list the grid's steps: done, changed (settings differ: will re-run) or todo.",
+    ),
+    threads: int | None = typer.Option(
+        None, "--threads", help="CPU threads for torch (overrides [experiment] threads)."
+    ),
 ) -> None:
     """Run a grid: methods (baseline, mlm, tlm, weam) × pre-training language sets × model sizes ×
     seeds, through align → pretrain → finetune → evaluate → compare.
 
-    Every variant gets the same data, steps and head warm-up. Steps whose output is complete are
-    skipped, so a killed run resumes where it stopped; a failed step is recorded in
-    experiment-status.jsonl and its cells show as missing in the comparison.
+    Every variant gets the same data, steps and head warm-up. Every section of the config is
+    checked before any step runs. Steps whose output is complete with the same settings are
+    skipped, so a killed run resumes where it stopped; a step whose settings changed re-runs, with
+    everything downstream of it. A failed step is recorded in experiment-status.jsonl and its cells
+    show as missing in the comparison.
     """
-    setup_threads(threads)
+    from weamcli.experiment.config import load_config
+    from weamcli.experiment.plan import plan_experiment
+    from weamcli.experiment.run import run_experiment
+
     cfg = load_config(config)
+    if threads is not None and cfg.threads is not None and threads != cfg.threads:
+        say(f"--threads {threads} overrides [experiment] threads = {cfg.threads}")
+    setup_threads(threads or cfg.threads)
     steps = plan_experiment(cfg)
     if plan:
         for step in steps:
-            mark = "[green]done[/]" if step.done else "[yellow]todo[/]"
-            console.print(f"{mark}  {step.kind:<9} {step.key}", highlight=False)
+            console.print(f"{_STATE_MARKS[step.state]}  {step.kind:<9} {step.key}", highlight=False)
         return
     started = time.monotonic()
     say(f"experiment '{cfg.name}': {len(steps)} steps into {cfg.out}")

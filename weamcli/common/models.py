@@ -17,6 +17,7 @@ from typing import Any
 
 from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir, atomic_file, read_json
+from weamcli.common.progress import Progress, quiet
 
 METADATA_FILE = "weam.json"
 BUILD_MARKER = "weam-build.json"
@@ -73,7 +74,7 @@ def resolve_model(
     name: str,
     *,
     num_layers: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> ModelRef:
     """Resolve ``name`` to a loadable model, building an embedded preset on first use."""
     if num_layers is not None and num_layers < 1:
@@ -129,7 +130,7 @@ def _is_complete(folder: Path) -> bool:
     )
 
 
-def ensure_built(preset: str, *, progress: Callable[[str], None] | None = None) -> Path:
+def ensure_built(preset: str, *, progress: Progress | None = None) -> Path:
     """Return the folder of a built preset, building it (atomically, once) if needed.
 
     A folder that is incomplete or damaged (missing marker, missing or truncated file) is
@@ -138,7 +139,7 @@ def ensure_built(preset: str, *, progress: Callable[[str], None] | None = None) 
     folder = built_path(preset)
     if _is_complete(folder):
         return folder
-    say = progress or (lambda _msg: None)
+    say = progress or quiet
     if folder.exists():
         say(f"cached {preset} at {folder} is incomplete or damaged; rebuilding it")
         shutil.rmtree(folder)

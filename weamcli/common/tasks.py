@@ -326,32 +326,3 @@ def _load_hub(task: TaskSpec, lang_code: str, split: str, *, local: Path | None)
 def label_set(task: TaskSpec, train: TaskSplit) -> tuple[str, ...]:
     """The task's labels, or (custom tasks without a declared set) those of the training split, sorted."""
     return task.labels if task.labels is not None else tuple(sorted(set(train.labels)))
-
-
-def build_task(
-    task: str,
-    data_dir: str | os.PathLike | None,
-    train: str | os.PathLike | None,
-    dev: str | os.PathLike | None,
-    test: str | os.PathLike | None,
-    text_column: str | None,
-    label_column: str | None,
-    text_pair_column: str | None,
-    id_column: str | None,
-):
-    """The TaskSpec the options describe: a built-in entry (maybe re-rooted) or `custom` from files."""
-    if task == "custom":
-        if not text_column or not label_column:
-            raise WeamError("--task custom needs --text-column and --label-column")
-        return custom_task(
-            train=train and str(train),
-            dev=dev and str(dev),
-            test=test and str(test),
-            text_column=text_column,
-            label_column=label_column,
-            text_pair_column=text_pair_column,
-            id_column=id_column,
-        )
-    if any(x is not None for x in (train, dev, test)):
-        raise WeamError("--train/--dev/--test are for --task custom; use --data-dir for a built-in task")
-    return with_root(get_task(task), data_dir)

@@ -30,7 +30,6 @@ from weamcli.compare.load import find_result_files, load_results, select_rows
 
 SOURCE_LANG = "en"  # fine-tuning language: shown, but not part of the zero-shot means
 METHOD_ORDER = ("baseline", "mlm", "tlm", "weam")
-BY_CHOICES = ("model", "method")
 
 
 @dataclass
@@ -185,10 +184,7 @@ def compare_results(
 
     ``expected_models`` (label -> method), from an experiment grid: a model with no rows at all
     (its training failed) still gets a column, every cell "missing", so it is never dropped."""
-    if by not in BY_CHOICES:
-        raise WeamError(f"--by must be one of {', '.join(BY_CHOICES)}, got '{by}'")
-    if n_boot < 100:
-        raise WeamError(f"--bootstrap must be at least 100 resamples for a 95% interval, got {n_boot}")
+    # by and n_boot are checked by CompareSettings, where the options are defined
     files = find_result_files(paths)
     rows, task, split = select_rows(load_results(files), task, split)
 

@@ -4,13 +4,14 @@ model × task × language × seed, with the predictions kept for paired statisti
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef, parameter_count, resolve_model
+from weamcli.common.progress import Progress, quiet
 from weamcli.common.result_rows import make_row, model_facts
 from weamcli.common.tasks import TaskSpec, TaskSplit, available_languages, load_split, resolve_language
 
@@ -63,7 +64,7 @@ def evaluate(
     name: str | None = None,
     batch_size: int = 32,
     max_length: int = 128,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy of each fine-tuned model on ``split`` of each language: rows in the ROW_KEYS schema.
 
@@ -72,7 +73,7 @@ def evaluate(
     from weamcli.common.sentence_vectors import inference_device
     from weamcli.finetune.classifier import HEAD_FILE, load_classifier, predict
 
-    say = progress or (lambda _m: None)
+    say = progress or quiet
     refs: list[ModelRef] = []
     for m in models:
         refs.extend([m] if isinstance(m, ModelRef) else [resolve_model(n) for n in expand_model_folders([m])])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ import numpy as np
 
 from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef
+from weamcli.common.progress import Progress, quiet
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def evaluate_retrieval(
     name: str | None = None,
     batch_size: int = 64,
     max_length: int = 128,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """The Tatoeba probe: x→en and en→x nearest-neighbour accuracy per language, as result rows
     (task "tatoeba", with "direction" and "layer"; predictions are the retrieved line indices)."""
@@ -130,7 +131,7 @@ def evaluate_retrieval(
     from weamcli.common.sentence_vectors import encode_sentences, inference_device
     from weamcli.finetune.classifier import shared_tokenizer
 
-    say = progress or (lambda _m: None)
+    say = progress or quiet
     ref = resolve_model(model) if isinstance(model, str) else model
     codes = resolve_tatoeba_languages(data_dir, langs)
     pairs = {code: read_tatoeba_pair(data_dir, code) for code in codes}  # all read before the model runs

@@ -20,9 +20,9 @@ from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_file
 from weamcli.common.models import METADATA_FILE, ModelRef, load_model, load_tokenizer
 from weamcli.common.sentence_vectors import mean_pool
+from weamcli.finetune.settings import POOLINGS
 
 HEAD_FILE = "classifier.safetensors"
-POOLINGS = ("mean", "cls")
 
 
 class PooledClassifier(nn.Module):

@@ -10,38 +10,20 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir
 from weamcli.common.models import METADATA_FILE, ModelRef, model_label, parameter_count
+from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import write_run_record
 from weamcli.common.tasks import TaskSpec, TaskSplit, label_set, load_split, resolve_language
+from weamcli.finetune.settings import FinetuneSettings
 
-SELECTIONS = ("best-dev", "last")
 # weam.json keys of the base model that describe how its encoder came to be; carried into the fine-tune
 CARRIED_KEYS = ("text_prefix", "method", "pretrain_langs", "base_model", "num_layers")
-
-
-@dataclass(frozen=True)
-class FinetuneConfig:
-    """Hyper-parameters; the defaults are those of the hand-made baseline (notes/baselines.md)."""
-
-    lr: float = 3e-5  # encoder
-    head_lr: float = 1e-3
-    weight_decay: float = 0.01
-    batch_size: int = 16
-    max_length: int = 128
-    epochs: float = 6
-    dropout: float = 0.1
-    pooling: str = "mean"
-    select: str = "best-dev"
-    freeze_embeddings: bool = False
-    max_train_examples: int | None = None
-    warmup_steps: int = 0
-    max_grad_norm: float = 1.0
 
 
 @dataclass
@@ -70,31 +52,27 @@ def _english_split(task: TaskSpec, split: str) -> TaskSplit:
 
 
 def finetune(
-    model: ModelRef,
-    task: TaskSpec,
-    out: str | Path,
+    settings: FinetuneSettings,
     *,
-    seeds: Sequence[int] = (13,),
-    config: FinetuneConfig | None = None,
-    overwrite: bool = False,
-    progress: Callable[[str], None] | None = None,
+    model: ModelRef | None = None,
+    progress: Progress | None = None,
 ) -> FinetuneResult:
-    """Fine-tune ``model`` on ``task``'s English train split once per seed, into ``out/seed-<n>``.
+    """Fine-tune ``settings.model`` on the task's English train split once per seed, into
+    ``settings.out/seed-<n>``; ``model`` is the resolved reference when the caller has one already.
 
     A seed folder that already holds a finished fine-tune with the same configuration is kept and
     skipped, so an interrupted multi-seed run continues where it stopped.
     """
-    config = config or FinetuneConfig()
-    say = progress or (lambda _m: None)
-    if config.select not in SELECTIONS:
-        raise WeamError(f"unknown --select '{config.select}' (choose from {', '.join(SELECTIONS)})")
-    if not seeds:
-        raise WeamError("no seed given")
-    from weamcli.finetune.classifier import POOLINGS
+    from weamcli.common.models import resolve_model
 
-    if config.pooling not in POOLINGS:
-        raise WeamError(f"unknown --pooling '{config.pooling}' (choose from {', '.join(POOLINGS)})")
-    out = Path(out)
+    config = settings
+    say = progress or quiet
+    task = settings.task_spec()
+    seeds = settings.seeds
+    overwrite = settings.overwrite
+    if model is None:
+        model = resolve_model(settings.model, num_layers=settings.num_layers, progress=say)
+    out = Path(settings.out)
     if out.exists() and not out.is_dir():
         raise WeamError("output exists and is not a folder", out)
     # load (and validate) the data before any model or output exists
@@ -108,7 +86,7 @@ def finetune(
     if config.max_train_examples:
         train = _head(train, config.max_train_examples)
     base_meta = model.metadata()
-    settings = {
+    run_config = {
         "task": task.name,
         "model": model.name,
         "model_path": model.path,
@@ -118,12 +96,12 @@ def finetune(
         "n_train": len(train),
         "n_dev": len(dev),
         "labels": list(labels),
-        **asdict(config),
+        **settings.hyperparameters(),
     }
     result = FinetuneResult(str(out), task.name, "")
     for seed in seeds:
         target = out / f"seed-{seed}"
-        done = None if overwrite else _finished(target, settings, seed)
+        done = None if overwrite else _finished(target, run_config, seed)
         if done is not None:
             say(f"seed {seed}: already fine-tuned with this configuration in {target}; kept")
             result.runs.append(done)
@@ -141,7 +119,7 @@ def finetune(
             config,
             seed,
             target,
-            settings,
+            run_config,
             overwrite=overwrite,
             say=say,
         )
@@ -150,7 +128,7 @@ def finetune(
         write_run_record(
             out,
             "finetune",
-            settings,
+            {**run_config, "settings": settings.to_dict()},
             seed=seed,
             metrics={
                 "dev_accuracy": run.dev_accuracy,
@@ -220,7 +198,7 @@ def _train_one(
     train: TaskSplit,
     dev: TaskSplit,
     labels: tuple[str, ...],
-    config: FinetuneConfig,
+    config: FinetuneSettings,
     seed: int,
     target: Path,
     settings: dict[str, Any],

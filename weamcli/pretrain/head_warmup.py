@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +15,13 @@ from weamcli.common.models import (
     ModelRef,
     load_model,
 )
+from weamcli.common.progress import Progress
 from weamcli.pretrain.objectives import encoder_and_head
 from weamcli.pretrain.pairs import sha
 from weamcli.pretrain.trainer import build_trainer, progress_callback, seed_everything, training_args
 from weamcli.pretrain.vocabulary import corpus_vocabulary, merge_rows, trim_vocabulary
 
 DEFAULT_WARMUP_STEPS = 200
-Progress = Callable[[str], None]
 
 
 def head_state(mlm, full: dict[str, Any] | None, keep: Sequence[int] | None) -> dict[str, Any]:

@@ -33,8 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-SWAP_POLICIES = ("one-to-one", "all")
-SUBWORD_POLICIES = ("first-piece", "single-piece")
+from weamcli.pretrain.settings import SUBWORD_POLICIES, SWAP_POLICIES
 
 
 def word_pieces(

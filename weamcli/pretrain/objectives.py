@@ -25,9 +25,7 @@ from torch import nn
 
 from weamcli.common.errors import WeamError
 from weamcli.pretrain.masking import mask_tokens, split_layout
-
-OBJECTIVES = ("weam", "tlm", "mlm")
-CP_PARTNER_POLICIES = ("unmasked", "any")
+from weamcli.pretrain.settings import CP_PARTNER_POLICIES, OBJECTIVES
 
 
 def encoder_and_head(mlm: nn.Module) -> tuple[nn.Module, nn.Module]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,10 @@ from weamcli.align.run import read_alignment_folder
 from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir
 from weamcli.common.languages import Language, language
+from weamcli.common.progress import Progress, quiet
 from weamcli.pretrain.masking import build_pair, word_pieces
 
 DATA_VERSION = 2  # 2: lone "▁" pieces belong to no word (masking.word_pieces)
-Progress = Callable[[str], None]
 
 
 def expand_pattern(pattern: str, lang: Language) -> str:
@@ -72,7 +71,7 @@ def align_raw(source: Path, target: Path, out_dir: Path, lang: Language, progres
         symmetrize="intersect",
         overwrite=True,
         crlf="strip",  # NTREX-128 ships with Windows line endings
-        progress=lambda *_: None,  # its progress takes (stage, done, total); one line above suffices
+        progress=quiet,  # one line above suffices
     )
     return out_dir
 

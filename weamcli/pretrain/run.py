@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,13 @@ from weamcli.common.models import (
     resolve_model,
     weam_home,
 )
+from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import append_records, make_record
 from weamcli.pretrain.head_warmup import DEFAULT_WARMUP_STEPS, ensure_warm_head, load_head
-from weamcli.pretrain.masking import SUBWORD_POLICIES, SWAP_POLICIES
-from weamcli.pretrain.objectives import CP_PARTNER_POLICIES, OBJECTIVES
 from weamcli.pretrain.output_folder import CHECKPOINTS, CONFIG_FILE, check_out_dir, last_checkpoint
 from weamcli.pretrain.pairs import align_raw, expand_pattern, prepare_pairs, sha
+from weamcli.pretrain.schedule import plan_steps
+from weamcli.pretrain.settings import PretrainSettings
 from weamcli.pretrain.trainer import (
     build_trainer,
     default_bf16,
@@ -48,7 +48,7 @@ from weamcli.pretrain.trainer import (
 )
 from weamcli.pretrain.vocabulary import TRIM_AUTO_VOCAB, corpus_vocabulary, trim_vocabulary, untrim_vocabulary
 
-Progress = Callable[[str], None]
+RESUME_FREE = ("out", "resume", "overwrite", "save_steps", "logging_steps")
 
 
 @dataclass
@@ -64,130 +64,73 @@ class PretrainResult:
     loss_cp_last: float | None
     head_warmup: str | None
     log: list[dict[str, Any]] = field(default_factory=list)
+    epochs: float = 0.0  # passes over the pairs actually run
+    step_plan: str = ""  # how the length was decided, in words
 
 
 def pretrain(
-    langs: Sequence[str],
-    out_dir: str | os.PathLike,
+    settings: PretrainSettings,
     *,
-    alignments: str | None = None,
-    source: str | None = None,
-    target: str | None = None,
-    model: str = "e5-small",
-    num_layers: int | None = None,
-    objective: str = "weam",
-    mask_prob: float = 0.3,
-    lam: float = 1.0,
-    swap: str = "one-to-one",
-    subwords: str = "first-piece",
-    cp_unaligned: bool = False,
-    cp_partner: str = "unmasked",
-    head_warmup_steps: int | None = None,
-    head_warmup_lr: float = 1e-3,
-    trim_vocab: bool | None = None,
-    bf16: bool | None = None,
-    batch_size: int = 32,
-    grad_accum: int = 1,
-    lr: float = 5e-5,
-    max_length: int = 128,
-    epochs: float = 2.0,
-    max_steps: int | None = None,
-    max_pairs: int | None = None,
-    save_steps: int = 500,
-    logging_steps: int = 10,
-    seed: int = 42,
-    resume: bool = False,
-    overwrite: bool = False,
     cache_dir: str | os.PathLike | None = None,
     progress: Progress | None = None,
     callbacks: list | None = None,
 ) -> PretrainResult:
-    """Continually pre-train ``model`` on English–``langs`` pairs with ``objective`` into ``out_dir``.
+    """Continually pre-train ``settings.model`` on English–``settings.langs`` pairs with
+    ``settings.objective`` into ``settings.out``.
 
-    Give either ``alignments`` (a pattern of ``weam align`` folders) or ``source`` and ``target``
-    (patterns of raw parallel files, aligned here into ``out_dir/align-en-<lang>``). Path patterns
-    take ``{lang}``, ``{iso3}``, ``{ntrex}`` placeholders. ``callbacks``: extra TrainerCallbacks.
+    Settings give either ``alignments`` (a pattern of ``weam align`` folders) or ``source`` and
+    ``target`` (patterns of raw parallel files, aligned here into ``out/align-en-<lang>``). Path
+    patterns take ``{lang}``, ``{iso3}``, ``{ntrex}`` placeholders. ``callbacks``: extra
+    TrainerCallbacks.
     """
-    say = progress or (lambda _msg: None)
-    out = Path(out_dir).expanduser().resolve()
-    if objective not in OBJECTIVES:
-        raise WeamError(f"unknown objective '{objective}' (choose from {', '.join(OBJECTIVES)})")
-    if swap not in SWAP_POLICIES:
-        raise WeamError(f"unknown swap policy '{swap}' (choose from {', '.join(SWAP_POLICIES)})")
-    if subwords not in SUBWORD_POLICIES:
-        raise WeamError(f"unknown subword policy '{subwords}' (choose from {', '.join(SUBWORD_POLICIES)})")
-    if cp_partner not in CP_PARTNER_POLICIES:
-        raise WeamError(f"unknown --cp-partner '{cp_partner}' (choose from {', '.join(CP_PARTNER_POLICIES)})")
-    if not 0.0 < mask_prob < 1.0:
-        raise WeamError(f"--mask-prob must be between 0 and 1, got {mask_prob}")
-    if max_length < 8:
-        raise WeamError(f"--max-length must be at least 8, got {max_length}")
-    if (alignments is None) == (source is None and target is None) or (source is None) != (target is None):
-        raise WeamError("give either --alignments, or both --source and --target")
-    languages = [language(code) for code in langs]
-    if not languages:
-        raise WeamError("give at least one language with --lang")
-    if any(lg.code == "en" for lg in languages):
-        raise WeamError("English is always the source side; --lang names the other languages")
+    s = settings
+    say = progress or quiet
+    out = Path(s.out).expanduser().resolve()
+    languages = [language(code) for code in s.langs]
 
-    ref = resolve_model(model, num_layers=num_layers, progress=say)
+    ref = resolve_model(s.model, num_layers=s.num_layers, progress=say)
     tokenizer = load_tokenizer(ref)
     if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
         raise WeamError(
             "the tokenizer has no [MASK]/[CLS]/[SEP] tokens; a masked-LM tokenizer is needed", ref.path
         )
     base_meta = ref.metadata()
-    warm_steps = head_warmup_steps
+    warm_steps = s.head_warmup_steps
     if warm_steps is None:
         warm_steps = 0 if base_meta.get("has_mlm_head", True) else DEFAULT_WARMUP_STEPS
-    trim = trim_vocab if trim_vocab is not None else len(tokenizer) > TRIM_AUTO_VOCAB
-    use_bf16 = default_bf16() if bf16 is None else bf16
+    trim = s.trim_vocab if s.trim_vocab is not None else len(tokenizer) > TRIM_AUTO_VOCAB
+    use_bf16 = default_bf16() if s.bf16 is None else s.bf16
 
-    config = {
-        "langs": [lg.code for lg in languages],
-        "alignments": alignments,
-        "source": source,
-        "target": target,
+    codes = [lg.code for lg in languages]
+    resolved = {
+        "langs": codes,
         "model": ref.path,
         "model_label": ref.label,
         "num_layers": ref.num_layers,
-        "objective": objective,
-        "mask_prob": mask_prob,
-        "lambda": lam,
-        "swap": swap,
-        "subwords": subwords,
-        "cp_unaligned": cp_unaligned,
-        "cp_partner": cp_partner,
         "head_warmup_steps": warm_steps,
-        "head_warmup_lr": head_warmup_lr,
         "trim_vocab": trim,
         "bf16": use_bf16,
-        "batch_size": batch_size,
-        "grad_accum": grad_accum,
-        "lr": lr,
-        "max_length": max_length,
-        "epochs": epochs,
-        "max_steps": max_steps,
-        "max_pairs": max_pairs,
-        "seed": seed,
     }
+    record_config = {**s.to_dict(), **resolved}
+    # what --resume must match: everything that shapes the model, not where or how often it reports
+    config = {k: v for k, v in record_config.items() if k not in RESUME_FREE}
     args = training_args(
         out / CHECKPOINTS,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        lr=lr,
-        epochs=epochs,
-        max_steps=max_steps,
-        save_steps=save_steps,
-        logging_steps=logging_steps,
-        seed=seed,
+        batch_size=s.batch_size,
+        grad_accum=s.grad_accum,
+        lr=s.lr,
+        epochs=1.0,  # replaced by the exact step plan once the pairs are counted
+        max_steps=None,
+        save_steps=s.save_steps,
+        logging_steps=s.logging_steps,
+        seed=s.seed,
         bf16=use_bf16,
     )
     main = args.process_index == 0
     if not main:
-        say = lambda _msg: None  # noqa: E731 - one voice under torchrun
+        say = quiet  # one voice under torchrun
     if main:
-        check_out_dir(out, config, resume=resume, overwrite=overwrite, clear=False)
+        check_out_dir(out, config, resume=s.resume, overwrite=s.overwrite, clear=False)
 
     cache = Path(cache_dir) if cache_dir else weam_home() / "cache" / "pretrain"
     from datasets import concatenate_datasets
@@ -195,12 +138,12 @@ def pretrain(
     parts, keys, folders = [], [], []
     with args.main_process_first(desc="prepare pairs"):
         for lg in languages:
-            if alignments is not None:
-                folder = Path(expand_pattern(alignments, lg)).expanduser()
+            if s.alignments is not None:
+                folder = Path(expand_pattern(s.alignments, lg)).expanduser()
             else:
                 folder = align_raw(
-                    Path(expand_pattern(source, lg)).expanduser(),
-                    Path(expand_pattern(target, lg)).expanduser(),
+                    Path(expand_pattern(s.source, lg)).expanduser(),
+                    Path(expand_pattern(s.target, lg)).expanduser(),
                     out / f"align-en-{lg.code}",
                     lg,
                     say,
@@ -209,29 +152,38 @@ def pretrain(
                 folder,
                 lg,
                 tokenizer,
-                max_length=max_length,
-                swap=swap,
-                subwords=subwords,
+                max_length=s.max_length,
+                swap=s.swap,
+                subwords=s.subwords,
                 cache_dir=cache,
                 progress=say,
             )
-            if max_pairs:
-                ds = ds.select(range(min(max_pairs, len(ds))))
+            if s.max_pairs:
+                ds = ds.select(range(min(s.max_pairs, len(ds))))
             if len(ds) == 0:
                 raise WeamError("no pairs", folder)
             parts.append(ds)
             keys.append(key)
             folders.append(str(folder))
     dataset = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+    plan = plan_steps(
+        len(dataset),
+        batch_size=s.batch_size,
+        grad_accum=s.grad_accum,
+        world_size=args.world_size,
+        epochs=s.planned_epochs,
+        max_steps=s.max_steps,
+    )
+    args.max_steps = plan.steps
     with args.main_process_first(local=False, desc="set up the output folder"):
         if main:  # only one process may clear or write the folder; inputs are valid by now
-            resume_from = check_out_dir(out, config, resume=resume, overwrite=overwrite)
+            resume_from = check_out_dir(out, config, resume=s.resume, overwrite=s.overwrite)
             out.mkdir(parents=True, exist_ok=True)
             with atomic_file(out / CONFIG_FILE) as fh:
                 json.dump(config, fh, indent=2)
         else:
-            resume_from = last_checkpoint(out / CHECKPOINTS) if resume else None
-    corpus_key = sha(keys, max_pairs)
+            resume_from = last_checkpoint(out / CHECKPOINTS) if s.resume else None
+    corpus_key = sha(keys, s.max_pairs)
 
     from transformers import AutoModelForMaskedLM
 
@@ -243,17 +195,17 @@ def pretrain(
             tokenizer,
             corpus_key=corpus_key,
             steps=warm_steps,
-            seed=seed,
-            batch_size=batch_size,
-            lr=head_warmup_lr,
-            max_length=max_length,
-            mask_prob=mask_prob,
+            seed=s.seed,
+            batch_size=s.batch_size,
+            lr=s.head_warmup_lr,
+            max_length=s.max_length,
+            mask_prob=s.mask_prob,
             trim=trim,
             bf16=use_bf16,
             cache_root=out.parent,
             progress=say,
         )
-    seed_everything(seed)  # before loading: any randomly initialised head weights depend on it
+    seed_everything(s.seed)  # before loading: any randomly initialised head weights depend on it
     mlm = load_model(ref, AutoModelForMaskedLM)
     if warm_folder is not None:
         load_head(mlm, warm_folder)
@@ -268,31 +220,34 @@ def pretrain(
         tokenizer,
         keep,
         args,
-        objective=objective,
-        mask_prob=mask_prob,
-        lam=lam,
-        cp_unaligned=cp_unaligned,
-        cp_partner=cp_partner,
+        objective=s.objective,
+        mask_prob=s.mask_prob,
+        lam=s.lam,
+        cp_unaligned=s.cp_unaligned,
+        cp_partner=s.cp_partner,
         callbacks=[progress_callback(say), *(callbacks or [])],
     )
     if resume_from is not None:
         say(f"resuming from {resume_from}")
-    elif resume:
+    elif s.resume:
         say("no complete checkpoint yet; starting from the beginning")
-    say(f"training {objective} on {len(dataset):,} pairs ({', '.join(config['langs'])})")
+    say(f"training {s.objective} on {len(dataset):,} pairs ({', '.join(codes)}): {plan.describe()}")
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     log = [x for x in trainer.state.log_history if "loss_mp" in x]
     steps = trainer.state.global_step
+    epochs_run = round(float(trainer.state.epoch or 0.0), 4)
     result = PretrainResult(
         out,
-        objective,
-        config["langs"],
+        s.objective,
+        codes,
         steps,
         len(dataset),
         *_first_last(log, "loss_mp"),
         *_first_last(log, "loss_cp"),
         head_warmup=str(warm_folder) if warm_folder else None,
         log=log,
+        epochs=epochs_run,
+        step_plan=plan.describe(),
     )
     if not main:
         return result
@@ -302,12 +257,13 @@ def pretrain(
     meta = {k: v for k, v in base_meta.items() if k != "preset"}
     meta.update(
         {
-            "method": objective,
-            "pretrain_langs": config["langs"],
+            "method": s.objective,
+            "pretrain_langs": codes,
             "base_model": ref.label,
             "num_layers": mlm.config.num_hidden_layers,
             "has_mlm_head": True,
             "steps": steps,
+            "epochs": epochs_run,
         }
     )
     with tempfile.TemporaryDirectory(prefix=".final-", dir=out) as tmp:
@@ -317,6 +273,8 @@ def pretrain(
             os.replace(p, out / p.name)
     metrics = {
         "steps": steps,
+        "epochs": epochs_run,
+        "step_plan": plan.record(),
         "pairs": len(dataset),
         "alignment_folders": folders,
         "loss_mp_first": result.loss_mp_first,
@@ -329,8 +287,10 @@ def pretrain(
         "trimmed_vocab_rows": len(keep) if trim else None,
         "resumed_from": str(resume_from) if resume_from else None,
     }
-    records = [make_record("pretrain", config, seed=seed, metrics=entry, event="log") for entry in log]
-    records.append(make_record("pretrain", config, seed=seed, metrics=metrics))
+    records = [
+        make_record("pretrain", record_config, seed=s.seed, metrics=entry, event="log") for entry in log
+    ]
+    records.append(make_record("pretrain", record_config, seed=s.seed, metrics=metrics))
     append_records(out / "run.jsonl", records)
     with atomic_file(out / METADATA_FILE) as fh:  # written last: marks the folder complete
         json.dump(meta, fh, indent=2)

@@ -6,18 +6,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_file
+from weamcli.common.progress import Progress
 from weamcli.pretrain.masking import PairCollator
 from weamcli.pretrain.objectives import PretrainingModel
 from weamcli.pretrain.vocabulary import corpus_vocabulary
 
 TRIM_FILE = "trimmed-vocab.json"
-Progress = Callable[[str], None]
 
 
 def default_bf16() -> bool:

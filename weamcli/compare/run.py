@@ -1,0 +1,41 @@
+"""`weam compare`'s one core function: build the table from evaluation rows and write it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from weamcli.compare.settings import CompareSettings
+from weamcli.compare.table import Comparison, compare_results
+from weamcli.compare.write import default_out_dir, write_comparison
+
+
+@dataclass
+class ComparisonResult:
+    comparison: Comparison
+    written: dict[str, Path]
+
+
+def run_comparison(
+    settings: CompareSettings,
+    *,
+    expected_models: dict[str, str] | None = None,
+    notes: Sequence[str] = (),
+) -> ComparisonResult:
+    """Compare, then write table.md, table.csv, plots and run.jsonl; ``notes`` are added to the
+    table's notes (the experiment grid states the pre-training steps and epochs run there)."""
+    s = settings
+    comparison = compare_results(
+        s.results,
+        s.baseline,
+        task=s.task,
+        split=s.split,
+        by=s.by,
+        n_boot=s.bootstrap,
+        seed=s.seed,
+        expected_models=expected_models,
+    )
+    comparison.notes.extend(notes)
+    out = Path(s.out) if s.out is not None else default_out_dir(s.results)
+    return ComparisonResult(comparison, write_comparison(comparison, out))

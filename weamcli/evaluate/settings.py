@@ -1,0 +1,60 @@
+"""Every setting of `weam evaluate`, defined once (CLI flags, the core and the experiment TOML's
+``[evaluate]`` section; the task options are shared with `weam finetune` and live in ``[task]``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from weamcli.common.settings import no_duplicates, option
+from weamcli.common.task_settings import TaskSettings
+
+EVAL_SPLITS = ("test", "dev")
+DEFAULT_TATOEBA = "../shared/data/tatoeba"
+
+
+@dataclass(kw_only=True)
+class EvaluateSettings(TaskSettings):
+    section = "evaluate"
+
+    models: list[str] = option(
+        help="Fine-tuned folder(s), comma-separated (a `weam finetune` output stands for all its seeds); "
+        "any model for tatoeba.",
+        flag="--model",
+        short="-m",
+        check=no_duplicates,
+        grid="the grid's fine-tuned models",
+    )
+    langs: list[str] = option(
+        ["all"],
+        help="Languages, e.g. deu_Latn,swh_Latn or de,sw; 'all' is every language the task has data for.",
+        flag="--lang",
+        short="-l",
+        check=no_duplicates,
+    )
+    split: str = option(
+        "test", help="Split to score (English dev is for model selection).", choices=EVAL_SPLITS
+    )
+    results: str | None = option(
+        None,
+        help="JSON lines file the rows are appended to (default <model>/results.jsonl, or ./results.jsonl "
+        "for a preset or hub name).",
+        grid="each grid cell writes its own results.jsonl",
+    )
+    name: str | None = option(
+        None, help="Model label in the rows (default from weam.json).", grid="the grid names its models"
+    )
+    layer: int = option(-1, help="tatoeba: hidden layer to mean-pool (-1 = last).")
+    batch_size: int = option(32, help="Examples per forward pass.", minimum=1)
+
+    def check_together(self) -> None:
+        super().check_together()
+        if self.task == "custom" and self.test is None and self.split == "test":
+            self.fail("test", "FILE is needed: the file --task custom scores")
+        if self.task == "custom" and self.split != "test":
+            self.fail("split", "must stay at test: --task custom scores the --test file")
+        if "all" in self.langs and len(self.langs) > 1:
+            self.fail("langs", "'all' stands alone")
+
+    @property
+    def lang_text(self) -> str:
+        return ",".join(self.langs)

@@ -1,0 +1,253 @@
+"""Reading an experiment TOML strictly: every section is a settings class, every key is checked.
+
+``[experiment]`` and ``[model]`` are the grid's own; ``[align]``, ``[pretrain]``, ``[finetune]``,
+``[evaluate]``, ``[task]`` and ``[compare]`` take exactly the options of the matching command,
+with the same defaults and checks, except those the grid sets itself (languages, model, output
+folders …), which are refused with a pointer to the grid key that sets them. All of it is checked
+when the file is loaded, before any step runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from weamcli.align.settings import AlignSettings
+from weamcli.common.errors import WeamError
+from weamcli.common.languages import language
+from weamcli.common.settings import Settings, TomlSource
+from weamcli.common.task_settings import TaskSettings
+from weamcli.compare.settings import CompareSettings
+from weamcli.evaluate.settings import EvaluateSettings
+from weamcli.experiment.settings import METHODS, ExperimentSettings, ModelSettings
+from weamcli.finetune.settings import FinetuneSettings
+from weamcli.pretrain.settings import PretrainSettings
+
+SECTIONS: dict[str, type[Settings]] = {
+    "experiment": ExperimentSettings,
+    "model": ModelSettings,
+    "align": AlignSettings,
+    "pretrain": PretrainSettings,
+    "finetune": FinetuneSettings,
+    "evaluate": EvaluateSettings,
+    "task": TaskSettings,
+    "compare": CompareSettings,
+}
+PRETRAIN_GRID_KEYS = ("methods", "lang_sets")  # [pretrain] keys that shape the grid, not one run
+_TASK_KEYS = {o.key for o in TaskSettings.options()}
+
+
+@dataclass
+class ExperimentConfig:
+    path: Path
+    source: TomlSource
+    name: str
+    out: Path
+    seeds: list[int]
+    task: str
+    threads: int | None
+    base_model: str
+    layers: list[int | None]
+    methods: list[str]  # "baseline" first
+    lang_sets: list[list[str]]  # weam's short codes
+    tables: dict[str, dict[str, Any]] = field(repr=False, default_factory=dict)
+
+    # the sections as written (tests and step runners read them)
+    @property
+    def pretrain(self) -> dict[str, Any]:
+        return self.tables.get("pretrain", {})
+
+    @property
+    def evaluate(self) -> dict[str, Any]:
+        return self.tables.get("evaluate", {})
+
+    # ----------------------------------------------------------------------------- settings per step
+
+    def _build(self, cls: type[Settings], fixed: dict[str, Any], **kwargs: Any) -> Any:
+        return cls.from_table(self.tables.get(cls.section, {}), source=self.source, fixed=fixed, **kwargs)
+
+    def task_settings(self) -> TaskSettings:
+        return self._build(TaskSettings, {"task": self.task})
+
+    def _task_values(self) -> dict[str, Any]:
+        return {k: v for k, v in self.task_settings().to_dict().items()}
+
+    def align_settings(self, code: str, out: Path) -> AlignSettings:
+        from weamcli.pretrain.pairs import expand_pattern
+
+        pre = self.pretrain
+        if "source" not in pre or "target" not in pre:
+            raise WeamError(
+                "[pretrain] needs source and target path patterns", *self.source.locate("pretrain")
+            )
+        lang = language(code)
+        return self._build(
+            AlignSettings,
+            {
+                "source": expand_pattern(str(pre["source"]), lang),
+                "target": expand_pattern(str(pre["target"]), lang),
+                "src_lang": "en",
+                "tgt_lang": lang.code,
+                "out": str(out),
+                "overwrite": True,
+            },
+        )
+
+    def pretrain_settings(
+        self, method: str, langs: list[str], layers: int | None, out: Path, *, resume: bool, overwrite: bool
+    ) -> PretrainSettings:
+        return self._build(
+            PretrainSettings,
+            {
+                "langs": langs,
+                "out": str(out),
+                "alignments": str(self.out / "align" / "en-{lang}"),
+                "source": None,  # the grid's align steps read [pretrain] source/target
+                "target": None,
+                "model": self.base_model,
+                "num_layers": layers,
+                "objective": method,
+                "resume": resume,
+                "overwrite": overwrite,
+            },
+            extra_keys=PRETRAIN_GRID_KEYS,
+        )
+
+    def finetune_settings(
+        self, model: str, layers: int | None, out: Path, seed: int, *, overwrite: bool
+    ) -> FinetuneSettings:
+        fixed = {
+            **self._task_values(),
+            "model": model,
+            "num_layers": layers,
+            "out": str(out),
+            "seeds": [seed],
+            "overwrite": overwrite,
+        }
+        return self._build(FinetuneSettings, fixed, elsewhere=dict.fromkeys(_TASK_KEYS, "task"))
+
+    def evaluate_settings(self, model: str, name: str, results: Path) -> EvaluateSettings:
+        fixed = {**self._task_values(), "models": [model], "name": name, "results": str(results)}
+        return self._build(EvaluateSettings, fixed, elsewhere=dict.fromkeys(_TASK_KEYS, "task"))
+
+    def compare_settings(self, results: Path, out: Path) -> CompareSettings:
+        return self._build(CompareSettings, {"results": [str(results)], "out": str(out)})
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Parse and check an experiment TOML; every error names the file and, where known, the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeamError("config file not found", path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise WeamError(f"not UTF-8 text ({exc.reason})", path) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise WeamError(f"invalid TOML ({exc})", path, int(match.group(1)) if match else None) from None
+    source = TomlSource(path, text)
+    for name, value in raw.items():
+        if name not in SECTIONS:
+            close = difflib.get_close_matches(name, list(SECTIONS), n=1)
+            hint = f"; did you mean [{close[0]}]?" if close else f" (sections: {', '.join(SECTIONS)})"
+            raise WeamError(f"unknown section [{name}]{hint}", *source.locate(name))
+        if not isinstance(value, dict):
+            raise WeamError(f"[{name}] must be a table", *source.locate(name))
+
+    exp = ExperimentSettings.from_table(raw.get("experiment", {}), source=source)
+    model = ModelSettings.from_table(raw.get("model", {}), source=source)
+    pre = raw.get("pretrain", {})
+    methods = _list_of_str(pre.get("methods", ["weam", "tlm"]), source, "methods")
+    for m in methods:
+        if m not in METHODS:
+            raise WeamError(
+                f"[pretrain] unknown method '{m}' (known: {', '.join(METHODS)})",
+                path,
+                _line_of(text, f'"{m}"') or source.locate("pretrain", "methods")[1],
+            )
+    if "baseline" not in methods:
+        methods.insert(0, "baseline")
+    sets_raw = pre.get("lang_sets", [])
+    if not isinstance(sets_raw, list) or not all(isinstance(s, list) for s in sets_raw):
+        raise WeamError(
+            "[pretrain] lang_sets must be a list of lists of language codes",
+            *source.locate("pretrain", "lang_sets"),
+        )
+    lang_sets = []
+    for group in sets_raw:
+        codes = []
+        for code in group:
+            try:
+                codes.append(language(str(code)).code)
+            except WeamError as exc:
+                raise WeamError(
+                    f"[pretrain] lang_sets: {exc.message}", path, _line_of(text, f'"{code}"')
+                ) from None
+        lang_sets.append(codes)
+    if any(m != "baseline" for m in methods) and not lang_sets:
+        raise WeamError("[pretrain] lang_sets is empty", *source.locate("pretrain", "lang_sets"))
+    name = exp.name or path.stem
+    out = Path(exp.out or f"runs/{name}")
+    config = ExperimentConfig(
+        path=path,
+        source=source,
+        name=name,
+        out=out if out.is_absolute() else Path.cwd() / out,
+        seeds=exp.seeds,
+        task=exp.task,
+        threads=exp.threads,
+        base_model=model.base,
+        layers=[n or None for n in model.layers],
+        methods=methods,
+        lang_sets=lang_sets,
+        tables={k: v for k, v in raw.items() if isinstance(v, dict)},
+    )
+    _check_every_section(config)
+    return config
+
+
+def _check_every_section(config: ExperimentConfig) -> None:
+    """Build each stage's settings once with stand-in grid values: every unknown key, bad value
+    and missing data folder is reported now, not after hours of pre-training."""
+    from weamcli.common.tasks import resolve_language
+
+    placeholder = config.out / ".check"
+    spec = config.task_settings().task_spec()  # a missing data folder fails here
+    evaluate = config.evaluate_settings(str(placeholder), "check", placeholder / "results.jsonl")
+    if config.task != "tatoeba":
+        for code in evaluate.langs:
+            if code != "all":
+                try:
+                    resolve_language(spec, code)  # the check `weam evaluate` makes, made now
+                except WeamError as exc:
+                    line = _line_of(config.source.text, f'"{code}"')
+                    raise WeamError(f"[evaluate] langs: {exc.message}", config.path, line) from None
+    if any(m != "baseline" for m in config.methods):
+        code = config.lang_sets[0][0]
+        config.align_settings(code, placeholder)
+        for method in config.methods[1:]:
+            config.pretrain_settings(
+                method, config.lang_sets[0], None, placeholder, resume=False, overwrite=False
+            )
+    config.finetune_settings(config.base_model, None, placeholder, config.seeds[0], overwrite=False)
+    config.compare_settings(placeholder, placeholder)
+
+
+def _list_of_str(value: Any, source: TomlSource, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise WeamError(f"[pretrain] {key} must be a list of names", *source.locate("pretrain", key))
+    return list(value)
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return number
+    return None

@@ -1,0 +1,38 @@
+"""The experiment TOML's own sections: ``[experiment]`` (the run) and ``[model]`` (the size axis).
+Every other section is a stage's settings class (see ``experiment.config``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from weamcli.common.settings import Settings, no_duplicates, option
+
+METHODS = ("baseline", "mlm", "tlm", "weam")
+
+
+@dataclass(kw_only=True)
+class ExperimentSettings(Settings):
+    section = "experiment"
+
+    name: str | None = option(None, help="The study's name (default: the config file's stem).")
+    out: str | None = option(
+        None, help="Output folder (default runs/<name>), relative to the working directory."
+    )
+    seeds: list[int] = option(
+        [13], help="Fine-tuning seeds; every model is fine-tuned once per seed.", check=no_duplicates
+    )
+    task: str = option("sib200", help="The task fine-tuned and evaluated ([task] holds its options).")
+    threads: int | None = option(None, help="CPU threads for torch (default: torch's choice).", minimum=1)
+
+
+@dataclass(kw_only=True)
+class ModelSettings(Settings):
+    section = "model"
+
+    base: str = option("e5-small", help="The base model: preset, save_pretrained folder or hub name.")
+    layers: list[int] = option(
+        [0],
+        help="Model-size axis: keep the first N encoder layers, one model per value (0: all layers).",
+        minimum=0,
+        check=no_duplicates,
+    )

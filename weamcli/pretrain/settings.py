@@ -1,0 +1,172 @@
+"""Every setting of `weam pretrain`, defined once (CLI flags, the core and the experiment TOML's
+``[pretrain]`` section all read this class)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from weamcli.common.settings import Settings, no_duplicates, option
+
+OBJECTIVES = ("weam", "tlm", "mlm")
+SWAP_POLICIES = ("one-to-one", "all")
+SUBWORD_POLICIES = ("first-piece", "single-piece")
+CP_PARTNER_POLICIES = ("unmasked", "any")
+DEFAULT_EPOCHS = 2.0  # when neither --epochs nor --max-steps is given
+
+
+def _not_english(codes: list[str]) -> str | None:
+    from weamcli.common.errors import WeamError
+    from weamcli.common.languages import language
+
+    for code in codes:
+        try:
+            lang = language(code)
+        except WeamError as exc:
+            return f"has a problem: {exc.message}"
+        if lang.code == "en":
+            return "names English, which is always the source side; give the other languages"
+    return None
+
+
+@dataclass(kw_only=True)
+class PretrainSettings(Settings):
+    section = "pretrain"
+
+    langs: list[str] = option(
+        help="Target language(s), comma-separated (de or de,es,zh); English is always the other side. "
+        "One model is trained over all pairs.",
+        flag="--lang",
+        short="-l",
+        check=lambda v: no_duplicates(v) or _not_english(v) or (None if v else "is empty"),
+        grid="[pretrain] lang_sets",
+    )
+    out: str = option(
+        help="Output folder: save_pretrained model + weam.json + run.jsonl; checkpoints in OUT/checkpoints.",
+        short="-o",
+        grid="each grid cell has its own folder under [experiment] out",
+    )
+    alignments: str | None = option(
+        None,
+        help="`weam align` folder pattern, e.g. 'runs/align-en-{lang}' ({lang}, {iso3}, {ntrex} are "
+        "substituted).",
+        short="-a",
+        grid="the grid aligns into its align/ folder",
+    )
+    source: str | None = option(
+        None,
+        help="Raw English file pattern (instead of --alignments); aligned here with eflomal, "
+        "intersection symmetrisation.",
+    )
+    target: str | None = option(
+        None, help="Raw target file pattern, e.g. '.../newstest2019-ref.{ntrex}.txt'."
+    )
+    model: str = option(
+        "e5-small",
+        help="Preset (tiny, e5-small, mbert, xlmr), save_pretrained folder or hub name.",
+        short="-m",
+        grid="[model] base",
+    )
+    num_layers: int | None = option(
+        None, help="Keep only the first N encoder layers.", minimum=1, grid="[model] layers"
+    )
+    objective: str = option(
+        "weam",
+        help="weam (L_mp + λ·L_cp with the vector swap), tlm (L_mp on the pair), mlm (L_mp, the two "
+        "sentences unpaired).",
+        choices=OBJECTIVES,
+        grid="[pretrain] methods",
+    )
+    mask_prob: float = option(
+        0.3,
+        help="Masking probability (80% [MASK], 10% random corpus piece, 10% unchanged).",
+        above=0.0,
+        below=1.0,
+    )
+    lam: float = option(1.0, help="Weight λ of L_cp (weam only).", key="lambda", minimum=0.0)
+    swap: str = option(
+        "one-to-one",
+        help="Links swapped: one-to-one (both words have exactly one link) or all (a word with "
+        "several partners takes its first partner).",
+        choices=SWAP_POLICIES,
+    )
+    subwords: str = option(
+        "first-piece",
+        help="first-piece (swap and score first pieces) or single-piece (only words that are one "
+        "piece on both sides).",
+        choices=SUBWORD_POLICIES,
+    )
+    cp_unaligned: bool = option(
+        False, help="Also score masked pieces without a partner in L_cp (they are then counted twice)."
+    )
+    cp_partner: str = option(
+        "unmasked",
+        help="unmasked: L_cp scores a masked piece only when its aligned partner is not masked "
+        "(predict it from the visible translation); any: also when the partner is masked.",
+        choices=CP_PARTNER_POLICIES,
+    )
+    head_warmup_steps: int | None = option(
+        None,
+        help="Steps of head-only MLM before training (default 200 for a model without a trained MLM "
+        "head, e.g. e5-small; else 0). Cached beside OUT.",
+        minimum=0,
+    )
+    head_warmup_lr: float = option(
+        1e-3, help="Learning rate of the head warm-up (the head starts untrained).", above=0.0
+    )
+    trim_vocab: bool | None = option(
+        None,
+        help="Train with only the corpus's pieces in the vocabulary (default: on above 100k pieces); "
+        "saved at full size.",
+    )
+    bf16: bool | None = option(
+        None,
+        help="bf16 autocast (default: on where the GPU supports it; on a CPU, chosen by measurement).",
+    )
+    batch_size: int = option(32, help="Pairs per device per step.", minimum=1)
+    grad_accum: int = option(1, help="Gradient accumulation steps.", minimum=1)
+    lr: float = option(5e-5, help="Peak learning rate.", above=0.0)
+    max_length: int = option(128, help="Pieces per pair, specials included.", minimum=8)
+    epochs: float | None = option(
+        None,
+        help=f"Passes over the pairs (default {DEFAULT_EPOCHS:g} when --max-steps is not given). With "
+        "both, training stops at whichever comes first.",
+        above=0.0,
+    )
+    max_steps: int | None = option(
+        None,
+        help="Stop after N optimiser steps (a cap: with --epochs too, whichever comes first).",
+        minimum=1,
+    )
+    max_pairs: int | None = option(None, help="Use only the first N pairs per language.", minimum=1)
+    save_steps: int = option(500, help="Checkpoint every N steps (0: none).", minimum=0)
+    logging_steps: int = option(10, help="Log the losses every N steps.", minimum=1)
+    seed: int = option(42, help="Seed of masking, head initialisation and data order.")
+    resume: bool = option(
+        False,
+        help="Continue from the last checkpoint in OUT (the settings must match OUT/pretrain-config.json).",
+        grid="the grid resumes a started cell by itself",
+    )
+    overwrite: bool = option(
+        False,
+        help="Replace an existing run in OUT.",
+        grid="the grid re-runs a cell whose settings changed",
+    )
+
+    def check_together(self) -> None:
+        if self.alignments is None and self.source is None and self.target is None:
+            self.fail("alignments", "or --source and --target are needed: the parallel text to train on")
+        if self.alignments is not None and (self.source is not None or self.target is not None):
+            self.fail("alignments", "cannot be combined with --source/--target; give one or the other")
+        if (self.source is None) != (self.target is None):
+            self.fail(
+                "source" if self.source is None else "target", "is needed: --source and --target go together"
+            )
+        if self.resume and self.overwrite:
+            self.fail("resume", "cannot be combined with --overwrite")
+
+    @property
+    def planned_epochs(self) -> float | None:
+        """Epochs to run: as given, the default when no step count is given, else none (steps rule)."""
+        if self.epochs is not None:
+            return self.epochs
+        return None if self.max_steps is not None else DEFAULT_EPOCHS
