@@ -33,11 +33,11 @@ MAX_UNITS = 0x400  # the binary's MAX_SENT_LEN: longer sentences are passed as e
 _HEADER_WIDTH = 20  # header digits reserved up front, filled in once the counts are known
 
 
-class _Vocabulary(dict[str, int]):
-    """Unit → 0-based id, a new id for each unit the first time it is looked up."""
+class _Vocabulary(dict[str, str]):
+    """Unit → its 0-based id as text (what the file needs), a new id the first time it is seen."""
 
-    def __missing__(self, unit: str) -> int:
-        self[unit] = index = len(self)
+    def __missing__(self, unit: str) -> str:
+        self[unit] = index = str(len(self))
         return index
 
 
@@ -61,11 +61,10 @@ class EflomalInput:
     def add(self, source_line: str, target_line: str) -> None:
         """One pair, each side as its space-joined units."""
         for fh, vocab, line in zip(self._files, self._vocab, (source_line, target_line), strict=True):
-            units = line.lower().split()
-            if not units or len(units) >= MAX_UNITS:
-                fh.write("0\n")
-            else:
-                fh.write(f"{len(units)} {' '.join(map(str, map(vocab.__getitem__, units)))}\n")
+            # every unit gets its id, even in a sentence too long to pass: as eflomal numbers them
+            ids = " ".join(map(vocab.__getitem__, line.lower().split()))
+            n = ids.count(" ") + 1 if ids else 0
+            fh.write(f"{n} {ids}\n" if 0 < n < MAX_UNITS else "0\n")
         self.sentences += 1
 
     def add_units(self, source: Sequence[str], target: Sequence[str]) -> None:

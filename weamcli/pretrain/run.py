@@ -99,7 +99,7 @@ def pretrain(
     if warm_steps is None:
         warm_steps = 0 if base_meta.get("has_mlm_head", True) else DEFAULT_WARMUP_STEPS
     trim = s.trim_vocab if s.trim_vocab is not None else len(tokenizer) > TRIM_AUTO_VOCAB
-    use_bf16 = default_bf16() if s.bf16 is None else s.bf16
+    use_bf16 = default_bf16(ref, s.batch_size, s.max_length, trim) if s.bf16 is None else s.bf16
 
     codes = [lg.code for lg in languages]
     resolved = {

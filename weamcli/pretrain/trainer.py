@@ -3,7 +3,6 @@ as save_pretrained folders of the inner masked-LM model."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
@@ -14,21 +13,10 @@ from weamcli.common.files import atomic_file
 from weamcli.common.progress import Progress
 from weamcli.pretrain.masking import PairCollator
 from weamcli.pretrain.objectives import PretrainingModel
+from weamcli.pretrain.precision import default_bf16 as default_bf16  # chosen there (re-exported)
 from weamcli.pretrain.vocabulary import corpus_vocabulary
 
 TRIM_FILE = "trimmed-vocab.json"
-
-
-def default_bf16() -> bool:
-    """bf16 autocast where it is fast: a CUDA GPU with bf16, or a CPU with avx512_bf16/AMX."""
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    with contextlib.suppress(OSError):
-        flags = Path("/proc/cpuinfo").read_text()
-        return "avx512_bf16" in flags or "amx_bf16" in flags
-    return False
 
 
 def _trainer_class():
