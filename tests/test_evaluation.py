@@ -161,8 +161,10 @@ def test_cli_evaluate_writes_rows_and_table(constant_model, shared_data, tmp_pat
     assert "swh_Latn" in out.output and "0.147" in out.output
     rows = read_records(results)
     assert [(r["lang"], r["correct"], r["n"]) for r in rows] == [("swh_Latn", 30, 204), ("eng_Latn", 30, 204)]
-    assert runner.invoke(app, args).exit_code == 0  # appended, not replaced
-    assert len(read_records(results)) == 4
+    assert runner.invoke(app, args).exit_code == 0  # the same model again: its rows are replaced
+    assert [r["lang"] for r in read_records(results)] == ["swh_Latn", "eng_Latn"]
+    assert runner.invoke(app, [*args, "--name", "other"]).exit_code == 0  # another label: appended
+    assert [r["model"] for r in read_records(results)][2:] == ["other", "other"]
     assert read_records(tmp_path / "run.jsonl")[-1]["command"] == "evaluate"
 
 

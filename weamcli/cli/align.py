@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import typer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,14 +14,14 @@ from rich.table import Table
 
 from weamcli.align.settings import AlignSettings
 
-from .console import console, err_console, say, setup_threads
+from .console import console, err_console, say, setup_threads, threads_option
 from .options import settings_command
 
 
 @settings_command("align", AlignSettings)
 def align_command(
     settings: AlignSettings,
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (simalign)."),
+    threads: int | None = threads_option("CPU threads for torch (simalign)."),
 ) -> None:
     """Word-align a parallel corpus (eflomal + symmetrisation, or SimAlign) into an output folder.
 

@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup
+
+
+def _quiet_help(option: Any) -> Any:
+    if option is not None:
+        option.metavar = ""  # --help is a flag: no "<bool>" beside it in the help
+    return option
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+class WeamCommand(TyperCommand):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, TyperArgument):
+                param.display_type_rich = _no_type  # its name says what it is: no "<str>" beside it
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _quiet_help(super().get_help_option(ctx))
+
+
+class WeamGroup(TyperGroup):
+    def get_help_option(self, ctx: Any) -> Any:
+        return _quiet_help(super().get_help_option(ctx))
+
 
 app = typer.Typer(
+    cls=WeamGroup,
     name="weam",
     help=(
         "WEAM (Word-Exchange Aligning Model): continual pre-training of multilingual encoders on "

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
-from .app import app
-from .console import command, console, say, setup_threads
+from .app import WeamCommand, app
+from .console import command, console, progress_display, say, setup_threads, threads_option
 from .tables import print_comparison
 
 _STATE_MARKS = {"done": "[green]done[/]   ", "changed": "[magenta]changed[/]", "todo": "[yellow]todo[/]   "}
 
 
-@app.command("experiment")
+@app.command("experiment", cls=WeamCommand)
 @command
 def experiment_command(
     config: Path = typer.Argument(..., help="Experiment config (TOML), e.g. examples/demo.toml."),
@@ -22,10 +22,9 @@ def experiment_command(
         False,
         "--plan",
         help="Only list the grid's steps: done, changed (settings differ: will re-run) or todo.",
+        metavar="",  # a flag: no "<bool>" in the help
     ),
-    threads: int | None = typer.Option(
-        None, "--threads", help="CPU threads for torch (overrides [experiment] threads)."
-    ),
+    threads: int | None = threads_option("CPU threads for torch (overrides \\[experiment] threads)."),
 ) -> None:
     """Run a grid: methods (baseline, mlm, tlm, weam) × pre-training language sets × model sizes ×
     seeds, through align → pretrain → finetune → evaluate → compare.
@@ -51,7 +50,8 @@ def experiment_command(
         return
     started = time.monotonic()
     say(f"experiment '{cfg.name}': {len(steps)} steps into {cfg.out}")
-    result = run_experiment(config, progress=say)
+    with progress_display() as progress:
+        result = run_experiment(config, progress=progress)
     minutes = (time.monotonic() - started) / 60
     say(
         f"finished in {minutes:.1f} min: {len(result.ran)} ran, {len(result.skipped)} already complete, "

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import typer
-
 from weamcli.finetune.settings import FinetuneSettings
 
-from .console import console, say, setup_threads
+from .console import console, progress_display, setup_threads, threads_option
 from .options import settings_command
 
 
 @settings_command("finetune", FinetuneSettings)
 def finetune_command(
     settings: FinetuneSettings,
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
+    threads: int | None = threads_option(),
 ) -> None:
     """Fine-tune on the task's ENGLISH train split; pick the epoch by English dev accuracy only."""
     from weamcli.finetune.run import finetune
 
     setup_threads(threads)
-    result = finetune(settings, progress=say)
+    with progress_display() as progress:
+        result = finetune(settings, progress=progress)
     for run in result.runs:
         note = " (kept from an earlier run)" if run.skipped else f" in {run.train_seconds:.0f} s"
         console.print(

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from weamcli.common.settings import Option, Settings
 
-from .app import app
+from .app import WeamCommand, app
 from .console import command
 
 
@@ -40,7 +41,7 @@ def _parameter(opt: Option) -> inspect.Parameter:
     default = ... if opt.required else opt.default
     if opt.is_list and isinstance(default, list) and not opt.spec.argument:
         default = ",".join(map(str, default)) if default else None
-    help_text = opt.describe()
+    help_text = escape(opt.describe())  # help is rich markup: "[pretrain] x" must print as it is
     if opt.spec.argument:
         info = typer.Argument(default, help=help_text, show_default=not opt.required)
     else:
@@ -54,7 +55,7 @@ def _parameter(opt: Option) -> inspect.Parameter:
             *names,
             help=help_text,
             show_default=default not in (None, ...),
-            metavar=None if opt.base_type is bool else _metavar(opt),
+            metavar="" if opt.base_type is bool else _metavar(opt),  # a flag takes no value
         )
     return inspect.Parameter(
         opt.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=_annotation(opt)
@@ -87,7 +88,7 @@ def settings_command(
         run.__doc__ = func.__doc__
         run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         run.__annotations__ = {}
-        app.command(name)(command(run))
+        app.command(name, cls=WeamCommand)(command(run))
         return func
 
     return decorate

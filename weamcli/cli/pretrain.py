@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 
-import typer
-
 from weamcli.pretrain.settings import PretrainSettings
 
-from .console import console, say, setup_threads
+from .console import console, progress_display, setup_threads, threads_option
 from .options import settings_command
 
 
 @settings_command("pretrain", PretrainSettings)
 def pretrain_command(
     settings: PretrainSettings,
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
+    threads: int | None = threads_option(),
 ) -> None:
     """Continual pre-training with WEAM (word-exchange), TLM or MLM; baselines differ only in the loss."""
     from rich.table import Table
@@ -23,7 +21,8 @@ def pretrain_command(
     from weamcli.pretrain.run import pretrain
 
     setup_threads(threads)
-    result = pretrain(settings, progress=say)
+    with progress_display() as progress:
+        result = pretrain(settings, progress=progress)
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only the first process reports
     table = Table(

@@ -1,18 +1,51 @@
-"""Files weam writes: atomically (a crash or Ctrl-C never leaves a half-written file or folder)
-and read back with one-line errors."""
+"""Files weam writes: atomically (a crash or Ctrl-C never leaves a half-written file or folder),
+with the user's umask, checked for writability before any work, and read back with one-line
+errors.
+
+Temporary siblings are named ``.NAME.HOST.PID.XXXX.partial`` (and ``.NAME.HOST.PID.old`` while a
+finished folder is swapped out), so the next run can tell a killed run's leftovers (its process is
+gone) from a concurrent run's (still alive) and remove only the former.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
+import re
 import shutil
+import signal
+import socket
+import stat
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import WeamError
+
+# errno → what the user is told when a write fails for a reason outside weam
+_STORAGE_ERRNOS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large for this file system or limit",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+# the same failures as libraries word them after catching the OSError themselves (safetensors:
+# "IoError(Os { code: 28, kind: StorageFull ...", torch.save: "... file write failed")
+_STORAGE_TEXTS = (
+    (re.compile(r"No space left on device|code: 28\b|StorageFull"), errno.ENOSPC),
+    (re.compile(r"Disk quota exceeded|code: 122\b|QuotaExceeded"), errno.EDQUOT),
+    (re.compile(r"File too large|code: 27\b|FileTooLarge"), errno.EFBIG),
+    (re.compile(r"Read-only file system|code: 30\b|ReadOnlyFilesystem"), errno.EROFS),
+    (re.compile(r"file write failed|unexpected pos \d+ vs \d+"), errno.ENOSPC),
+)
+LEGACY_PARTIAL_AGE = 24 * 3600  # seconds: a pid-less .partial folder this old is a dead run's
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -24,12 +57,137 @@ def read_json(path: str | os.PathLike) -> Any:
         raise WeamError(f"invalid JSON ({exc.msg})", path, exc.lineno) from None
 
 
+def storage_problem(exc: BaseException) -> str | None:
+    """What went wrong, in words, when ``exc`` (or what caused it) is a failed write: a full disk,
+    a quota, a read-only destination; None for any other error."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+            return _STORAGE_ERRNOS[exc.errno]
+        text = str(exc)
+        for pattern, code in _STORAGE_TEXTS:
+            if pattern.search(text):
+                return _STORAGE_ERRNOS[code]
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _umask() -> int:
+    with contextlib.suppress(OSError, ValueError):  # thread-safe where /proc has it
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path: str | os.PathLike) -> None:
+    """Give a finished output (a file, or a folder and everything in it) the permissions of files
+    the user creates: temporary files (mkstemp, transformers' saves) are private (0600)."""
+    mask = _umask()
+    path = Path(path)
+    items = [path, *path.rglob("*")] if path.is_dir() and not path.is_symlink() else [path]
+    for p in items:
+        st = p.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        full = 0o777 if stat.S_ISDIR(st.st_mode) else 0o666 | (st.st_mode & 0o111)
+        os.chmod(p, full & ~mask)
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Fail now, in one line, when outputs cannot be written into ``folder`` (or, where it does not
+    exist yet, into the folder it would be created in): before the work, not after it.
+
+    The folder's mode bits are honoured for root too (root may write anyway, but a folder made
+    read-only is meant to stay unwritten); then a real probe file catches read-only mounts."""
+    path = Path(folder).expanduser().absolute()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise WeamError("exists and is not a folder; outputs cannot be written under it", probe)
+    mode = probe.stat().st_mode
+    if not mode & 0o222 or (os.geteuid() != 0 and not os.access(probe, os.W_OK | os.X_OK)):
+        raise WeamError(
+            f"folder is not writable (permissions {stat.filemode(mode)}); choose another output or "
+            "change its permissions",
+            probe,
+        )
+    try:
+        fd, name = tempfile.mkstemp(prefix=".weam-write-probe.", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise WeamError(f"cannot write here ({storage_problem(exc) or exc.strerror})", probe) from None
+
+
+def _tag() -> str:
+    """host.pid: who owns a temporary sibling."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]) or "host"
+    return f"{host}.{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def _owner_gone(host: str, pid: str) -> bool:
+    """Whether the run that made a temporary sibling is gone (a live or foreign one is kept)."""
+    return host == _tag().split(".")[0] and int(pid) != os.getpid() and not _alive(int(pid))
+
+
+def clean_stale(path: str | os.PathLike) -> list[Path]:
+    """Remove what killed runs left beside ``path``: ``.partial`` folders or files of processes
+    that are gone, and restore a finished folder a killed swap moved aside. A concurrent run's
+    temporary folders (its process is alive, or it runs on another host) are left alone.
+    Returns what was removed."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    name = re.escape(path.name)
+    partial = re.compile(rf"^\.{name}\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[^.]+\.(partial|tmp)$")
+    legacy = re.compile(rf"^\.{name}\.[a-z0-9_]{{8}}\.partial$")
+    old = re.compile(rf"^\.{name}\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.old$")
+    removed = []
+    for p in sorted(path.parent.iterdir()):
+        m = partial.match(p.name) or old.match(p.name)
+        if m and _owner_gone(m["host"], m["pid"]):
+            if p.name.endswith(".old") and not path.exists():
+                os.replace(p, path)  # killed between the two renames of a swap: put it back
+                continue
+        elif not (legacy.match(p.name) and time.time() - p.stat().st_mtime > LEGACY_PARTIAL_AGE):
+            continue
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+# failures that can only be the write's own (a permission error may be an unreadable input's)
+_WRITE_ONLY = {_STORAGE_ERRNOS[e] for e in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)}
+
+
+def _write_failed(exc: BaseException, path: Path) -> None:
+    problem = storage_problem(exc)
+    if problem in _WRITE_ONLY and not isinstance(exc, WeamError):
+        raise WeamError(f"cannot write it: {problem}; nothing was replaced", path) from None
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[Any]:
-    """Open a temporary sibling of ``path`` and rename it into place only on success."""
+    """Open a temporary sibling of ``path`` and rename it into place only on success. The file gets
+    the mode of the file it replaces, else the user's umask (not mkstemp's 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_tag()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     if "b" not in mode:
         kwargs.setdefault("encoding", "utf-8")
@@ -38,11 +196,83 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        if path.exists():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        else:
+            apply_umask(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        _write_failed(exc, path)
         raise
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and `kill` wait until the block is done (delivered right after it)."""
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    except (AttributeError, OSError, ValueError):  # no POSIX signal masks here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one system call (Linux renameat2 RENAME_EXCHANGE); False where the
+    system or file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def replace_dir(new: Path, path: Path, *, keep: Callable[[Path], bool] | None = None) -> None:
+    """Put the finished folder ``new`` at ``path``, replacing what is there in one atomic swap
+    (two renames where the system cannot swap: a run killed between them leaves
+    ``.NAME.HOST.PID.old``, which ``clean_stale`` puts back). Entries of the replaced folder that
+    ``keep`` accepts and ``new`` lacks (caches such as pretrain's align-en-*) move into it."""
+    apply_umask(new)
+    if not path.exists():
+        os.replace(new, path)
+        return
+    with _signals_deferred():
+        if _exchange(new, path):
+            old = new  # the swap left the replaced folder at new's name (a .partial: cleanable)
+        else:
+            old = path.with_name(f".{path.name}.{_tag()}.old")
+            os.replace(path, old)
+            os.replace(new, path)
+    for entry in sorted(old.iterdir()) if keep is not None else []:
+        if keep(entry) and not (path / entry.name).exists():
+            os.replace(entry, path / entry.name)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def partial_dir(path: Path, *, owner: int | None = None) -> Path:
+    """A new temporary sibling of ``path`` owned by this process (see ``clean_stale``). With
+    ``owner`` (a pid that outlives this process's siblings, e.g. torchrun's) the name is the same
+    for every process that asks, and the folder may exist already."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if owner is not None:
+        host = _tag().split(".")[0]
+        shared = path.with_name(f".{path.name}.{host}.{owner}.run.partial")
+        shared.mkdir(exist_ok=True)
+        return shared
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.{_tag()}.", suffix=".partial", dir=path.parent))
 
 
 @contextlib.contextmanager
@@ -50,25 +280,21 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
     """Yield a temporary folder beside ``path``; on success it replaces ``path`` in one rename.
 
     On any error (or Ctrl-C) the temporary folder is removed and an existing ``path`` is untouched.
+    Leftovers of killed runs beside ``path`` are cleaned first.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(path)
     if path.exists() and not overwrite:
         raise WeamError("output folder already exists (pass --overwrite to replace it)", path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
-    # mkdtemp makes the folder private (0700); a finished output gets the usual permissions
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
+    tmp = partial_dir(path)
     try:
         yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
+        replace_dir(tmp, path)
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, WeamError) and exc.path and Path(exc.path).is_relative_to(tmp):
+            # name the file where the user will look for it, not in the removed temporary folder
+            final = path / Path(exc.path).relative_to(tmp)
+            raise WeamError(exc.message, final, exc.line) from None
+        _write_failed(exc, path)
         raise

@@ -229,8 +229,15 @@ def load_tokenizer(ref: ModelRef):
 
     try:
         tok = AutoTokenizer.from_pretrained(ref.path, use_fast=True)
-    except (OSError, ValueError, TypeError) as exc:
-        raise WeamError(f"cannot load a tokenizer for this model ({_first_line(exc)})", ref.path) from None
+    except Exception as exc:  # the tokenizers library raises a bare Exception for a broken file
+        broken = _broken_json(ref, ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"))
+        if broken is not None:
+            raise WeamError(f"damaged or truncated tokenizer file ({_first_line(exc)})", broken) from None
+        if isinstance(exc, (OSError, ValueError, TypeError)):
+            raise WeamError(
+                f"cannot load a tokenizer for this model ({_first_line(exc)})", ref.path
+            ) from None
+        raise
     if not getattr(tok, "is_fast", False):
         raise WeamError("weam needs a fast (Rust) tokenizer; this model has only a slow one", ref.path)
     if len(tok) < 100:
@@ -256,8 +263,58 @@ def load_model(ref: ModelRef, auto_class: Any = None, **kwargs: Any):
         config.num_hidden_layers = ref.num_layers
     try:
         return auto_class.from_pretrained(ref.path, config=config, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise WeamError(f"cannot load the model ({_first_line(exc)})", ref.path) from None
+    except Exception as exc:
+        # a weights file cut short (a full disk, an interrupted copy) fails deep in safetensors or
+        # torch: name the file
+        broken = _broken_weights(ref)
+        if broken is not None:
+            raise WeamError(
+                f"damaged or truncated weights file ({_first_line(exc)}); copy or save the model again",
+                broken,
+            ) from None
+        if isinstance(exc, (OSError, ValueError)):
+            raise WeamError(f"cannot load the model ({_first_line(exc)})", ref.path) from None
+        raise
+
+
+def _broken_weights(ref: ModelRef) -> Path | None:
+    """The first weights file of a model folder that cannot be opened, or None."""
+    folder = Path(ref.path)
+    if not folder.is_dir():
+        folder = _hub_snapshot(ref.path) or folder
+    if not folder.is_dir():
+        return None
+    from safetensors import safe_open
+
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                fh.keys()
+        except Exception:  # SafetensorError, OSError: either way the file is unusable
+            return path
+    return None
+
+
+def _broken_json(ref: ModelRef, names: tuple[str, ...]) -> Path | None:
+    folder = Path(ref.path)
+    if not folder.is_dir():
+        folder = _hub_snapshot(ref.path) or folder
+    for name in names:
+        path = folder / name
+        if path.is_file():
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                return path
+    return None
+
+
+def _hub_snapshot(repo_id: str) -> Path | None:
+    """The local snapshot folder of a cached hub model (to name its damaged files)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json")
+    return Path(cached).parent if isinstance(cached, str) else None
 
 
 def parameter_count(model: Any) -> int:

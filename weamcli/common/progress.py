@@ -17,3 +17,20 @@ class Progress(Protocol):
 
 def quiet(message: str, done: int | None = None, total: int | None = None, /) -> None:
     """Progress that goes nowhere (the default of every core function)."""
+
+
+def trainer_steps(progress: Progress, stage: str):
+    """A transformers TrainerCallback reporting optimiser steps as counted work: ``progress(stage,
+    step, max_steps)`` (from the resumed step on a resumed run), by the first process only."""
+    from transformers import TrainerCallback
+
+    class StepProgress(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero and state.max_steps:
+                progress(stage, state.global_step, state.max_steps)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                progress(stage, state.global_step, state.max_steps)
+
+    return StepProgress()

@@ -7,7 +7,7 @@ import datetime as _dt
 import os
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -77,11 +77,19 @@ def make_record(
     }
 
 
-def append_records(path: str | os.PathLike, records: list[Mapping[str, Any]]) -> Path:
+def append_records(
+    path: str | os.PathLike,
+    records: list[Mapping[str, Any]],
+    *,
+    drop: Callable[[bytes], bool] | None = None,
+) -> Path:
     """Append JSON lines to ``path``: the file is rewritten atomically with the new lines added,
-    so a crash never leaves a torn last line."""
+    so a crash never leaves a torn last line. Existing lines for which ``drop`` is true (records
+    the new ones replace) are left out in the same write."""
     path = Path(path)
     existing = path.read_bytes() if path.exists() else b""
+    if drop is not None:
+        existing = b"".join(line for line in existing.splitlines(keepends=True) if not drop(line))
     if existing and not existing.endswith(b"\n"):
         existing += b"\n"
     with atomic_file(path, "wb") as fh:

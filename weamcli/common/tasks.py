@@ -227,8 +227,16 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
     datasets.disable_progress_bars()
     fmt = _file_format(path)
     header_lines = 1 if fmt == "csv" else 0
+    nonempty = 0
     with open(path, "rb") as fh:
-        nonempty = sum(1 for line in fh if line.strip())
+        for number, raw in enumerate(fh, 1):
+            try:  # checked here: the table reader's own error names neither the line nor the byte
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise WeamError(
+                    f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", path, number
+                ) from None
+            nonempty += bool(raw.strip())
     if nonempty <= header_lines:
         raise WeamError(f"the {split} split is empty", path)
     kwargs: dict[str, Any] = {}
@@ -265,6 +273,17 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
     texts = [str(v) for v in ds[task.text_columns[0]]]
     pairs = [str(v) for v in ds[task.text_columns[1]]] if task.is_pair else None
     ids = list(ds[task.id_column]) if task.id_column else list(range(len(ds)))
+    seen_ids: dict[str, int] = {}
+    for i, example_id in enumerate(ids):
+        # paired statistics match examples by id: a repeated id would silently merge two examples
+        first = seen_ids.setdefault(str(example_id), i)
+        if first != i:
+            raise WeamError(
+                f"example id '{example_id}' in column '{task.id_column}' repeats line "
+                f"{first + 1 + header_lines}",
+                path,
+                i + 1 + header_lines,
+            )
     for i, text in enumerate(texts):
         if not text.strip():
             raise WeamError(f"empty text in column '{task.text_columns[0]}'", path, i + 1 + header_lines)
@@ -288,17 +307,19 @@ def _load_hub(task: TaskSpec, lang_code: str, split: str, *, local: Path | None)
             f"task '{task.name}' has no local {split} file for '{lang_code}' and no hub name", local
         )
     hint = f" and no local file at {local}" if local is not None else ""
-    if offline() or os.environ.get("HF_DATASETS_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
-        raise WeamError(
-            f"task '{task.name}' needs the hub data set '{task.hub_name}' ({lang_code}, {split}){hint}, but "
-            "HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set; download it where there is network, or pass "
-            "--data-dir with a local copy"
-        )
     import datasets
 
+    datasets.utils.logging.set_verbosity_error()  # "using the cached version" is not news
     try:
+        # offline, datasets reads a copy it cached earlier (HF_HOME/datasets)
         ds = datasets.load_dataset(task.hub_name, lang_code, split=task.hub_splits[split])
     except Exception as exc:
+        if offline() or os.environ.get("HF_DATASETS_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
+            raise WeamError(
+                f"task '{task.name}' needs the hub data set '{task.hub_name}' ({lang_code}, {split}){hint}, "
+                "which is not in the local cache while HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set; download "
+                "it where there is network, or pass --data-dir with a local copy"
+            ) from None
         raise WeamError(
             f"cannot load hub data set '{task.hub_name}' ({lang_code}): {exc}".splitlines()[0]
         ) from None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from weamcli.compare.settings import CompareSettings
 from weamcli.compare.table import Comparison, compare_results
-from weamcli.compare.write import default_out_dir, write_comparison
+from weamcli.compare.write import check_out_dir, default_out_dir, write_comparison
 
 
 @dataclass
@@ -24,8 +24,13 @@ def run_comparison(
     notes: Sequence[str] = (),
 ) -> ComparisonResult:
     """Compare, then write table.md, table.csv, plots and run.jsonl; ``notes`` are added to the
-    table's notes (the experiment grid states the pre-training steps and epochs run there)."""
+    table's notes (the experiment grid states the pre-training steps and epochs run there).
+
+    The output folder is checked before the work: an earlier comparison there is replaced only
+    with ``overwrite`` (and only once the new one is complete), a folder of other files never."""
     s = settings
+    out = Path(s.out) if s.out is not None else default_out_dir(s.results)
+    check_out_dir(out, overwrite=s.overwrite)
     comparison = compare_results(
         s.results,
         s.baseline,
@@ -37,5 +42,4 @@ def run_comparison(
         expected_models=expected_models,
     )
     comparison.notes.extend(notes)
-    out = Path(s.out) if s.out is not None else default_out_dir(s.results)
     return ComparisonResult(comparison, write_comparison(comparison, out))

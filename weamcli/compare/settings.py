@@ -37,3 +37,8 @@ class CompareSettings(Settings):
         short="-o",
         grid="the grid writes into its compare/ folder",
     )
+    overwrite: bool = option(
+        False,
+        help="Replace an earlier comparison in the output folder (the new one is swapped in once complete).",
+        grid="the grid replaces its compare/ folder",
+    )

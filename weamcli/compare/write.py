@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from weamcli.common.files import atomic_file
-from weamcli.common.run_records import write_run_record
+from weamcli.common.errors import WeamError
+from weamcli.common.files import atomic_dir, atomic_file, check_writable
+from weamcli.common.run_records import RUN_RECORD, write_run_record
 from weamcli.compare.render import render_csv, render_markdown
 from weamcli.compare.table import Comparison
 
@@ -35,11 +37,47 @@ def default_out_dir(paths: Sequence[str | os.PathLike]) -> Path:
     return (first if first.is_dir() else first.parent) / "compare"
 
 
+TABLE_FILES = ("table.md", "table.csv", RUN_RECORD)
+
+
+def _written_by_compare(name: str) -> bool:
+    """A name weam compare writes (tables, record, plots; hidden: temporary files)."""
+    return name in TABLE_FILES or name.endswith(".png") or name.startswith(".")
+
+
+def check_out_dir(out: Path, *, overwrite: bool) -> None:
+    """Refuse, before any work, a folder holding an earlier comparison (without ``overwrite``) or
+    other files (always: replacing the folder would delete them), or one that cannot be written."""
+    check_writable(out)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise WeamError("exists and is not a folder", out)
+    names = sorted(p.name for p in out.iterdir())
+    foreign = [n for n in names if not _written_by_compare(n)]
+    if foreign:
+        raise WeamError(
+            f"holds files weam compare did not write (e.g. {foreign[0]}); choose another --out", out
+        )
+    if names and not overwrite:
+        raise WeamError("holds an earlier comparison (pass --overwrite to replace it)", out)
+
+
 def write_comparison(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write table.md, table.csv, the plots and a run.jsonl record into ``out_dir``; return the paths."""
+    """Write table.md, table.csv, the plots and a run.jsonl record into ``out_dir`` (replacing an
+    earlier comparison there in one swap, once all is written; its run.jsonl history is carried
+    over); return the paths."""
+    out = Path(out_dir)
+    with atomic_dir(out, overwrite=True) as tmp:
+        if (out / RUN_RECORD).is_file():
+            shutil.copyfile(out / RUN_RECORD, tmp / RUN_RECORD)
+        written = _write_files(comparison, tmp)
+    return {k: out / p.name for k, p in written.items()}
+
+
+def _write_files(comparison: Comparison, out: Path) -> dict[str, Path]:
     from weamcli.compare.plots import write_plots  # matplotlib is slow to import; only writing needs it
 
-    out = Path(out_dir)
     written: dict[str, Path] = {}
     plots, skipped = write_plots(comparison, out)
     written.update(plots)

@@ -65,11 +65,13 @@ def evaluate(
     batch_size: int = 32,
     max_length: int = 128,
     progress: Progress | None = None,
+    done: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy of each fine-tuned model on ``split`` of each language: rows in the ROW_KEYS schema.
 
     All data is loaded and checked against each model's label set before any model runs, so bad
-    input fails fast with nothing written."""
+    input fails fast with nothing written. ``done``: each row is also appended there as soon as
+    its language is scored, so a caller keeps the finished languages of an interrupted run."""
     from weamcli.common.sentence_vectors import inference_device
     from weamcli.finetune.classifier import HEAD_FILE, load_classifier, predict
 
@@ -112,7 +114,9 @@ def evaluate(
             num_layers=model.encoder.config.num_hidden_layers,
             name=name,
         )
-        for code in codes:
+        stage = f"{facts['model']} seed {facts['seed']}: languages"
+        say(stage, 0, len(codes))
+        for index, code in enumerate(codes, 1):
             part = data[(labels, code)]
             best = predict(
                 model,
@@ -130,4 +134,7 @@ def evaluate(
                 f"{row['accuracy']:.3f} ({row['correct']}/{row['n']})"
             )
             rows.append(row)
+            if done is not None:
+                done.append(row)
+            say(stage, index, len(codes))
     return rows

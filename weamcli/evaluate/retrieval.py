@@ -123,9 +123,11 @@ def evaluate_retrieval(
     batch_size: int = 64,
     max_length: int = 128,
     progress: Progress | None = None,
+    done: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The Tatoeba probe: x→en and en→x nearest-neighbour accuracy per language, as result rows
-    (task "tatoeba", with "direction" and "layer"; predictions are the retrieved line indices)."""
+    (task "tatoeba", with "direction" and "layer"; predictions are the retrieved line indices).
+    ``done``: rows are also appended there as each language finishes (kept when interrupted)."""
     from weamcli.common.models import load_model, parameter_count, resolve_model
     from weamcli.common.result_rows import make_row, model_facts
     from weamcli.common.sentence_vectors import encode_sentences, inference_device
@@ -142,7 +144,9 @@ def evaluate_retrieval(
     meta = ref.metadata()
     facts = model_facts(ref, meta, params=parameter_count(encoder), num_layers=total, name=name)
     rows: list[dict[str, Any]] = []
-    for code in codes:
+    stage = f"tatoeba {facts['model']}: languages"
+    say(stage, 0, len(codes))
+    for index, code in enumerate(codes, 1):
         xx, en = pairs[code]
         kw = {"layer": layer, "prefix": ref.text_prefix, "batch_size": batch_size, "max_length": max_length}
         vx = encode_sentences(encoder, tokenizer, xx, **kw)
@@ -162,5 +166,8 @@ def evaluate_retrieval(
                 layer=layer,
             )
             rows.append(row)
+        if done is not None:
+            done.extend(rows[-2:])
         say(f"tatoeba {code}: {rows[-2]['accuracy']:.3f} x→en, {rows[-1]['accuracy']:.3f} en→x")
+        say(stage, index, len(codes))
     return rows

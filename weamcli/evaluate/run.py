@@ -3,11 +3,14 @@ and write a run record beside each — the same for the command line and the exp
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from weamcli.common.progress import Progress
+from weamcli.common.errors import WeamError
+from weamcli.common.files import check_writable
+from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import append_records, write_run_record
 from weamcli.evaluate.settings import DEFAULT_TATOEBA, EvaluateSettings
 
@@ -30,32 +33,38 @@ def results_path(results: str | None, model: str) -> Path:
 def run_evaluation(settings: EvaluateSettings, *, progress: Progress | None = None) -> EvaluationResult:
     """Zero-shot accuracy per language (or the Tatoeba probe) of every model in ``settings``.
 
-    Every model's rows are computed before anything is written, so a failure writes nothing."""
+    Bad input fails before anything is written. Interrupted (Ctrl-C, `kill`) or failing part-way,
+    the languages already scored are written (and recorded as an interrupted run), so the message
+    "completed outputs are kept" holds. A row replaces an earlier one of the same model, task,
+    split, language and seed in the results file, so a run repeated after an interruption leaves
+    one row per language."""
     s = settings
+    say = progress or quiet
+    for m in s.models:
+        check_writable(results_path(s.results, m).parent)
     targets: dict[Path, list[dict[str, Any]]] = {}
     source = None
-    if s.task == "tatoeba":
-        from weamcli.evaluate.retrieval import evaluate_retrieval
+    try:
+        if s.task == "tatoeba":
+            from weamcli.evaluate.retrieval import evaluate_retrieval
 
-        for m in s.models:
-            rows = evaluate_retrieval(
-                m,
-                s.lang_text,
-                s.data_dir or DEFAULT_TATOEBA,
-                layer=s.layer,
-                name=s.name,
-                batch_size=s.batch_size,
-                progress=progress,
-            )
-            targets.setdefault(results_path(s.results, m), []).extend(rows)
-    else:
-        from weamcli.common.tasks import resolve_language
-        from weamcli.evaluate.classification import evaluate
+            for m in s.models:
+                evaluate_retrieval(
+                    m,
+                    s.lang_text,
+                    s.data_dir or DEFAULT_TATOEBA,
+                    layer=s.layer,
+                    name=s.name,
+                    batch_size=s.batch_size,
+                    progress=progress,
+                    done=targets.setdefault(results_path(s.results, m), []),
+                )
+        else:
+            from weamcli.common.tasks import resolve_language
+            from weamcli.evaluate.classification import evaluate
 
-        spec = s.task_spec()
-        per_model = [
-            (
-                m,
+            spec = s.task_spec()
+            for m in s.models:
                 evaluate(
                     [m],
                     spec,
@@ -64,21 +73,55 @@ def run_evaluation(settings: EvaluateSettings, *, progress: Progress | None = No
                     name=s.name,
                     batch_size=s.batch_size,
                     progress=progress,
-                ),
-            )
-            for m in s.models
-        ]
-        for m, rows in per_model:
-            targets.setdefault(results_path(s.results, m), []).extend(rows)
-        source = resolve_language(spec, spec.source_lang)[0]
+                    done=targets.setdefault(results_path(s.results, m), []),
+                )
+            source = resolve_language(spec, spec.source_lang)[0]
+    except WeamError:
+        raise  # bad input: nothing written
+    except BaseException:
+        if any(targets.values()):
+            written = _write(targets, s, event="interrupted")
+            say(f"kept {sum(written.values())} finished row(s) in {', '.join(map(str, written))}")
+        raise
     result = EvaluationResult([r for rows in targets.values() for r in rows], source_lang=source)
+    result.written = _write(targets, s, event="run")
+    return result
+
+
+def _row_key(row: dict[str, Any]) -> tuple:
+    return tuple(
+        json.dumps(row.get(k), sort_keys=True)
+        for k in ("task", "split", "model", "model_path", "lang", "seed", "direction", "layer")
+    )
+
+
+def replace_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Add ``rows`` to the results file in one atomic write, dropping earlier rows with the same
+    key (a line that is not a JSON object is kept as it is: `weam compare` names it)."""
+    new = {_row_key(r) for r in rows}
+
+    def replaced(line: bytes) -> bool:
+        try:
+            old = json.loads(line)
+        except ValueError:
+            return False
+        return isinstance(old, dict) and _row_key(old) in new
+
+    append_records(path, rows, drop=replaced)
+
+
+def _write(targets: dict[Path, list[dict[str, Any]]], s: EvaluateSettings, *, event: str) -> dict[Path, int]:
+    written: dict[Path, int] = {}
     for path, rows in targets.items():
-        append_records(path, rows)
+        if not rows:
+            continue
+        replace_rows(path, rows)
         write_run_record(
             path.parent,
             "evaluate",
             {**s.to_dict(), "results": str(path)},
             metrics={"rows": len(rows), "mean_accuracy": sum(r["accuracy"] for r in rows) / len(rows)},
+            event=event,
         )
-        result.written[path] = len(rows)
-    return result
+        written[path] = len(rows)
+    return written

@@ -135,7 +135,7 @@ class ExperimentConfig:
         return self._build(EvaluateSettings, fixed, elsewhere=dict.fromkeys(_TASK_KEYS, "task"))
 
     def compare_settings(self, results: Path, out: Path) -> CompareSettings:
-        return self._build(CompareSettings, {"results": [str(results)], "out": str(out)})
+        return self._build(CompareSettings, {"results": [str(results)], "out": str(out), "overwrite": True})
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

@@ -15,7 +15,7 @@ from weamcli.common.settings import Settings
 from weamcli.experiment.config import ExperimentConfig
 
 STEP_MARKER = ".weam-step.json"
-RUN_ONLY = ("resume", "overwrite")  # how a step is run, not what it computes
+RUN_ONLY = ("resume", "overwrite", "report_to")  # how a step is run (and logged), not what it computes
 
 
 @dataclass

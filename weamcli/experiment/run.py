@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_file
+from weamcli.common.files import atomic_file, check_writable
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import append_records, make_record
 from weamcli.experiment.config import ExperimentConfig, load_config
@@ -58,6 +58,7 @@ def run_experiment(
     from weamcli.experiment.steps import STEP_RUNNERS
 
     runners = {**STEP_RUNNERS, **(runners or {})}
+    check_writable(config.out)  # before the first step, not after hours of them
     config.out.mkdir(parents=True, exist_ok=True)
     bad: set[str] = set()
     for index, step in enumerate(steps, 1):

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_dir
+from weamcli.common.files import atomic_dir, check_writable
+from weamcli.common.model_card import render_card, write_model_card
 from weamcli.common.models import METADATA_FILE, ModelRef, model_label, parameter_count
-from weamcli.common.progress import Progress, quiet
+from weamcli.common.progress import Progress, quiet, trainer_steps
 from weamcli.common.run_records import write_run_record
 from weamcli.common.tasks import TaskSpec, TaskSplit, label_set, load_split, resolve_language
 from weamcli.finetune.settings import FinetuneSettings
@@ -70,11 +71,12 @@ def finetune(
     task = settings.task_spec()
     seeds = settings.seeds
     overwrite = settings.overwrite
-    if model is None:
-        model = resolve_model(settings.model, num_layers=settings.num_layers, progress=say)
     out = Path(settings.out)
     if out.exists() and not out.is_dir():
         raise WeamError("output exists and is not a folder", out)
+    check_writable(out)  # before the model, the data and the training, not after
+    if model is None:
+        model = resolve_model(settings.model, num_layers=settings.num_layers, progress=say)
     # load (and validate) the data before any model or output exists
     train = _english_split(task, "train")
     dev = _english_split(task, "dev")
@@ -284,7 +286,7 @@ def _train_one(
             eval_strategy="epoch",
             save_strategy="no",
             logging_strategy="epoch",
-            report_to="none",
+            report_to=[] if config.report_to == "none" else [config.report_to],  # tensorboard: work/runs
             seed=seed,
             data_seed=seed,
             train_sampling_strategy="group_by_length",
@@ -300,7 +302,7 @@ def _train_one(
             eval_dataset=dev_ds,
             data_collator=DataCollatorWithPadding(tokenizer),  # dynamic padding per batch
             compute_metrics=accuracy,
-            callbacks=[Selection()],
+            callbacks=[Selection(), trainer_steps(say, f"seed {seed}: training")],
             optimizers=(optimizer, None),
         )
         trainer.remove_callback(PrinterCallback)  # progress goes through `say`, not stdout dicts
@@ -311,6 +313,8 @@ def _train_one(
             selected, dev_acc = best["epoch"], best["acc"]
         else:
             selected, dev_acc = len(history), history[-1] if history else float("nan")
+        if (work / "runs").is_dir():  # TensorBoard's event files stay with the model
+            (work / "runs").rename(tmp / "runs")
         shutil.rmtree(work, ignore_errors=True)
         params = parameter_count(model)
         num_layers = encoder.config.num_hidden_layers
@@ -336,6 +340,7 @@ def _train_one(
             finetune_config=json.loads(json.dumps(settings)),
         )
         model.to("cpu").save(tmp, tokenizer, meta)
+        write_model_card(tmp, _card(meta, config, train, dev, ref))
         write_run_record(
             tmp,
             "finetune",
@@ -351,3 +356,55 @@ def _train_one(
         )
     say(f"seed {seed}: saved epoch {selected} (English dev accuracy {dev_acc:.3f}) to {target}")
     return SeedRun(seed, str(target), selected, dev_acc, history, seconds, params)
+
+
+def _card(
+    meta: dict[str, Any], config: FinetuneSettings, train: TaskSplit, dev: TaskSplit, ref: ModelRef
+) -> str:
+    """The model card of one fine-tuned seed, from its weam.json."""
+    folder = Path(config.out) / f"seed-{meta['finetune_seed']}"
+    pretrain = meta.get("pretrain_langs") or []
+    method = meta.get("method", "baseline")
+    history = ", ".join(f"{a:.3f}" for a in meta.get("dev_history", []))
+    encoder = meta["base_model"] + (f"+{method} ({', '.join(pretrain)})" if method != "baseline" else "")
+    return render_card(
+        title=f"{meta['label']} fine-tuned on {meta['task']} (English), seed {meta['finetune_seed']}",
+        summary=(
+            f"The encoder `{encoder}` with a {meta['pooling']}-pooled classification head, fine-tuned on "
+            f"the ENGLISH training split of {meta['task']} only (the epoch chosen by English dev "
+            "accuracy): every other language is zero-shot. `weam evaluate` scores it per language."
+        ),
+        facts=[
+            ("encoder", f"{encoder} from {ref.path}"),
+            ("continual pre-training", f"{method} on en–{', en–'.join(pretrain)}" if pretrain else "none"),
+            ("task", f"{meta['task']}: labels {', '.join(map(str, meta['labels']))}"),
+            ("training data", f"{len(train):,} English examples from {train.source}"),
+            ("model selection", f"{config.select} on {len(dev):,} English dev examples from {dev.source}"),
+            (
+                "training",
+                f"{config.epochs:g} epochs, batch {config.batch_size}, "
+                f"lr {config.lr:g} (head {config.head_lr:g})",
+            ),
+            ("seed", meta["finetune_seed"]),
+            ("layers", meta["num_layers"]),
+            ("parameters", f"{meta['params']:,}"),
+        ],
+        results=[
+            (
+                "English dev accuracy (selected epoch)",
+                f"{meta['dev_accuracy']:.4f} (epoch {meta['selected_epoch']})",
+            ),
+            ("English dev accuracy per epoch", history),
+            ("zero-shot accuracy per language", "run `weam evaluate`: rows go to results.jsonl"),
+        ],
+        languages=["en"],
+        tags=["weam", "cross-lingual", "zero-shot", "text-classification", meta["task"]],
+        base_model=str(meta["base_model"]),
+        pipeline_tag="text-classification",
+        usage=(
+            "# the head is weam's own (classifier.safetensors): load it with weam\n"
+            "from weamcli.common.models import resolve_model\n"
+            "from weamcli.finetune.classifier import load_classifier\n\n"
+            f'model, tokenizer, meta = load_classifier(resolve_model("{folder}"))'
+        ),
+    )

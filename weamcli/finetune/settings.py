@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from weamcli.common.reporting import report_to_option
 from weamcli.common.settings import no_duplicates, option
 from weamcli.common.task_settings import TaskSettings
 
@@ -73,8 +74,11 @@ class FinetuneSettings(TaskSettings):
     warmup_steps: int = option(0, help="Linear learning-rate warm-up steps.", minimum=0)
     max_grad_norm: float = option(1.0, help="Gradient clipping norm.", above=0.0)
     overwrite: bool = option(
-        False, help="Replace existing seed folders.", grid="the grid re-runs a cell whose settings changed"
+        False,
+        help="Replace existing seed folders (each once its new model is complete).",
+        grid="the grid re-runs a cell whose settings changed",
     )
+    report_to: str = report_to_option("OUT/seed-<n>/runs")
 
     def check_together(self) -> None:
         super().check_together()

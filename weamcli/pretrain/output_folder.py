@@ -1,18 +1,25 @@
 """The output folder's policy: refuse to clobber a finished or foreign run, find the checkpoint to
-resume from."""
+resume from, replace a run only once the new one is complete, leave nothing behind a failed one,
+and check the inputs that would otherwise fail late (Windows line endings, a corpus without
+words)."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from weamcli.common.corpus import read_lines
 from weamcli.common.errors import WeamError
 from weamcli.common.files import read_json
+from weamcli.common.languages import Language
 from weamcli.common.models import (
     METADATA_FILE,
 )
+from weamcli.common.progress import Progress
 
 CONFIG_FILE = "pretrain-config.json"  # the settings --resume must match
 CHECKPOINTS = "checkpoints"
@@ -51,10 +58,88 @@ def check_out_dir(
             raise WeamError("this run has already finished (pass --overwrite to train again)", out)
         return last_checkpoint(out / CHECKPOINTS)
     if out.exists():
-        leftovers = [p for p in out.iterdir() if not p.name.startswith(("align-en-", ".align-en-"))]
+        leftovers = run_leftovers(out)
         if leftovers and not overwrite:
             hint = "pass --resume to continue it or --overwrite" if cfg_file.is_file() else "pass --overwrite"
             raise WeamError(f"output folder is not empty ({hint})", out)
         for p in leftovers if clear else []:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     return None
+
+
+ALIGN_PREFIX = "align-en-"  # alignments of raw files made by a run: caches every run may reuse
+
+
+def run_leftovers(out: Path) -> list[Path]:
+    """What a run left in ``out``, apart from the alignment caches."""
+    if not out.is_dir():
+        return []
+    return [p for p in out.iterdir() if not p.name.startswith((ALIGN_PREFIX, f".{ALIGN_PREFIX}"))]
+
+
+def is_alignment_cache(entry: Path) -> bool:
+    return entry.is_dir() and entry.name.startswith(ALIGN_PREFIX)
+
+
+def check_replaceable(out: Path) -> None:
+    """--overwrite replaces a weam pretrain run, never a folder of other files (``-o ~``)."""
+    if (out / CONFIG_FILE).is_file() or (out / METADATA_FILE).is_file():
+        return
+    foreign = sorted(p.name for p in run_leftovers(out) if not p.name.startswith("."))
+    if foreign:
+        raise WeamError(
+            f"holds files that are not a weam pretrain run (e.g. {foreign[0]}; no {CONFIG_FILE} or "
+            f"{METADATA_FILE}); --overwrite replaces only a run: choose another --out",
+            out,
+        )
+
+
+def clean_after_failure(out: Path, *, created: bool, progress: Progress) -> None:
+    """After a failed or interrupted new run in ``out``: keep a complete checkpoint (the run can
+    be resumed), else remove what the run made, and the folder itself when it made it and it is
+    empty: a failed run leaves no empty or half-made output folder."""
+    if not out.is_dir():
+        return
+    checkpoint = last_checkpoint(out / CHECKPOINTS)
+    if checkpoint is not None:
+        progress(f"{checkpoint.name} kept in {out}: run the same command with --resume to continue")
+        return
+    (out / CONFIG_FILE).unlink(missing_ok=True)
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    if created and not any(out.iterdir()):
+        out.rmdir()
+
+
+def _first_lines(path: Path, crlf: str, limit: int | None) -> Iterator[str]:
+    return itertools.islice(read_lines(path, crlf=crlf), limit)
+
+
+def check_corpus(files: list[Path], *, crlf: str, max_pairs: int | None) -> None:
+    """Fail before any work on a corpus that cannot train: invalid UTF-8 or Windows line endings
+    under ``crlf`` error (as `weam align`), each naming file and line, or no word at all in the
+    pairs used (every line empty or whitespace). ``files``: the source and target text first.
+    Files that do not exist are left to the step that reads them."""
+    present = [p for p in files if p.is_file()]
+    for path in present:
+        for _ in read_lines(path, crlf=crlf):
+            pass
+    texts = [p for p in files[:2] if p.is_file()]
+    if texts and not any(line.strip() for p in texts for line in _first_lines(p, "strip", max_pairs)):
+        raise WeamError(
+            "no words to train on: every line"
+            + (f" of the first {max_pairs}" if max_pairs else "")
+            + " is empty or whitespace",
+            texts[0],
+        )
+
+
+def corpus_files(
+    alignments: str | None, source: str | None, target: str | None, lang: Language
+) -> list[Path]:
+    """The text files a run reads for ``lang``: an alignment folder's token files, or the raw files."""
+    from weamcli.pretrain.pairs import expand_pattern
+
+    if alignments is not None:
+        folder = Path(expand_pattern(alignments, lang)).expanduser()
+        return [folder / "source.tok", folder / "target.tok", folder / "alignment.txt"]
+    return [Path(expand_pattern(p, lang)).expanduser() for p in (source, target) if p is not None]

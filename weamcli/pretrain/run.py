@@ -17,14 +17,23 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_file
+from weamcli.common.files import (
+    apply_umask,
+    atomic_file,
+    check_writable,
+    clean_stale,
+    partial_dir,
+    replace_dir,
+)
 from weamcli.common.languages import language
+from weamcli.common.model_card import render_card, write_model_card
 from weamcli.common.models import (
     METADATA_FILE,
     load_model,
@@ -32,10 +41,21 @@ from weamcli.common.models import (
     resolve_model,
     weam_home,
 )
-from weamcli.common.progress import Progress, quiet
-from weamcli.common.run_records import append_records, make_record
+from weamcli.common.progress import Progress, quiet, trainer_steps
+from weamcli.common.run_records import RUN_RECORD, append_records, make_record, read_records
 from weamcli.pretrain.head_warmup import DEFAULT_WARMUP_STEPS, ensure_warm_head, load_head
-from weamcli.pretrain.output_folder import CHECKPOINTS, CONFIG_FILE, check_out_dir, last_checkpoint
+from weamcli.pretrain.output_folder import (
+    CHECKPOINTS,
+    CONFIG_FILE,
+    check_corpus,
+    check_out_dir,
+    check_replaceable,
+    clean_after_failure,
+    corpus_files,
+    is_alignment_cache,
+    last_checkpoint,
+    run_leftovers,
+)
 from weamcli.pretrain.pairs import align_raw, expand_pattern, prepare_pairs, sha
 from weamcli.pretrain.schedule import plan_steps
 from weamcli.pretrain.settings import PretrainSettings
@@ -48,7 +68,7 @@ from weamcli.pretrain.trainer import (
 )
 from weamcli.pretrain.vocabulary import TRIM_AUTO_VOCAB, corpus_vocabulary, trim_vocabulary, untrim_vocabulary
 
-RESUME_FREE = ("out", "resume", "overwrite", "save_steps", "logging_steps")
+RESUME_FREE = ("out", "resume", "overwrite", "save_steps", "logging_steps", "report_to", "crlf")
 
 
 @dataclass
@@ -68,24 +88,19 @@ class PretrainResult:
     step_plan: str = ""  # how the length was decided, in words
 
 
-def pretrain(
+def _train(
     settings: PretrainSettings,
+    out: Path,
+    final: Path,
     *,
     cache_dir: str | os.PathLike | None = None,
     progress: Progress | None = None,
     callbacks: list | None = None,
 ) -> PretrainResult:
-    """Continually pre-train ``settings.model`` on English–``settings.langs`` pairs with
-    ``settings.objective`` into ``settings.out``.
-
-    Settings give either ``alignments`` (a pattern of ``weam align`` folders) or ``source`` and
-    ``target`` (patterns of raw parallel files, aligned here into ``out/align-en-<lang>``). Path
-    patterns take ``{lang}``, ``{iso3}``, ``{ntrex}`` placeholders. ``callbacks``: extra
-    TrainerCallbacks.
-    """
+    """The run itself, in ``out``: ``final`` (the output folder), or a temporary sibling of it
+    when a finished run there is being replaced. Raw files are aligned into ``final``."""
     s = settings
     say = progress or quiet
-    out = Path(s.out).expanduser().resolve()
     languages = [language(code) for code in s.langs]
 
     ref = resolve_model(s.model, num_layers=s.num_layers, progress=say)
@@ -125,6 +140,7 @@ def pretrain(
         logging_steps=s.logging_steps,
         seed=s.seed,
         bf16=use_bf16,
+        report_to=s.report_to,
     )
     main = args.process_index == 0
     if not main:
@@ -144,7 +160,7 @@ def pretrain(
                 folder = align_raw(
                     Path(expand_pattern(s.source, lg)).expanduser(),
                     Path(expand_pattern(s.target, lg)).expanduser(),
-                    out / f"align-en-{lg.code}",
+                    final / f"align-en-{lg.code}",
                     lg,
                     say,
                 )
@@ -294,7 +310,6 @@ def pretrain(
     append_records(out / "run.jsonl", records)
     with atomic_file(out / METADATA_FILE) as fh:  # written last: marks the folder complete
         json.dump(meta, fh, indent=2)
-    say(f"saved {out}")
     return result
 
 
@@ -305,3 +320,127 @@ def _first_last(log: list[dict[str, Any]], key: str) -> tuple[float | None, floa
         return None, None
     k = max(1, len(values) // 4)
     return sum(values[:k]) / k, sum(values[-k:]) / k
+
+
+def pretrain(
+    settings: PretrainSettings,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    callbacks: list | None = None,
+) -> PretrainResult:
+    """Continually pre-train ``settings.model`` on English–``settings.langs`` pairs with
+    ``settings.objective`` into ``settings.out``.
+
+    Settings give either ``alignments`` (a pattern of ``weam align`` folders) or ``source`` and
+    ``target`` (patterns of raw parallel files, aligned here into ``out/align-en-<lang>``). Path
+    patterns take ``{lang}``, ``{iso3}``, ``{ntrex}`` placeholders. ``callbacks``: extra
+    TrainerCallbacks.
+
+    The output folder is checked for writing and the corpus for words (and Windows line endings)
+    before any work. With ``overwrite`` a finished run is replaced only once the new one is
+    complete: the new run trains in a temporary sibling and is swapped in at the end, so an
+    error, Ctrl-C or kill at any point leaves the previous model as it was. A failed new run
+    leaves no empty folder behind (a complete checkpoint stays, for ``resume``).
+    """
+    s = settings
+    say = progress or quiet
+    final = Path(s.out).expanduser().resolve()
+    main = int(os.environ.get("RANK", "0")) == 0
+    if main:
+        check_writable(final)
+        clean_stale(final)
+        crlf = s.crlf if s.alignments is None else "strip"  # weam align's folders never hold CRLF
+        for code in s.langs:
+            files = corpus_files(s.alignments, s.source, s.target, language(code))
+            check_corpus(files, crlf=crlf, max_pairs=s.max_pairs)
+    leftovers = run_leftovers(final)
+    if leftovers and not (s.resume or s.overwrite):
+        # the same refusal as check_out_dir's, made here so that the clean-up below never touches it
+        check_out_dir(final, {}, resume=False, overwrite=False, clear=False)
+    replacing = bool(leftovers) and s.overwrite
+    work, created = final, not final.exists()
+    if replacing:
+        check_replaceable(final)
+        # every process of a torchrun job must find the same folder: it is named after the launcher
+        owner = os.getppid() if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
+        work = partial_dir(final, owner=owner)
+        say(f"replacing the run in {final} once the new one is complete")
+    steps = trainer_steps(say, "training")
+    try:
+        result = _train(
+            s, work, final, cache_dir=cache_dir, progress=progress, callbacks=[steps, *(callbacks or [])]
+        )
+        if main:
+            write_model_card(work, _card(s, result, work))
+    except BaseException:
+        if main and replacing:
+            shutil.rmtree(work, ignore_errors=True)  # the previous run stays as it was
+        elif main and not s.resume:
+            clean_after_failure(final, created=created, progress=say)
+        raise
+    if main:
+        if replacing:
+            replace_dir(work, final, keep=is_alignment_cache)
+        else:
+            apply_umask(final)
+        say(f"saved {final}")
+    result.out_dir = final
+    return result
+
+
+def _card(s: PretrainSettings, result: PretrainResult, folder: Path) -> str:
+    """The model card of a pre-trained model, from its weam.json and run record."""
+    meta = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+    record = read_records(folder / RUN_RECORD)[-1]
+    metrics = record["metrics"]
+    base = str(meta.get("base_model") or s.model)
+    parts = dict.fromkeys(k for entry in result.log for k in entry if k.startswith("loss_"))
+    losses = [
+        (f"L_{key[5:]} (mean of the first → last quarter of the logs)", f"{first:.4f} → {last:.4f}")
+        for key in parts
+        for first, last in [_first_last(result.log, key)]
+        if first is not None
+    ]
+    pairs = ", ".join(f"en–{code}" for code in result.langs)
+    folders = metrics.get("alignment_folders") or []
+    return render_card(
+        title=f"{base}+{result.method} ({', '.join(result.langs)})",
+        summary=(
+            f"`{base}` continually pre-trained with weam's `{result.method}` objective on English paired "
+            f"with {', '.join(result.langs)} ({result.pairs:,} sentence pairs with word alignments). A "
+            "masked-LM encoder: fine-tune it on a task (`weam finetune`) and evaluate it zero-shot "
+            "across languages (`weam evaluate`)."
+        ),
+        facts=[
+            ("base model", f"{base} ({s.model})" if s.model != base else base),
+            ("method", result.method),
+            ("language pairs", pairs),
+            (
+                "data",
+                f"{result.pairs:,} pairs from " + ", ".join(folders)
+                if folders
+                else f"{result.pairs:,} pairs",
+            ),
+            ("length", result.step_plan),
+            ("batch", f"{s.batch_size} pairs × {s.grad_accum} accumulation, max {s.max_length} pieces"),
+            ("learning rate", f"{s.lr:g}"),
+            ("masking probability", f"{s.mask_prob:g}" if s.objective in ("weam", "tlm", "mlm") else None),
+            ("seed", s.seed),
+            ("layers", meta.get("num_layers")),
+            (
+                "head warm-up",
+                f"{metrics['head_warmup']['steps']} steps" if metrics.get("head_warmup") else None,
+            ),
+        ],
+        results=losses,
+        languages=["en", *result.langs],
+        tags=list(dict.fromkeys(["weam", "cross-lingual", "continual-pretraining", result.method])),
+        base_model=base,
+        pipeline_tag="fill-mask",
+        usage=(
+            "from transformers import AutoModelForMaskedLM, AutoTokenizer\n\n"
+            f'model = AutoModelForMaskedLM.from_pretrained("{s.out}")\n'
+            f'tokenizer = AutoTokenizer.from_pretrained("{s.out}")'
+        ),
+    )

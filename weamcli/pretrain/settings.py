@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from weamcli.common.corpus import CRLF_POLICIES
+from weamcli.common.reporting import report_to_option
 from weamcli.common.settings import Settings, no_duplicates, option
 
 OBJECTIVES = ("weam", "tlm", "mlm")
@@ -148,9 +150,17 @@ class PretrainSettings(Settings):
     )
     overwrite: bool = option(
         False,
-        help="Replace an existing run in OUT.",
+        help="Replace an existing run in OUT, once the new one is complete (interrupted, the old one stays).",
         grid="the grid re-runs a cell whose settings changed",
     )
+    crlf: str = option(
+        "error",
+        help="Windows (CRLF) line endings in --source/--target files: error (as `weam align`), or strip "
+        "(read as LF; NTREX-128 ships with them).",
+        choices=CRLF_POLICIES,
+        grid="the grid aligns with [align] crlf",
+    )
+    report_to: str = report_to_option("OUT/checkpoints/runs")
 
     def check_together(self) -> None:
         if self.alignments is None and self.source is None and self.target is None:

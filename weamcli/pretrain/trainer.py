@@ -85,7 +85,18 @@ def _trainer_class():
 
 
 def training_args(
-    out: Path, *, batch_size, grad_accum, lr, epochs, max_steps, save_steps, logging_steps, seed, bf16
+    out: Path,
+    *,
+    batch_size,
+    grad_accum,
+    lr,
+    epochs,
+    max_steps,
+    save_steps,
+    logging_steps,
+    seed,
+    bf16,
+    report_to: str = "none",
 ):
     import torch
     from transformers import TrainingArguments
@@ -109,7 +120,7 @@ def training_args(
         data_seed=seed,
         bf16=bf16,
         use_cpu=cpu,
-        report_to=[],
+        report_to=[] if report_to == "none" else [report_to],  # tensorboard logs: OUT/checkpoints/runs
         remove_unused_columns=False,
         dataloader_num_workers=0,
         disable_tqdm=True,

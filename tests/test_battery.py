@@ -1,0 +1,835 @@
+"""The bad-input and interruption battery: every class of bad input, broken destination and
+interruption ends in one line (naming the file, and the line where there is one), a plain exit
+code (2 for an error, 130 for Ctrl-C, 143 for `kill`), no traceback, no partial output and the
+previous output intact; and the finish users expect (model cards, progress with an ETA, umask
+permissions, --report-to, a quiet --help).
+
+Everything runs on the `tiny` preset and small data written here, so the battery needs neither
+the shared data folder nor a network.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from comparison_fixtures import make_row
+from pretrain_fixtures import run_pretrain
+from typer.testing import CliRunner
+
+from weamcli.cli import app
+from weamcli.common.errors import WeamError
+from weamcli.common.files import atomic_dir, clean_stale, partial_dir, replace_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+FAST = {"model": "tiny", "batch_size": 4, "max_length": 32, "logging_steps": 1, "save_steps": 0}
+
+# --------------------------------------------------------------------------------------- data
+
+EN = "the a house dog cat runs sleeps big small red green blue tree car road city river".split()
+DE = "das ein haus hund katze läuft schläft groß klein rot grün blau baum auto straße stadt fluss".split()
+SPORTS = "football goal team match player coach score league".split()
+HEALTH = "doctor hospital medicine patient health disease nurse treatment".split()
+
+
+def write_alignment_folder(out: Path, pairs: int = 24, seed: int = 0) -> Path:
+    """A `weam align` output folder: word-for-word translations linked along the diagonal."""
+    rng = random.Random(seed)
+    src, tgt, links = [], [], []
+    for _ in range(pairs):
+        idx = [rng.randrange(len(EN)) for _ in range(rng.randint(3, 8))]
+        src.append(" ".join(EN[i] for i in idx))
+        tgt.append(" ".join(DE[i] for i in idx))
+        links.append(" ".join(f"{k}-{k}" for k in range(len(idx))))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, lines in (("source.tok", src), ("target.tok", tgt), ("alignment.txt", links)):
+        (out / name).write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    meta = {"source_lang": "en", "target_lang": "de", "backend": "diagonal", "symmetrize": "none"}
+    (out / "align.json").write_text(json.dumps({**meta, "pairs": pairs}), encoding="utf-8")
+    return out
+
+
+def write_task(root: Path, langs=("en", "de", "fr", "es")) -> Path:
+    """A two-label topic task in the own-task layout {root}/{lang}/{split}.tsv (iso1 codes)."""
+    rng = random.Random(1)
+
+    def split(path: Path, n: int) -> None:
+        rows = ["id\ttext\tlabel"]
+        for i in range(n):
+            label = ("sports", "health")[i % 2]
+            words = SPORTS if label == "sports" else HEALTH
+            rows.append(f"{i}\t{' '.join(rng.choice(words) for _ in range(6))}\t{label}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    for lang in langs:
+        split(root / lang / "test.tsv", 6)
+    split(root / "en" / "train.tsv", 16)
+    split(root / "en" / "dev.tsv", 6)
+    return root
+
+
+def task_args(root: Path) -> list[str]:
+    return [
+        "--task",
+        "toy",
+        "--path-pattern",
+        "{root}/{lang}/{split}.tsv",
+        "--data-dir",
+        str(root),
+        "--code-style",
+        "iso1",
+        "--text-column",
+        "text",
+        "--label-column",
+        "label",
+        "--id-column",
+        "id",
+    ]
+
+
+@pytest.fixture(scope="module")
+def align_folder(tmp_path_factory) -> Path:
+    return write_alignment_folder(tmp_path_factory.mktemp("data") / "align-en-de")
+
+
+@pytest.fixture(scope="module")
+def task_root(tmp_path_factory) -> Path:
+    return write_task(tmp_path_factory.mktemp("task") / "toy")
+
+
+@pytest.fixture(scope="module")
+def pretrained(align_folder, tmp_path_factory) -> Path:
+    """A finished `weam pretrain` output: the 'previous output' the overwrite tests must keep."""
+    out = tmp_path_factory.mktemp("pre") / "model"
+    run_pretrain(["de"], out, alignments=str(align_folder), max_steps=2, **FAST)
+    return out
+
+
+@pytest.fixture(scope="module")
+def finetuned(task_root, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ft") / "toy-tiny"
+    result = runner.invoke(
+        app,
+        [
+            "finetune",
+            *task_args(task_root),
+            "-m",
+            "tiny",
+            "-o",
+            str(out),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def copy_of(folder: Path, dest: Path) -> Path:
+    shutil.copytree(folder, dest)
+    return dest
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Every file of a folder (not its checkpoints) by content."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "checkpoints" not in p.parts
+    }
+
+
+def no_partials(parent: Path) -> None:
+    left = [p.name for p in parent.iterdir() if p.name.endswith((".partial", ".old", ".tmp"))]
+    assert not left, left
+
+
+def assert_one_line_error(output: str, *needles: str) -> str:
+    """The output ends in exactly one `error:` line holding ``needles``, with no traceback."""
+    assert "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    assert output.strip().splitlines()[-1] == errors[0], output
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return errors[0]
+
+
+def loads_as_model(folder: Path) -> None:
+    from transformers import AutoModelForMaskedLM
+
+    from weamcli.common.models import load_model, resolve_model
+
+    model = load_model(resolve_model(str(folder)), AutoModelForMaskedLM)
+    assert model.config.num_hidden_layers == 2
+
+
+# --------------------------------------------------------------------------------------- bad input
+
+
+def _edited_alignment(src: Path, dest: Path, name: str, edit) -> Path:
+    folder = copy_of(src, dest)
+    lines = (folder / name).read_bytes().split(b"\n")
+    (folder / name).write_bytes(b"\n".join(edit(lines)))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("case", "name", "edit", "where", "words"),
+    [
+        # bad encoding: a Latin-1 byte on line 3
+        ("encoding", "target.tok", lambda ls: [*ls[:2], b"gr\xfcn baum", *ls[3:]], ":3:", "UTF-8"),
+        # mismatched lengths: the alignment file lacks its last 4 lines
+        ("lengths", "alignment.txt", lambda ls: ls[:-5] + [b""], ":", "line"),
+        # out-of-range index: a link to word 40 of a short sentence, on line 2
+        ("index", "alignment.txt", lambda ls: [ls[0], ls[1] + b" 0-40", *ls[2:]], ":2:", "40"),
+    ],
+)
+def test_bad_corpus_is_one_line_naming_file_and_line(align_folder, tmp_path, case, name, edit, where, words):
+    folder = _edited_alignment(align_folder, tmp_path / f"align-{case}", name, edit)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["pretrain", "-l", "de", "-a", str(folder), "-o", str(out), "-m", "tiny"])
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, f"{folder / name}{where}", words)
+    assert not out.exists()  # nothing made, not even an empty folder
+
+
+def test_bad_encoding_in_a_task_file_names_the_line(task_root, tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_bytes(b"id\ttext\tlabel\n0\tgoal team\tsports\n1\tcaf\xe9 doctor\thealth\n")
+    dev = task_root / "en" / "dev.tsv"
+    args = ["--train", str(train), "--dev", str(dev), "--text-column", "text", "--label-column", "label"]
+    result = runner.invoke(
+        app, ["finetune", "--task", "custom", *args, "-m", "tiny", "-o", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, f"{train}:3:", "invalid UTF-8 (byte 0xe9")
+    assert not (tmp_path / "o").exists()
+
+
+def test_duplicate_test_ids_are_refused(finetuned, task_root, tmp_path):
+    root = copy_of(task_root, tmp_path / "toy")
+    test = root / "de" / "test.tsv"
+    lines = test.read_text(encoding="utf-8").splitlines()
+    lines[3] = "0" + lines[3][1:]  # line 4 reuses the id of line 2
+    test.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = tmp_path / "results.jsonl"
+    args = ["evaluate", *task_args(root), "-m", str(finetuned), "--lang", "de", "--results", str(results)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, f"{test}:4:", "example id '0'", "repeats line 2")
+    assert not results.exists()
+
+
+def test_whitespace_only_corpus_is_refused_before_any_work(tmp_path):
+    folder = tmp_path / "blank"
+    folder.mkdir()
+    for name in ("source.tok", "target.tok", "alignment.txt"):
+        (folder / name).write_text("   \n \n", encoding="utf-8")
+    (folder / "align.json").write_text('{"pairs": 2}', encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["pretrain", "-l", "de", "-a", str(folder), "-o", str(out), "-m", "tiny"])
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, str(folder / "source.tok"), "no words to train on")
+    assert not out.exists()
+
+
+def test_windows_line_endings_in_raw_pretrain_files_as_in_align(tmp_path):
+    src, tgt = tmp_path / "en.txt", tmp_path / "de.txt"
+    src.write_bytes(b"a house\r\nthe dog\r\n")
+    tgt.write_bytes(b"ein haus\r\nder hund\r\n")
+    args = ["pretrain", "-l", "de", "--source", str(src), "--target", str(tgt), "-o", str(tmp_path / "o")]
+    result = runner.invoke(app, [*args, "-m", "tiny"])
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, f"{src}:1:", "Windows line ending", "--crlf strip")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pretrain", "--max-steps", "-1"], "--max-steps must be at least 1, got -1"),
+        (["pretrain", "--epochs", "-2"], "--epochs must be above 0, got -2"),
+        (["pretrain", "--lr", "-1"], "--lr must be above 0, got -1"),
+        # typer's own parse error: a short usage panel, exit 2, no traceback
+        (["pretrain", "--max-steps", "five"], "Invalid value for '--max-steps'"),
+        (["pretrain", "--lang", "de,de"], "--lang names 'de' twice"),
+        (["pretrain", "--lang", "xx"], "'xx'"),
+        (["pretrain", "--objective", "wem"], "did you mean 'weam'?"),
+        (["align", "--eflomal-samplers", "0"], "--eflomal-samplers must be at least 1, got 0"),
+    ],
+)
+def test_bad_numbers_codes_and_choices_are_one_line(tmp_path, args, message):
+    base = {
+        "pretrain": ["-l", "de", "-a", str(tmp_path), "-o", str(tmp_path / "o"), "-m", "tiny"],
+        "align": [str(tmp_path / "a"), str(tmp_path / "b"), "--tgt-lang", "de", "-o", str(tmp_path / "o")],
+    }[args[0]]
+    result = runner.invoke(app, [args[0], *base, *args[1:]])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert message in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("max_steps = 200", 'max_steps = "five"', "[pretrain] max_steps must be an integer, got 'five'"),
+        ("max_steps = 200", "max_steps = -5", "[pretrain] max_steps must be at least 1, got -5"),
+        ("mask_prob = 0.3", "mask_probb = 0.3", "unknown key 'mask_probb'; did you mean 'mask_prob'?"),
+        ("lr = 5e-5", "lr = -1.0", "[pretrain] lr must be above 0, got -1"),
+        ('langs = ["en", "de", "es", "zh"]', 'langs = ["en", "xx"]', "'xx'"),
+    ],
+)
+def test_bad_experiment_config_is_one_line_naming_file_and_line(tmp_path, old, new, message):
+    text = (ROOT / "examples" / "demo.toml").read_text(encoding="utf-8")
+    assert old in text
+    config = tmp_path / "bad.toml"
+    config.write_text(text.replace(old, new).replace('"runs/demo"', f'"{tmp_path / "runs"}"'), "utf-8")
+    line = next(i for i, t in enumerate(config.read_text().splitlines(), 1) if new.split(" =")[0] in t)
+    result = runner.invoke(app, ["experiment", str(config)])
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, f"{config}:{line}:", message)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_damaged_model_names_the_truncated_file(finetuned, task_root, tmp_path):
+    weights = copy_of(finetuned / "seed-13", tmp_path / "damaged") / "model.safetensors"
+    with open(weights, "r+b") as fh:
+        fh.truncate(weights.stat().st_size // 2)
+    out = tmp_path / "ft"
+    for args in (
+        ["finetune", *task_args(task_root), "-m", str(weights.parent), "-o", str(out)],
+        ["evaluate", *task_args(task_root), "-m", str(weights.parent), "--lang", "de"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert_one_line_error(result.output, str(weights), "damaged or truncated weights file")
+    assert not out.exists() and not (weights.parent / "results.jsonl").exists()
+
+
+# --------------------------------------------------------------------------------------- destinations
+
+
+@pytest.fixture()
+def read_only(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)  # root writes anyway: weam honours the mode bits itself
+    yield folder
+    folder.chmod(0o755)
+
+
+def test_read_only_destination_fails_before_the_work(
+    read_only, align_folder, finetuned, task_root, tmp_path, monkeypatch
+):
+    def no_work(*args, **kwargs):
+        raise AssertionError("a model was loaded before the destination was checked")
+
+    monkeypatch.setattr("weamcli.pretrain.run.resolve_model", no_work)
+    monkeypatch.setattr("weamcli.common.models.resolve_model", no_work)
+    results = tmp_path / "results.jsonl"
+    results.write_text(json.dumps(make_row("m", "de", [True, False])) + "\n", encoding="utf-8")
+    config = tmp_path / "exp.toml"
+    demo = (ROOT / "examples" / "demo.toml").read_text(encoding="utf-8")
+    config.write_text(demo.replace('"runs/demo"', f'"{read_only / "runs"}"'), encoding="utf-8")
+    monkeypatch.chdir(ROOT)  # the demo's data paths are relative to the project
+    commands = {
+        "pretrain": [
+            "pretrain",
+            "-l",
+            "de",
+            "-a",
+            str(align_folder),
+            "-m",
+            "tiny",
+            "-o",
+            str(read_only / "p"),
+        ],
+        "finetune": ["finetune", *task_args(task_root), "-m", "tiny", "-o", str(read_only / "f")],
+        "evaluate": [
+            "evaluate",
+            *task_args(task_root),
+            "-m",
+            str(finetuned),
+            "--results",
+            str(read_only / "r.jsonl"),
+        ],
+        "compare": ["compare", str(results), "-b", "m", "-o", str(read_only / "c")],
+        "experiment": ["experiment", str(config)],
+    }
+    for name, args in commands.items():
+        started = time.monotonic()
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (name, result.output)
+        assert_one_line_error(result.output, str(read_only), "not writable", "r-xr-xr-x")
+        assert time.monotonic() - started < 30, name  # refused up front, not after the work
+    assert list(read_only.iterdir()) == []
+
+
+def test_full_disk_leaves_the_previous_comparison(tmp_path, monkeypatch):
+    results = tmp_path / "results.jsonl"
+    rows = [make_row("base", lang, [True, False, True]) for lang in ("de", "es")]
+    rows += [make_row("new", lang, [True, True, True], method="weam") for lang in ("de", "es")]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "cmp"
+    args = ["compare", str(results), "-b", "base", "-o", str(out), "--bootstrap", "100"]
+    assert runner.invoke(app, args).exit_code == 0
+    before = fingerprint(out)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)  # where a full disk shows: the data reaching it
+    result = runner.invoke(app, [*args, "--overwrite"])
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, str(out), "no space left on the device", "nothing was replaced")
+    assert fingerprint(out) == before
+    no_partials(tmp_path)
+
+
+def test_a_write_limit_hit_by_a_library_is_one_line(task_root, tmp_path):
+    """A real failed write deep inside safetensors (a 4 MB file-size limit, as a full disk would):
+    one line, exit 2, no seed folder, no temporary folder left."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, 4 << 20))
+
+    out = tmp_path / "ft"
+    cmd = [sys.executable, "-m", "weamcli", "finetune", *task_args(task_root), "-m", "tiny", "-o", str(out)]
+    proc = subprocess.run(
+        [*cmd, "--epochs", "1", "--batch-size", "8"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert_one_line_error(proc.stderr, str(out / "seed-13"), "file too large", "nothing was replaced")
+    assert not (out / "seed-13").exists()
+    no_partials(out)
+
+
+# --------------------------------------------------------------------------------------- interruptions
+
+
+def _start_pretrain(align: Path, out: Path, *extra: str) -> tuple[subprocess.Popen, list[str]]:
+    cmd = [sys.executable, "-m", "weamcli", "pretrain", "-l", "de", "-a", str(align), "-m", "tiny"]
+    cmd += ["-o", str(out), "--max-steps", "100000", "--batch-size", "2", "--max-length", "24"]
+    cmd += ["--save-steps", "0", "--logging-steps", "1000", "--threads", "1", *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    deadline = time.monotonic() + 240
+    while not any("training: " in line for line in lines):
+        assert proc.poll() is None, "".join(lines)
+        assert time.monotonic() < deadline, "".join(lines)
+        time.sleep(0.2)
+    time.sleep(1.0)  # well inside the training steps
+    return proc, lines
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_signal_during_overwrite_keeps_the_previous_model(
+    pretrained, align_folder, tmp_path, sig, code, word
+):
+    out = copy_of(pretrained, tmp_path / "model")
+    before = fingerprint(out)
+    proc, lines = _start_pretrain(align_folder, out, "--overwrite")
+    proc.send_signal(sig)
+    assert proc.wait(timeout=120) == code
+    time.sleep(0.2)
+    assert_one_line_error("".join(lines), word)
+    assert fingerprint(out) == before
+    no_partials(tmp_path)
+    loads_as_model(out)
+
+
+def test_kill_9_leaves_a_partial_that_the_next_run_removes(pretrained, align_folder, tmp_path):
+    out = copy_of(pretrained, tmp_path / "model")
+    before = fingerprint(out)
+    proc, _ = _start_pretrain(align_folder, out, "--overwrite")
+    proc.kill()
+    proc.wait(timeout=60)
+    stale = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    assert len(stale) == 1 and stale[0].name.startswith(".model.") and str(proc.pid) in stale[0].name
+    assert fingerprint(out) == before  # killed mid-run: the previous model is untouched
+    # a concurrent run's folder (its process is alive) must survive the clean-up
+    live = partial_dir(out)
+    result = run_pretrain(["de"], out, alignments=str(align_folder), max_steps=1, overwrite=True, **FAST)
+    assert result.steps == 1 and not stale[0].exists() and live.exists()
+    shutil.rmtree(live)
+    no_partials(tmp_path)
+    loads_as_model(out)
+
+
+@pytest.mark.parametrize("point", ["data", "training", "card"])
+def test_overwrite_interrupted_at_any_point_keeps_the_previous_model(
+    pretrained, align_folder, tmp_path, monkeypatch, point
+):
+    import weamcli.pretrain.run as pretrain_run
+
+    out = copy_of(pretrained, tmp_path / "model")
+    before = fingerprint(out)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    callbacks = []
+    if point == "data":
+        monkeypatch.setattr(pretrain_run, "prepare_pairs", interrupt)
+    elif point == "training":
+        from transformers import TrainerCallback
+
+        class Stop(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                raise KeyboardInterrupt
+
+        callbacks = [Stop()]
+    else:  # the new model is complete in the temporary folder, not yet swapped in
+        monkeypatch.setattr(pretrain_run, "write_model_card", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_pretrain(
+            ["de"],
+            out,
+            alignments=str(align_folder),
+            max_steps=2,
+            overwrite=True,
+            callbacks=callbacks,
+            **FAST,
+        )
+    assert fingerprint(out) == before
+    no_partials(tmp_path)
+    loads_as_model(out)
+
+
+def test_killed_between_the_two_renames_of_a_swap_is_put_back(tmp_path, monkeypatch):
+    """Where the system cannot swap two folders in one call, a kill between the renames leaves the
+    previous folder aside; the next run puts it back."""
+    import weamcli.common.files as files
+
+    final = tmp_path / "out"
+    final.mkdir()
+    (final / "model").write_text("previous")
+    new = partial_dir(final)
+    (new / "model").write_text("new")
+    monkeypatch.setattr(files, "_exchange", lambda a, b: False)
+    real_replace = os.replace
+    calls = []
+
+    def killed_after_first(a, b):
+        calls.append(a)
+        if len(calls) == 2:
+            raise SystemExit("killed")  # the process dies here
+        real_replace(a, b)
+
+    monkeypatch.setattr(files.os, "replace", killed_after_first)
+    with pytest.raises(SystemExit):
+        replace_dir(new, final)
+    monkeypatch.setattr(files.os, "replace", real_replace)
+    assert not final.exists()
+    # the next run, as another process: this one's leftovers count as a dead run's
+    monkeypatch.setattr(files, "_owner_gone", lambda host, pid: True)
+    clean_stale(final)
+    assert (final / "model").read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_failed_new_run_leaves_no_folder_and_a_checkpoint_can_resume(align_folder, tmp_path):
+    from transformers import TrainerCallback
+
+    class StopAt(TrainerCallback):
+        def __init__(self, step: int):
+            self.step = step
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == self.step:
+                raise KeyboardInterrupt
+
+    out = tmp_path / "fresh" / "model"
+    with pytest.raises(KeyboardInterrupt):
+        run_pretrain(["de"], out, alignments=str(align_folder), max_steps=4, callbacks=[StopAt(1)], **FAST)
+    assert not out.exists()  # nothing worth keeping: no folder at all
+    said: list[str] = []
+    kept = {**FAST, "save_steps": 2}
+    with pytest.raises(KeyboardInterrupt):
+        run_pretrain(
+            ["de"],
+            out,
+            alignments=str(align_folder),
+            max_steps=4,
+            callbacks=[StopAt(3)],
+            progress=lambda m, *counts: said.append(m),
+            **kept,
+        )
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    assert any("--resume" in m for m in said)
+    result = run_pretrain(["de"], out, alignments=str(align_folder), max_steps=4, resume=True, **kept)
+    assert result.steps == 4
+    loads_as_model(out)
+
+
+def test_finetune_overwrite_interrupted_keeps_the_previous_seed(finetuned, task_root, tmp_path, monkeypatch):
+    out = copy_of(finetuned, tmp_path / "ft")
+    before = fingerprint(out / "seed-13")
+    from transformers import Trainer
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "train", interrupted)
+    args = ["finetune", *task_args(task_root), "-m", "tiny", "-o", str(out), "--overwrite", "--epochs", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 130
+    assert_one_line_error(result.output, "interrupted")
+    assert fingerprint(out / "seed-13") == before
+    no_partials(out)
+
+
+def test_ctrl_c_in_evaluate_keeps_the_finished_languages(finetuned, task_root, tmp_path, monkeypatch):
+    import weamcli.finetune.classifier as classifier
+
+    results = tmp_path / "results.jsonl"
+    args = [
+        "evaluate",
+        *task_args(task_root),
+        "-m",
+        str(finetuned),
+        "--lang",
+        "de,fr,es",
+        "--results",
+        str(results),
+    ]
+    real_predict = classifier.predict
+    calls = []
+
+    def third_language_interrupted(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_predict(*a, **k)
+
+    monkeypatch.setattr(classifier, "predict", third_language_interrupted)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 130
+    assert_one_line_error(result.output, "interrupted", "finished outputs are kept")
+    rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
+    assert [r["lang"] for r in rows] == ["de", "fr"]
+    records = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    assert records[-1]["event"] == "interrupted" and records[-1]["metrics"]["rows"] == 2
+    monkeypatch.setattr(classifier, "predict", real_predict)
+    assert runner.invoke(app, args).exit_code == 0  # the same command again: one row per language
+    rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["lang"] for r in rows) == ["de", "es", "fr"]
+
+
+def test_compare_output_is_replaced_only_when_asked(tmp_path):
+    results = tmp_path / "results.jsonl"
+    rows = [make_row("base", lang, [True, False, True, False]) for lang in ("de", "es")]
+    rows += [make_row("new", lang, [True, True, True, False], method="weam") for lang in ("de", "es")]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "cmp"
+    args = ["compare", str(results), "-b", "base", "-o", str(out), "--bootstrap", "100"]
+    assert runner.invoke(app, args).exit_code == 0
+    before = fingerprint(out)
+    again = runner.invoke(app, [*args, "--seed", "7"])
+    assert again.exit_code == 2
+    assert_one_line_error(again.output, str(out), "earlier comparison", "--overwrite")
+    assert fingerprint(out) == before
+    replaced = runner.invoke(app, [*args, "--seed", "7", "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads((out / "run.jsonl").read_text().splitlines()[-1])["seed"] == 7
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    foreign = runner.invoke(app, ["compare", str(results), "-b", "base", "-o", str(mine), "--overwrite"])
+    assert foreign.exit_code == 2
+    assert_one_line_error(foreign.output, str(mine), "did not write (e.g. notes.txt)")
+    assert (mine / "notes.txt").read_text() == "my notes"
+    no_partials(tmp_path)
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_run(align_folder, tmp_path):
+    mine = tmp_path / "home"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    args = ["pretrain", "-l", "de", "-a", str(align_folder), "-m", "tiny", "-o", str(mine), "--overwrite"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, str(mine), "not a weam pretrain run (e.g. thesis.tex")
+    assert (mine / "thesis.tex").read_text() == "years of work"
+
+
+# --------------------------------------------------------------------------------------- leftovers
+
+
+def test_stale_partials_of_dead_runs_are_removed_live_ones_kept(tmp_path):
+    final = tmp_path / "out"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        mine = partial_dir(final)
+        host = mine.name.split(".")[2]
+        dead_dir = tmp_path / f".out.{host}.{dead.pid}.abcd1234.partial"
+        alive_dir = tmp_path / f".out.{host}.{alive.pid}.abcd1234.partial"
+        other_host = tmp_path / f".out.elsewhere.{dead.pid}.abcd1234.partial"
+        legacy_old = tmp_path / ".out.abcd1234.partial"
+        legacy_new = tmp_path / ".out.efgh5678.partial"
+        for folder in (dead_dir, alive_dir, other_host, legacy_old, legacy_new):
+            folder.mkdir()
+        os.utime(legacy_old, (time.time() - 2 * 86400,) * 2)
+        removed = clean_stale(final)
+        assert sorted(removed) == sorted([dead_dir, legacy_old])
+        for kept in (mine, alive_dir, other_host, legacy_new):
+            assert kept.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_outputs_follow_the_umask(pretrained, finetuned, tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for path in (
+        pretrained / "model.safetensors",
+        pretrained / "weam.json",
+        finetuned / "seed-13" / "model.safetensors",
+    ):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path
+    results = tmp_path / "results.jsonl"
+    results.write_text(json.dumps(make_row("m", "de", [True, False])) + "\n", encoding="utf-8")
+    old = os.umask(0o027)
+    try:
+        with atomic_dir(tmp_path / "folder") as tmp:
+            (tmp / "f").write_text("x")
+        assert (
+            runner.invoke(app, ["compare", str(results), "-b", "m", "-o", str(tmp_path / "c")]).exit_code == 0
+        )
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o750
+    assert stat.S_IMODE((tmp_path / "folder" / "f").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "c" / "table.md").stat().st_mode) == 0o640
+
+
+def test_atomic_dir_names_the_final_file_on_a_failed_write(tmp_path, monkeypatch):
+    from weamcli.common.files import atomic_file
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with (
+        pytest.raises(WeamError) as err,
+        atomic_dir(tmp_path / "out") as tmp,
+        atomic_file(tmp / "a.txt") as fh,
+    ):
+        fh.write("x")
+    assert err.value.path == str(tmp_path / "out" / "a.txt")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------- the finish
+
+
+def test_model_cards(pretrained, finetuned, align_folder):
+    card = (pretrained / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\nlibrary_name: transformers\n")
+    for text in (
+        "# tiny+weam (de)",
+        "| method | weam |",
+        "| language pairs | en–de |",
+        str(align_folder),
+        "| seed | 42 |",
+        "L_mp",
+    ):
+        assert text in card, text
+    seed = (finetuned / "seed-13" / "README.md").read_text(encoding="utf-8")
+    meta = json.loads((finetuned / "seed-13" / "weam.json").read_text(encoding="utf-8"))
+    assert f"{meta['dev_accuracy']:.4f} (epoch {meta['selected_epoch']})" in seed
+    for text in (
+        "pipeline_tag: text-classification",
+        "| seed | 13 |",
+        "16 English examples",
+        "load_classifier",
+    ):
+        assert text in seed, text
+
+
+def test_progress_bar_with_eta_on_a_terminal_and_lines_in_a_log():
+    from rich.console import Console
+
+    from weamcli.cli.console import ProgressDisplay
+
+    screen = StringIO()
+    with ProgressDisplay(Console(file=screen, force_terminal=True, width=100)) as display:
+        assert display.live
+        display("training", 100, 400)  # a resumed run starts part-way
+        display("step 150/400  L_mp 3.1")
+        display("training", 150, 400)
+        display("training", 400, 400)
+    text = screen.getvalue()
+    assert "ETA" in text and "step 150/400" in text and "training: 400/400 in" in text
+    log = StringIO()
+    display = ProgressDisplay(Console(file=log, width=100), live=False)
+    for step in range(0, 101):
+        display("training", step, 100)
+        time.sleep(0.0005)
+    lines = [line for line in log.getvalue().splitlines() if line.startswith("weam: training")]
+    assert len(lines) == 11  # the start, every tenth, the end: not one line per step
+    assert "ETA" in lines[5] and lines[-1].startswith("weam: training: 100/100 in")
+
+
+def test_report_to_tensorboard_writes_event_files(task_root, tmp_path):
+    pytest.importorskip("tensorboard")
+    out = tmp_path / "ft"
+    args = ["finetune", *task_args(task_root), "-m", "tiny", "-o", str(out), "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--report-to", "tensorboard"])
+    assert result.exit_code == 0, result.output
+    events = list((out / "seed-13" / "runs").rglob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+
+
+def test_report_to_without_the_library_is_one_line(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a)
+    )
+    args = ["pretrain", "-l", "de", "-a", str(tmp_path), "-o", str(tmp_path / "o"), "--report-to", "wandb"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, "--report-to wandb needs the wandb package", "pip install wandb")
+
+
+@pytest.mark.parametrize("command", ["pretrain", "finetune", "evaluate", "compare", "experiment", "align"])
+def test_help_has_no_type_noise(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for noise in ("<bool>", "<int | None>", "<int>", "<str>"):
+        assert noise not in result.output, (noise, command)
