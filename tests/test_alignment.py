@@ -138,6 +138,14 @@ def test_gold_formats_and_index_base(tmp_path):
     assert info["index_base"] == 0 and gold[0].sure == {(0, 0), (1, 2)}
     with pytest.raises(WeamError, match="link 0-0 is out of range"):  # forced 1-based: 0 is invalid
         read_gold(zero, [2, 2], [3, 1], index_base="1")
+    # one stray 0 in a 1-based file (index 3 = length is 1-based evidence) must not flip the base
+    stray = tmp_path / "stray.gold"
+    stray.write_text("1-1 3-3\n0-1\n", encoding="utf-8")
+    unclear = r"index base unclear: line 2 has an index 0 .* line 1 .*--gold-index-base"
+    with pytest.raises(WeamError, match=unclear):
+        read_gold(stray, [3, 2], [3, 2])
+    gold, info = read_gold(stray, [3, 2], [3, 2], index_base="1", drop_invalid=True)
+    assert info["index_base"] == 1 and info["dropped_invalid_links"] == 1
     naacl = tmp_path / "ref.wa"
     naacl.write_text("1 0 0 S\n1 1 2 P\n2 1 0 S\n", encoding="utf-8")
     gold, info = read_gold(naacl, [2, 2], [3, 1])

@@ -121,8 +121,7 @@ def read_gold(
         raise WeamError(f"--gold-index-base must be one of {', '.join(INDEX_BASES)}, got '{index_base}'")
     raw, fmt = _raw_links(path, len(source_lengths), crlf)
     if index_base == "auto":
-        has_zero = any(i == 0 or j == 0 for links in raw for i, j, _, _ in links)
-        base = 0 if has_zero else 1
+        base = _detect_index_base(path, raw, source_lengths, target_lengths)
     else:
         base = int(index_base)
     gold: list[GoldAlignment] = []
@@ -149,6 +148,31 @@ def read_gold(
         gold.append(GoldAlignment(sure, possible))
     info = {"path": str(path), "format": fmt, "index_base": base, "index_base_option": index_base}
     return gold, {**info, "dropped_invalid_links": dropped}
+
+
+def _detect_index_base(
+    path: Path,
+    raw: Sequence[Sequence[tuple[int, int, bool, int]]],
+    source_lengths: Sequence[int],
+    target_lengths: Sequence[int],
+) -> int:
+    """0 or 1 from the evidence of the whole file, never from a single value: an index 0 fits only
+    0-based files, an index equal to the sentence length only 1-based ones. Evidence both ways (a
+    stray 0 in a 1-based file) is an error asking for ``--gold-index-base``, not a silent guess."""
+    zero_at = one_at = None
+    for pair, links in enumerate(raw):
+        for i, j, _, lineno in links:
+            if zero_at is None and (i == 0 or j == 0):
+                zero_at = lineno
+            if one_at is None and (i == source_lengths[pair] or j == target_lengths[pair]):
+                one_at = lineno
+    if zero_at is not None and one_at is not None:
+        raise WeamError(
+            f"index base unclear: line {zero_at} has an index 0 (0-based) and line {one_at} an index "
+            "equal to the sentence length (1-based); pass --gold-index-base 0 or 1",
+            path,
+        )
+    return 0 if zero_at is not None else 1
 
 
 def score_alignments(predicted: Sequence[set[Link]], gold: Sequence[GoldAlignment]) -> AlignmentScores:

@@ -770,5 +770,6 @@ def align(settings: AlignSettings, *, progress: Progress | None = None) -> Align
         gold_index_base=s.gold_index_base,
         gold_drop_invalid=s.gold_drop_invalid,
         crlf=s.crlf,
+        fast=s.fast,
         **s.backend_options(),
     )
