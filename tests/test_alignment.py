@@ -410,3 +410,51 @@ def test_cli_bad_options_are_one_line_errors(tmp_path):
     assert result.exit_code == 2 and "--src-lang" in result.output
     result = runner.invoke(app, ["align", str(src), "--src-lang", "en", "--tgt-lang", "de", "--backend", "x"])
     assert result.exit_code == 2 and "--backend must be one of" in result.output
+
+
+def test_output_over_an_input_file_is_refused_and_the_input_kept(tmp_path):
+    src, tgt = tmp_path / "c.en", tmp_path / "c.de"
+    src.write_text("a house\n", encoding="utf-8")
+    tgt.write_text("ein Haus\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["align", str(src), str(tgt), "-o", str(tgt), "--overwrite"])
+    assert result.exit_code == 2 and "is one of the input files" in result.output
+    assert tgt.read_text(encoding="utf-8") == "ein Haus\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.de", "c.en"]
+
+
+def test_kill_9_of_weam_align_takes_eflomal_with_it(shared_data, tmp_path):
+    """eflomal runs as a child process: weam killed hard must not leave it running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, tgt = _slice(shared_data, tmp_path, 20000)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "weamcli", "align", str(src), str(tgt), "--src-lang", "en", "--tgt-lang", "de",
+         "-o", str(tmp_path / "out")],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def children() -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout
+        return [int(x) for x in found.split()]
+
+    deadline = time.monotonic() + 120
+    while not children() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    kids = children()
+    if not kids:
+        proc.kill()
+        pytest.skip("alignment finished before eflomal could be seen running")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{k}").exists() for k in kids):
+        time.sleep(0.1)
+    alive = [
+        k for k in kids if Path(f"/proc/{k}").exists() and " Z " not in Path(f"/proc/{k}/stat").read_text()
+    ]
+    assert not alive, f"eflomal still running after weam was killed: {alive}"

@@ -21,7 +21,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from collections.abc import Sequence
 from math import sqrt
 from pathlib import Path
@@ -111,6 +113,16 @@ def binary_path() -> Path:
     return Path(found)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel kills eflomal when weam dies, even by ``kill -9``
+    (Ctrl-C and SIGTERM already stop it through ``subprocess.run``), so no orphan keeps writing
+    into a ``.partial`` folder."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def run_binary(
     inputs: EflomalInput,
     forward: Path,
@@ -136,7 +148,13 @@ def run_binary(
     ]  # fmt: skip
     for flag, count in zip(("-1", "-2", "-3"), iters[:model], strict=False):
         cmd += [flag, str(count)]
-    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
     if done.returncode != 0:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise WeamError(f"eflomal failed (exit {done.returncode}): {lines[-1] if lines else 'no message'}")

@@ -61,7 +61,7 @@ from weamcli.align.gold import AlignmentScores, read_gold, score_alignments
 from weamcli.align.settings import BACKENDS, SIMALIGN_METHODS, SYMMETRIZATIONS, AlignSettings
 from weamcli.common.corpus import Pair, Pretokenizer, Tokenized, check_crlf_policy, input_words, read_pairs
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_dir, read_json
+from weamcli.common.files import atomic_dir, check_writable, read_json
 from weamcli.common.languages import language
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import write_run_record
@@ -748,10 +748,17 @@ def align(settings: AlignSettings, *, progress: Progress | None = None) -> Align
     target = Path(s.target) if s.target is not None else None
     src = _language_of(s.src_lang, Path(s.source) if target is not None else None, "source")
     tgt = _language_of(s.tgt_lang, target, "target")
+    out = Path(s.out) if s.out else Path("runs") / f"align-{src}-{tgt}"
+    inputs = [
+        Path(p).resolve() for p in (s.source, s.target, s.extra, s.extra_source, s.extra_target, s.gold) if p
+    ]
+    if out.resolve() in inputs:
+        raise WeamError("is one of the input files; choose another output folder (-o)", out)
+    check_writable(out.parent if not out.exists() else out)  # fail before the alignment, not after
     return align_corpus(
         s.source,
         target,
-        s.out or Path("runs") / f"align-{src}-{tgt}",
+        out,
         source_lang=src,
         target_lang=tgt,
         backend=s.backend,
