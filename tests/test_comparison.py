@@ -152,8 +152,10 @@ def test_markdown_and_csv_hold_the_table(tmp_path):
     sw = next(line for line in md if line.startswith("| sw |"))
     assert sw.startswith("| sw | 50.0 | 45.0 | -5.0 [") and "▼" not in sw
     csv_lines = render_csv(comp).splitlines()
-    assert csv_lines[0].startswith("row,kind,resource,column,method,reference,status,accuracy,delta")
-    assert "de,lang,high,e5-small+weam,weam,e5-small,ok,0.900000,0.200000," in render_csv(comp)
+    header = "task,metric,unit,row,kind,resource,column,method,reference,status,value,delta"
+    assert csv_lines[0].startswith(header)
+    de_line = "sib200,accuracy,example,de,lang,high,e5-small+weam,weam,e5-small,ok,0.900000,0.200000,"
+    assert de_line in render_csv(comp)
 
 
 def test_missing_cells_are_shown_not_dropped(tmp_path):
@@ -307,10 +309,20 @@ def test_cli_task_and_by_method(tmp_path):
         "-o",
         str(tmp_path / "o"),
     ]
+    # results of two tasks: one table each (one markdown file, one CSV with a task column)
     result = runner.invoke(app, args)
-    assert result.exit_code == 2 and "pick one with --task" in result.output
-    result = runner.invoke(app, [*args, "--task", "sib200"])
     assert result.exit_code == 0, result.output
+    assert "sib200 (test): accuracy" in result.stdout and "tatoeba (test): accuracy" in result.stdout
+    record = json.loads((tmp_path / "o" / "run.jsonl").read_text().splitlines()[-1])
+    assert record["config"]["task"] == ["sib200", "tatoeba"]
+    assert {line.split(",")[0] for line in (tmp_path / "o" / "table.csv").read_text().splitlines()[1:]} == {
+        "sib200",
+        "tatoeba",
+    }
+    assert (tmp_path / "o" / "sib200-accuracy-deltas.png").is_file()
+    result = runner.invoke(app, [*args, "--task", "sib200", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert "tatoeba" not in result.stdout
     assert json.loads((tmp_path / "o" / "run.jsonl").read_text().splitlines()[-1])["config"]["by"] == "method"
 
 

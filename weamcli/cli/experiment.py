@@ -62,6 +62,6 @@ def experiment_command(
     if result.comparison is not None:
         out = cfg.out / "compare"
         written = {p.name: p for p in sorted(out.iterdir()) if p.is_file()}
-        print_comparison(result.comparison, written)
+        print_comparison(result.comparisons or result.comparison, written)
     if result.failed:
         raise typer.Exit(1)

@@ -13,7 +13,8 @@ def finetune_command(
     settings: FinetuneSettings,
     threads: int | None = threads_option(),
 ) -> None:
-    """Fine-tune on the task's ENGLISH train split; pick the epoch by English dev accuracy only."""
+    """Fine-tune on the task's ENGLISH train split; pick the epoch by English dev accuracy only
+    (word accuracy for tagging, F1 for QA)."""
     from weamcli.finetune.run import finetune
 
     setup_threads(threads)
@@ -22,7 +23,7 @@ def finetune_command(
     for run in result.runs:
         note = " (kept from an earlier run)" if run.skipped else f" in {run.train_seconds:.0f} s"
         console.print(
-            f"seed {run.seed}: epoch {run.selected_epoch}, English dev accuracy "
+            f"seed {run.seed}: epoch {run.selected_epoch}, English dev {run.dev_metric} "
             f"{run.dev_accuracy:.3f}{note} → {run.path}",
             highlight=False,
         )

@@ -11,34 +11,52 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from weamcli.common.result_rows import row_metrics, row_score
 from weamcli.compare.render import delta_text, pct
-from weamcli.compare.table import Cell, Comparison
+from weamcli.compare.table import Cell, Comparison, metric_name
 
 from .console import console, say, stdout_is_terminal
 
 
 def results_table(rows: list[dict[str, Any]], source_lang: str | None) -> Table:
-    """Languages down, one accuracy column per model × seed (× direction), and a mean per model."""
+    """Languages down, one column per model × seed (× direction) × metric (accuracy; word accuracy
+    for tagging; F1 and exact match for QA), and a mean per model over its seeds."""
+    metrics = row_metrics(rows[0])
     columns: dict[tuple, None] = {}
     cells: dict[tuple[str, tuple], float] = {}
-    counts: dict[str, int] = {}
+    counts: dict[str, str] = {}
     for row in rows:
-        key = (row["model"], row.get("direction"), row["seed"])
-        columns.setdefault(key, None)
-        cells[(row["lang"], key)] = row["accuracy"]
-        counts[row["lang"]] = row["n"]
+        for metric in row_metrics(row):
+            key = (row["model"], row.get("direction"), metric, row["seed"])
+            columns.setdefault(key, None)
+            cells[(row["lang"], key)] = row_score(row, metric)
+        counts[row["lang"]] = f"{row['n']}" + (f" ({row['words']} words)" if "words" in row else "")
     groups: dict[tuple, list[tuple]] = defaultdict(list)
     for key in columns:
-        groups[key[:2]].append(key)
-    table = Table(title=f"{rows[0]['task']} ({rows[0]['split']}) accuracy")
+        groups[key[:3]].append(key)
+    names = {
+        "accuracy": "word accuracy" if rows[0].get("kind") == "tagging" else "accuracy",
+        "f1": "F1",
+        "exact_match": "EM",
+    }
+    title = " / ".join(names.get(m, m.replace("_", " ")) for m in metrics)
+    table = Table(title=f"{rows[0]['task']} ({rows[0]['split']}) {title}")
     table.add_column("language")
-    table.add_column("n", justify="right")
+    table.add_column(
+        {"sentence": "sentences", "question": "questions"}.get(rows[0].get("unit"), "n"), justify="right"
+    )
+    many_metrics = len({k[2] for k in columns}) > 1
     for key in columns:
-        head = " ".join(str(k) for k in key[:2] if k)
-        table.add_column(f"{head} seed {key[2]}" if key[2] is not None else head, justify="right")
+        head = " ".join(str(k) for k in key[:2] if k) + (
+            f" {names.get(key[2], key[2])}" if many_metrics else ""
+        )
+        table.add_column(f"{head} seed {key[3]}" if key[3] is not None else head, justify="right")
     multi = {g: keys for g, keys in groups.items() if len(keys) > 1}
     for group in multi:
-        table.add_column(f"{' '.join(str(k) for k in group if k)} mean", justify="right", style="bold")
+        head = " ".join(str(k) for k in group[:2] if k) + (
+            f" {names.get(group[2], group[2])}" if many_metrics else ""
+        )
+        table.add_column(f"{head} mean", justify="right", style="bold")
     langs = list(dict.fromkeys(row["lang"] for row in rows))
 
     def mean(values: list[float]) -> str:
@@ -47,7 +65,7 @@ def results_table(rows: list[dict[str, Any]], source_lang: str | None) -> Table:
     for lang in langs:
         accs = [cells.get((lang, key)) for key in columns]
         means = [mean([cells[(lang, k)] for k in keys if (lang, k) in cells]) for keys in multi.values()]
-        table.add_row(lang, str(counts[lang]), *("" if a is None else f"{a:.3f}" for a in accs), *means)
+        table.add_row(lang, counts[lang], *("" if a is None else f"{a:.3f}" for a in accs), *means)
     others = [lang for lang in langs if lang != source_lang]
     if len(others) > 1:
         avg = [mean([cells[(lang, key)] for lang in others if (lang, key) in cells]) for key in columns]
@@ -76,7 +94,8 @@ def _cell_text(cell: Cell) -> Text:
 def render_table(comparison: Comparison) -> Table:
     c = comparison
     table = Table(
-        title=f"{c.task} ({c.split}): accuracy % and Δ vs {c.baseline} (points, 95% paired bootstrap CI)",
+        title=f"{c.task} ({c.split}): {metric_name(c)} % and Δ vs {c.baseline} (points, 95% paired "
+        f"bootstrap CI over {c.unit}s)",
         title_justify="left",
         show_lines=False,
     )
@@ -96,14 +115,15 @@ def render_table(comparison: Comparison) -> Table:
     return table
 
 
-def print_comparison(comparison: Comparison, written: dict[str, Path]) -> None:
-    """The table, its legend and notes on stdout; the written files on stderr."""
-    # Piped into a file there is no terminal width to respect: print every cell on one line.
-    out_console = console
-    if not stdout_is_terminal():
-        out_console = Console(width=max(console.width, 16 + 30 * len(comparison.columns)), highlight=False)
-    out_console.print(render_table(comparison))
-    console.print("[dim]▲/▼: 95% CI excludes 0.[/]")
-    for note in comparison.notes:
-        console.print(f"[dim]note:[/] {note}", highlight=False, soft_wrap=True)
+def print_comparison(comparison: Comparison | list[Comparison], written: dict[str, Path]) -> None:
+    """The table(s) (one per task and metric), legend and notes on stdout; the written files on stderr."""
+    for c in comparison if isinstance(comparison, list) else [comparison]:
+        # Piped into a file there is no terminal width to respect: print every cell on one line.
+        out_console = console
+        if not stdout_is_terminal():
+            out_console = Console(width=max(console.width, 16 + 30 * len(c.columns)), highlight=False)
+        out_console.print(render_table(c))
+        console.print("[dim]▲/▼: 95% CI excludes 0.[/]")
+        for note in c.notes:
+            console.print(f"[dim]note:[/] {note}", highlight=False, soft_wrap=True)
     say("wrote " + ", ".join(str(p) for p in written.values()))

@@ -1,8 +1,15 @@
-"""The result row schema shared by `weam evaluate` (writer, ``make_row``) and `weam compare`
-(reader, ``row_from_json`` → ``ResultRow``).
+"""The result row schema shared by `weam evaluate` (writers ``make_row``, ``make_tagging_row``,
+``make_qa_row``) and `weam compare` (reader, ``row_from_json`` → ``ResultRow``).
 
 One JSON line per model × task × language × seed (× direction for retrieval). The model's facts
 come from its weam.json so rows of a baseline and of a pre-trained model line up by key.
+
+Every row says its ``kind`` (classification, tagging, qa), its ``unit`` (the independent thing a
+bootstrap resamples: an example, a sentence, a question) and its ``metrics``. Per unit, the reader
+turns a row into (numerator, denominator) pairs per metric: an example is (right?, 1), a sentence
+(words tagged right, words), a question (F1, 1) and (exact match, 1). A metric is the ratio of the
+sums, so word accuracy weighs every word alike while the resampled unit stays the sentence.
+Rows written before these keys existed read as classification rows.
 """
 
 from __future__ import annotations
@@ -38,7 +45,14 @@ ROW_KEYS = (
     "gold",
     "model_path",
     "selection",
+    "kind",
+    "unit",
+    "metrics",
 )
+# a tagging row adds "words" (n counts sentences, correct and accuracy count words); a QA row has
+# "f1" and "exact_match" instead of correct/accuracy, and "unit_scores" (both, per question)
+KIND_METRICS = {"classification": ("accuracy",), "tagging": ("accuracy",), "qa": ("f1", "exact_match")}
+KIND_UNITS = {"classification": "example", "tagging": "sentence", "qa": "question"}
 
 
 def model_facts(
@@ -108,8 +122,103 @@ def make_row(
         model_path=facts["model_path"],
         selection=facts["selection"],
     )
+    row.update(kind="classification", unit="example", metrics=["accuracy"])
     row.update(extra)
     return row
+
+
+def _head(task: str, split: str, file_code: str, facts: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"task": task, "split": split, **language_facts(file_code)}
+    row.update(
+        {
+            k: facts[k]
+            for k in ("model", "method", "base_model", "num_layers", "params", "pretrain_langs", "seed")
+        }
+    )
+    return row
+
+
+def make_tagging_row(
+    task: str,
+    split: str,
+    file_code: str,
+    facts: dict[str, Any],
+    *,
+    ids: list[Any],
+    predictions: list[list[str]],
+    gold: list[list[str]],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A word-tagging row: one entry per sentence (the unit), accuracy over words."""
+    if not len(ids) == len(predictions) == len(gold):
+        raise ValueError("ids, predictions and gold must have the same length")
+    words = sum(len(g) for g in gold)
+    correct = sum(
+        sum(p == t for p, t in zip(ps, gs, strict=True)) for ps, gs in zip(predictions, gold, strict=True)
+    )
+    row = _head(task, split, file_code, facts)
+    row.update(
+        n=len(gold),
+        correct=correct,
+        accuracy=correct / words if words else float("nan"),
+        ids=list(ids),
+        predictions=[list(p) for p in predictions],
+        gold=[list(g) for g in gold],
+        model_path=facts["model_path"],
+        selection=facts["selection"],
+        kind="tagging",
+        unit="sentence",
+        metrics=["accuracy"],
+        words=words,
+    )
+    row.update(extra)
+    return row
+
+
+def make_qa_row(
+    task: str,
+    split: str,
+    file_code: str,
+    facts: dict[str, Any],
+    *,
+    ids: list[Any],
+    predictions: list[str],
+    gold: list[list[str]],
+    f1: list[float],
+    exact_match: list[float],
+    **extra: Any,
+) -> dict[str, Any]:
+    """An extractive-QA row: one entry per question, mean F1 and exact match (fractions)."""
+    if not len(ids) == len(predictions) == len(gold) == len(f1) == len(exact_match):
+        raise ValueError("ids, predictions, gold and scores must have the same length")
+    n = len(ids)
+    row = _head(task, split, file_code, facts)
+    row.update(
+        n=n,
+        f1=sum(f1) / n if n else float("nan"),
+        exact_match=sum(exact_match) / n if n else float("nan"),
+        ids=list(ids),
+        predictions=list(predictions),
+        gold=[list(g) for g in gold],
+        model_path=facts["model_path"],
+        selection=facts["selection"],
+        kind="qa",
+        unit="question",
+        metrics=["f1", "exact_match"],
+        unit_scores={"f1": [float(v) for v in f1], "exact_match": [float(v) for v in exact_match]},
+    )
+    row.update(extra)
+    return row
+
+
+def row_metrics(row: dict[str, Any]) -> list[str]:
+    """The metrics a written row carries (rows from before the key: accuracy)."""
+    return list(row.get("metrics") or ["accuracy"])
+
+
+def row_score(row: dict[str, Any], metric: str | None = None) -> float:
+    """A row's figure for ``metric`` (default: its first, e.g. accuracy or F1)."""
+    return float(row[metric or row_metrics(row)[0]])
 
 
 # ----------------------------------------------------------------------------- reading rows back
@@ -143,8 +252,19 @@ class ResultRow:
     params: int | None
     pretrain_langs: tuple[str, ...]
     seed: int | None  # None: a model evaluated without fine-tuning (e.g. the retrieval probe)
-    correct: dict[str, bool]  # example id -> prediction == gold
+    # metric -> unit id -> (numerator, denominator); the metric is sum(num) / sum(den)
+    scores: dict[str, dict[str, tuple[float, float]]]
     where: str  # "file:line", for error messages
+    kind: str = "classification"
+    unit: str = "example"
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self.scores)
+
+    def value(self, metric: str) -> float:
+        pairs = self.scores[metric].values()
+        return sum(n for n, _ in pairs) / sum(d for _, d in pairs)
 
 
 def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
@@ -163,15 +283,54 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
             path,
             line,
         )
-    correct = {str(i): p == g for i, p, g in zip(ids, preds, gold, strict=True)}
-    if len(correct) != len(ids):
+    keys = [str(i) for i in ids]
+    if len(set(keys)) != len(keys):
         raise WeamError("'ids' holds duplicate example ids", path, line)
-    if "correct" in obj and obj["correct"] != sum(correct.values()):
-        raise WeamError(
-            f"'correct' is {obj['correct']} but predictions match gold on {sum(correct.values())}",
-            path,
-            line,
-        )
+    kind = str(obj.get("kind") or "classification")
+    if kind not in KIND_METRICS:
+        raise WeamError(f"unknown row kind '{kind}' (known: {', '.join(KIND_METRICS)})", path, line)
+    unit = str(obj.get("unit") or KIND_UNITS[kind])
+    if unit != KIND_UNITS[kind]:
+        # the bootstrap's unit follows from the kind; another one would resample the wrong thing
+        raise WeamError(f"a {kind} row's unit is '{KIND_UNITS[kind]}', not '{unit}'", path, line)
+    if kind == "classification":
+        scores = {"accuracy": {k: (float(p == g), 1.0) for k, p, g in zip(keys, preds, gold, strict=True)}}
+        counted = sum(p == g for p, g in zip(preds, gold, strict=True))
+        if "correct" in obj and obj["correct"] != counted:
+            raise WeamError(
+                f"'correct' is {obj['correct']} but predictions match gold on {counted}", path, line
+            )
+    elif kind == "tagging":
+        pairs = {}
+        for k, p, g in zip(keys, preds, gold, strict=True):
+            if not isinstance(p, list) or not isinstance(g, list) or len(p) != len(g) or not g:
+                raise WeamError(
+                    f"sentence '{k}': predictions and gold must be equal, non-empty tag lists", path, line
+                )
+            pairs[k] = (float(sum(a == b for a, b in zip(p, g, strict=True))), float(len(g)))
+        scores = {"accuracy": pairs}
+        counted = int(sum(n for n, _ in pairs.values()))
+        if "correct" in obj and obj["correct"] != counted:
+            raise WeamError(
+                f"'correct' is {obj['correct']} but predictions match gold on {counted} words", path, line
+            )
+    else:
+        unit_scores = obj.get("unit_scores")
+        if not isinstance(unit_scores, dict):
+            raise WeamError("a qa row needs 'unit_scores' (f1 and exact_match per question)", path, line)
+        scores = {}
+        for metric in KIND_METRICS["qa"]:
+            values = unit_scores.get(metric)
+            if not isinstance(values, list) or len(values) != len(keys):
+                raise WeamError(f"'unit_scores' needs one '{metric}' per question ({len(keys)})", path, line)
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1 for v in values):
+                raise WeamError(f"'unit_scores' {metric} values must be numbers in [0, 1]", path, line)
+            mean = sum(values) / len(values)
+            if metric in obj and abs(float(obj[metric]) - mean) > 1e-6:
+                raise WeamError(
+                    f"'{metric}' is {obj[metric]} but its per-question scores average {mean}", path, line
+                )
+            scores[metric] = {k: (float(v), 1.0) for k, v in zip(keys, values, strict=True)}
     lang_code = str(obj.get("lang_code") or obj["lang"])
     label = lang_code if not obj.get("direction") else f"{lang_code} {obj['direction']}"
     seed = obj["seed"]
@@ -190,6 +349,8 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
         params=obj.get("params"),
         pretrain_langs=tuple(obj.get("pretrain_langs") or ()),
         seed=seed,
-        correct=correct,
+        scores=scores,
         where=f"{path}:{line}",
+        kind=kind,
+        unit=unit,
     )

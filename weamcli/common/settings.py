@@ -207,12 +207,15 @@ class Settings:
         fixed: Mapping[str, Any] | None = None,
         extra_keys: Sequence[str] = (),
         elsewhere: Mapping[str, str] | None = None,
+        key_sections: Mapping[str, str] | None = None,
     ) -> Self:
         """Settings from one TOML section plus the values the experiment grid ``fixed`` itself.
 
         ``extra_keys``: keys of that section that belong to the experiment, not to this class;
-        ``elsewhere``: keys that belong in another section (key -> section name)."""
-        section = cls.section
+        ``elsewhere``: keys that belong in another section (key -> section name);
+        ``key_sections``: keys written in a subsection (``[finetune.udpos]``), for error messages."""
+        base_section = cls.section
+        sections = key_sections or {}
         known = cls.option_by_key()
         valid = sorted(
             {k for k, o in known.items() if o.spec.toml and k not in (elsewhere or {})} | set(extra_keys)
@@ -221,6 +224,7 @@ class Settings:
         for key, value in table.items():
             if key in extra_keys:
                 continue
+            section = sections.get(key, base_section)
             opt = known.get(key)
             where = source.locate(section, key) if source else (None, None)
             if elsewhere and key in elsewhere:
@@ -244,10 +248,11 @@ class Settings:
             return cls(**values)
         except SettingError as exc:
             key = exc.option.key
+            section = sections.get(key, base_section)
             where = source.locate(section, key) if source and key in table else (None, None)
             raise WeamError(f"[{section}] {key} {exc.problem}", *where) from None
         except TypeError as exc:  # a required option the section lacks
-            raise WeamError(f"[{section}] {exc}", source.path if source else None) from None
+            raise WeamError(f"[{base_section}] {exc}", source.path if source else None) from None
 
     # ----------------------------------------------------------------------------- writing
 

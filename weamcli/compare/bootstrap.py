@@ -19,20 +19,41 @@ def seed_counts(n_seeds: int, n_boot: int, rng: np.random.Generator) -> np.ndarr
     return rng.multinomial(n_seeds, np.full(n_seeds, 1.0 / n_seeds), size=n_boot).astype(np.float64)
 
 
-def boot_accuracy(correct: np.ndarray, weights: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Resampled accuracy of one side: ``correct`` (seeds, n) 0/1, ``weights`` (n_boot, n) example
-    draws, ``counts`` (n_boot, seeds) seed draws → (n_boot,), the mean over drawn seeds."""
-    per_seed = (weights @ correct.T) / weights.sum(axis=1, keepdims=True)  # (n_boot, seeds)
+def boot_ratio(num: np.ndarray, den: np.ndarray, weights: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Resampled metric of one side: per unit numerators ``num`` and denominators ``den`` (seeds, n)
+    (an example: right?/1; a sentence: words right/words; a question: F1/1), ``weights`` (n_boot, n)
+    unit draws, ``counts`` (n_boot, seeds) seed draws → (n_boot,): per seed the ratio of the drawn
+    sums, averaged over the drawn seeds."""
+    per_seed = (weights @ num.T) / (weights @ den.T)  # (n_boot, seeds)
     return (per_seed * counts).sum(axis=1) / counts.sum(axis=1)
 
 
+def boot_accuracy(correct: np.ndarray, weights: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``boot_ratio`` of 0/1 outcomes, one per example."""
+    return boot_ratio(correct, np.ones_like(correct), weights, counts)
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> float:
+    """The metric of a (seeds, n) side: per seed sum(num) / sum(den), averaged over seeds."""
+    return float(np.mean(num.sum(axis=1) / den.sum(axis=1)))
+
+
 def paired_draws(
-    a: np.ndarray, b: np.ndarray, weights: np.ndarray, counts_a: np.ndarray, counts_b: np.ndarray
+    a: np.ndarray,
+    b: np.ndarray,
+    weights: np.ndarray,
+    counts_a: np.ndarray,
+    counts_b: np.ndarray,
+    den_a: np.ndarray | None = None,
+    den_b: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
-    """Δ accuracy (a − b) of two (seeds, n) 0/1 matrices paired by column, and its resampled values:
-    both sides see the same example draws ``weights``; each side's seeds are drawn by its ``counts``."""
-    draws = boot_accuracy(a, weights, counts_a) - boot_accuracy(b, weights, counts_b)
-    return float(a.mean() - b.mean()), draws
+    """Δ metric (a − b) of two (seeds, n) numerator matrices paired by column (unit), and its
+    resampled values: both sides see the same unit draws ``weights``; each side's seeds are drawn by
+    its ``counts``. Denominators default to 1 per unit (accuracy over examples)."""
+    den_a = np.ones_like(a) if den_a is None else den_a
+    den_b = np.ones_like(b) if den_b is None else den_b
+    draws = boot_ratio(a, den_a, weights, counts_a) - boot_ratio(b, den_b, weights, counts_b)
+    return ratio(a, den_a) - ratio(b, den_b), draws
 
 
 def percentile_ci(draws: np.ndarray) -> tuple[float, float]:
@@ -42,20 +63,35 @@ def percentile_ci(draws: np.ndarray) -> tuple[float, float]:
 
 
 def paired_bootstrap(
-    model: np.ndarray, baseline: np.ndarray, *, n_boot: int = 1000, seed: int = 0
+    model: np.ndarray,
+    baseline: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    denominators: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
-    """Δ accuracy (model − baseline) and its 95% percentile CI for one language.
+    """Δ metric (model − baseline) and its 95% percentile CI for one language.
 
-    ``model`` and ``baseline`` are 0/1 arrays of shape (seeds, n) or (n,), columns paired by example.
-    """
+    ``model`` and ``baseline`` are per-unit numerators of shape (seeds, n) or (n,), columns paired
+    by unit; ``denominators`` (n,) are the units' sizes (words per sentence for tagging; default 1:
+    0/1 outcomes per example)."""
     a = np.atleast_2d(np.asarray(model, dtype=np.float64))
     b = np.atleast_2d(np.asarray(baseline, dtype=np.float64))
     if a.shape[1] != b.shape[1]:
         raise ValueError("model and baseline must cover the same examples")
+    den = np.ones(a.shape[1]) if denominators is None else np.asarray(denominators, dtype=np.float64)
     rng = np.random.default_rng(seed)
     weights = example_weights(a.shape[1], n_boot, rng)
     counts_a = seed_counts(len(a), n_boot, rng)
-    delta, draws = paired_draws(a, b, weights, counts_a, seed_counts(len(b), n_boot, rng))
+    delta, draws = paired_draws(
+        a,
+        b,
+        weights,
+        counts_a,
+        seed_counts(len(b), n_boot, rng),
+        np.broadcast_to(den, a.shape),
+        np.broadcast_to(den, b.shape),
+    )
     return (delta, *percentile_ci(draws))
 
 

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
 
 from weamcli.common.files import atomic_file  # noqa: E402
-from weamcli.compare.table import Comparison, ModelSummary, method_order_key  # noqa: E402
+from weamcli.compare.table import Comparison, ModelSummary, method_order_key, metric_name  # noqa: E402
 
 PLOT_FILES = {
     "deltas": "deltas.png",
@@ -93,7 +93,7 @@ def plot_deltas(comparison: Comparison) -> plt.Figure | str:
         else ""
     )
     ax.set_xlabel(f"language ('mean': zero-shot languages, English excluded){missing}")
-    ax.set_ylabel(f"Δ accuracy vs {comparison.baseline} (points)")
+    ax.set_ylabel(f"Δ {metric_name(comparison)} vs {comparison.baseline} (points)")
     ax.set_title(
         f"{comparison.task}: gain over {comparison.baseline} per language, 95% bootstrap CI\n"
         "(outlined bars: the interval excludes 0)",
@@ -133,7 +133,7 @@ def _legend_below(ax: plt.Axes) -> None:
 
 def _langs_caption(comparison: Comparison) -> str:
     n = len(comparison.common_langs)
-    return f"mean zero-shot accuracy over {n} language{'s' if n != 1 else ''} (%)"
+    return f"mean zero-shot {metric_name(comparison)} over {n} language{'s' if n != 1 else ''} (%)"
 
 
 def _usable(comparison: Comparison) -> list[ModelSummary]:
@@ -176,7 +176,7 @@ def plot_pretrain_langs(comparison: Comparison) -> plt.Figure | str:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("number of pre-training languages (0 = no continual pre-training)")
     ax.set_ylabel(_langs_caption(comparison))
-    ax.set_title(f"{comparison.task}: accuracy against pre-training languages")
+    ax.set_title(f"{comparison.task}: {metric_name(comparison)} against pre-training languages")
     ax.grid(alpha=0.3)
     _legend_below(ax)
     fig.tight_layout()
@@ -226,15 +226,18 @@ def plot_model_size(comparison: Comparison) -> plt.Figure | str:
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("parameters (millions, log scale; L = encoder layers)")
     ax.set_ylabel(_langs_caption(comparison))
-    ax.set_title(f"{comparison.task}: accuracy against model size")
+    ax.set_title(f"{comparison.task}: {metric_name(comparison)} against model size")
     ax.grid(alpha=0.3, which="major")
     _legend_below(ax)
     fig.tight_layout()
     return fig
 
 
-def write_plots(comparison: Comparison, out_dir: str | os.PathLike) -> tuple[dict[str, Path], dict[str, str]]:
-    """Write the figures into ``out_dir``; return (written paths, {skipped plot: reason})."""
+def write_plots(
+    comparison: Comparison, out_dir: str | os.PathLike, prefix: str = ""
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """Write the figures into ``out_dir`` (file names after ``prefix``, e.g. ``udpos-accuracy-``
+    when one comparison writes several tables); return (written paths, {skipped plot: reason})."""
     out = Path(out_dir)
     written: dict[str, Path] = {}
     skipped: dict[str, str] = {}
@@ -247,5 +250,5 @@ def write_plots(comparison: Comparison, out_dir: str | os.PathLike) -> tuple[dic
         if isinstance(result, str):
             skipped[name] = result
         else:
-            written[f"plot_{name}"] = _save(result, out / PLOT_FILES[name])
+            written[f"plot_{name}"] = _save(result, out / (prefix + PLOT_FILES[name]))
     return written, skipped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from weamcli.compare.table import Cell, Comparison
+from weamcli.compare.table import Cell, Comparison, metric_name
 
 
 def pct(x: float | None, signed: bool = False) -> str:
@@ -36,12 +36,16 @@ def _markdown_cells(cell: Cell) -> tuple[str, str]:
 def render_markdown(comparison: Comparison) -> str:
     c = comparison
     lines = [
-        f"## {c.task} ({c.split}): accuracy (%) and Δ against {c.baseline} (points, 95% paired bootstrap CI)",
+        f"## {c.task} ({c.split}): {metric_name(c)} (%) and Δ against {c.baseline} (points, 95% paired "
+        "bootstrap CI)",
         "",
     ]
     header = ["lang"]
     for col in c.columns:
-        header += [f"{col.name} acc", f"{col.name} Δ"] if col.reference is not None else [f"{col.name} acc"]
+        short = {"accuracy": "acc", "f1": "F1", "exact_match": "EM"}.get(c.metric, c.metric)
+        header += (
+            [f"{col.name} {short}", f"{col.name} Δ"] if col.reference is not None else [f"{col.name} {short}"]
+        )
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
     for row in c.rows:
@@ -53,14 +57,18 @@ def render_markdown(comparison: Comparison) -> str:
         lines.append("| " + " | ".join(out) + " |")
     lines += [
         "",
-        f"▲/▼: the 95% CI excludes 0. {c.n_boot} bootstrap resamples (seed {c.seed}), examples paired by "
-        "(language, id); seeds resampled where a side has several; mean/group rows average languages.",
+        f"▲/▼: the 95% CI excludes 0. {c.n_boot} bootstrap resamples (seed {c.seed}), {c.unit}s paired by "
+        "(language, id) and resampled; seeds resampled where a side has several; mean/group rows average "
+        "languages.",
     ]
     lines += [f"- {note}" for note in c.notes]
     return "\n".join(lines) + "\n"
 
 
 CSV_FIELDS = (
+    "task",
+    "metric",
+    "unit",
     "row",
     "kind",
     "resource",
@@ -68,7 +76,7 @@ CSV_FIELDS = (
     "method",
     "reference",
     "status",
-    "accuracy",
+    "value",  # the metric's value (accuracy, F1, ...), a fraction
     "delta",
     "ci_low",
     "ci_high",
@@ -80,11 +88,17 @@ CSV_FIELDS = (
 )
 
 
-def render_csv(comparison: Comparison) -> str:
-    """The table in long form: one line per (row, column), fractions not percentages."""
+def render_csv(comparison: Comparison | list[Comparison]) -> str:
+    """The table(s) in long form: one line per (task, metric, row, column), fractions not percentages."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
+    for one in comparison if isinstance(comparison, list) else [comparison]:
+        _csv_lines(writer, one)
+    return buf.getvalue()
+
+
+def _csv_lines(writer, comparison: Comparison) -> None:
 
     def num(x: float | None) -> str:
         return "" if x is None else f"{x:.6f}"
@@ -94,6 +108,9 @@ def render_csv(comparison: Comparison) -> str:
             cell = comparison.cell(row.label, col.name)
             writer.writerow(
                 [
+                    comparison.task,
+                    comparison.metric,
+                    comparison.unit,
                     row.label,
                     row.kind,
                     row.resource or "",
@@ -112,4 +129,3 @@ def render_csv(comparison: Comparison) -> str:
                     int(cell.partial),
                 ]
             )
-    return buf.getvalue()

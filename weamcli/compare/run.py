@@ -7,14 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from weamcli.compare.settings import CompareSettings
-from weamcli.compare.table import Comparison, compare_results
+from weamcli.compare.table import Comparison, compare_all
 from weamcli.compare.write import check_out_dir, default_out_dir, write_comparison
 
 
 @dataclass
 class ComparisonResult:
-    comparison: Comparison
+    comparisons: list[Comparison]  # one per task and metric
     written: dict[str, Path]
+
+    @property
+    def comparison(self) -> Comparison:
+        """The first table (the only one for results of one task and metric)."""
+        return self.comparisons[0]
 
 
 def run_comparison(
@@ -23,15 +28,16 @@ def run_comparison(
     expected_models: dict[str, str] | None = None,
     notes: Sequence[str] = (),
 ) -> ComparisonResult:
-    """Compare, then write table.md, table.csv, plots and run.jsonl; ``notes`` are added to the
-    table's notes (the experiment grid states the pre-training steps and epochs run there).
+    """Compare (one table per task and metric), then write table.md, table.csv, plots and
+    run.jsonl; ``notes`` are added to every table's notes (the experiment grid states the
+    pre-training steps and epochs run there).
 
     The output folder is checked before the work: an earlier comparison there is replaced only
     with ``overwrite`` (and only once the new one is complete), a folder of other files never."""
     s = settings
     out = Path(s.out) if s.out is not None else default_out_dir(s.results)
     check_out_dir(out, overwrite=s.overwrite)
-    comparison = compare_results(
+    comparisons = compare_all(
         s.results,
         s.baseline,
         task=s.task,
@@ -41,5 +47,6 @@ def run_comparison(
         seed=s.seed,
         expected_models=expected_models,
     )
-    comparison.notes.extend(notes)
-    return ComparisonResult(comparison, write_comparison(comparison, out))
+    for comparison in comparisons:
+        comparison.notes.extend(notes)
+    return ComparisonResult(comparisons, write_comparison(comparisons, out))

@@ -25,7 +25,9 @@ class CompareSettings(Settings):
         "method of every model without continual pre-training).",
         short="-b",
     )
-    task: str | None = option(None, help="Task to compare (needed when the results hold several).")
+    task: str | None = option(
+        None, help="Only this task (default: every task in the results, one table per task and metric)."
+    )
     split: str | None = option(None, help="Split to compare (default: test).")
     by: str = option("model", help="Columns: each model label, or each method.", choices=BY_CHOICES)
     bootstrap: int = option(1000, help="Bootstrap resamples per confidence interval.", minimum=100)

@@ -1,12 +1,16 @@
 """Comparison tables for `weam compare`: did continual pre-training help, where, and how sure are we.
 
 Reads the JSON-lines rows written by `weam evaluate` (one row per model × task × language × seed,
-with per-example ``ids``/``predictions``/``gold``), pairs every model with a baseline example by
-example, and puts a 95% paired bootstrap confidence interval on each accuracy difference.
+with per-unit ``ids``/``predictions``/``gold``), pairs every model with a baseline unit by unit, and
+puts a 95% paired bootstrap confidence interval on each difference. One table per task and metric
+(accuracy; word accuracy for tagging; F1 and exact match for QA).
 
 The bootstrap (why it is built this way):
-- Examples are paired by (language, id): both sides are scored on the same resampled examples,
-  which removes the between-example variance a paired design is meant to remove.
+- Units are paired by (language, id): both sides are scored on the same resampled units, which
+  removes the between-unit variance a paired design is meant to remove. The unit is what is
+  independent: an example for classification, a sentence for tagging (its words share a context
+  and are right or wrong together, so resampling words would understate the variance), a question
+  for QA. A tagging metric is words right / words over the drawn sentences.
 - A side evaluated with several seeds has its seeds (whole training runs) resampled too, the same
   draw for every language, because one seed is one trained model evaluated on all languages.
 - Mean and resource-group rows resample examples within each language and average the
@@ -29,19 +33,32 @@ from weamcli.compare.bootstrap import cell_rng, example_weights, paired_draws, p
 from weamcli.compare.load import find_result_files, load_results, select_rows
 
 SOURCE_LANG = "en"  # fine-tuning language: shown, but not part of the zero-shot means
-METHOD_ORDER = ("baseline", "mlm", "tlm", "weam")
+# columns and plot lines in this order (methods it does not know come last): the baseline, the
+# masked-LM baselines, WEAM, then the explicit-alignment objectives
+METHOD_ORDER = (
+    "baseline",
+    "mlm",
+    "tlm",
+    "weam",
+    "code-switch",
+    "align-l2",
+    "contrastive",
+    "tlm+contrastive",
+    "weam+contrastive",
+)
 
 
 @dataclass
 class Cell:
-    """One (row, column) of the table. Accuracy and Δ are fractions (0.887, +0.015)."""
+    """One (row, column) of the table. The metric (``accuracy``: accuracy, word accuracy, F1 or
+    exact match, whichever the comparison is about) and Δ are fractions (0.887, +0.015)."""
 
     status: str  # "ok", "baseline" (the reference column itself), "missing", "no-baseline"
     accuracy: float | None = None
     delta: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
-    n: int = 0  # paired examples behind Δ (summed over languages for mean rows)
+    n: int = 0  # paired units behind Δ (summed over languages for mean rows)
     seeds: int = 0
     langs: int = 0  # languages behind a mean/group cell
     partial: bool = False  # a mean/group cell that lacks some of the row's languages
@@ -103,6 +120,8 @@ class Comparison:
     models: list[ModelSummary]
     common_langs: tuple[str, ...]  # zero-shot languages every model has; plots average over these
     notes: list[str] = field(default_factory=list)
+    metric: str = "accuracy"  # accuracy (examples or words), f1, exact_match
+    unit: str = "example"  # what the bootstrap resampled: example, sentence, question
 
     def cell(self, row: str, column: str) -> Cell:
         return self.cells[(row, column)]
@@ -110,6 +129,15 @@ class Comparison:
     @property
     def compared_columns(self) -> list[Column]:
         return [c for c in self.columns if c.reference is not None]
+
+
+METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "exact_match": "exact match"}
+
+
+def metric_name(comparison: Comparison) -> str:
+    """How a table names its metric: accuracy, word accuracy (tagging), F1, exact match."""
+    name = METRIC_NAMES.get(comparison.metric, comparison.metric)
+    return f"word {name}" if comparison.unit == "sentence" and comparison.metric == "accuracy" else name
 
 
 def method_order_key(method: str, name: str) -> tuple[int, str]:
@@ -175,19 +203,80 @@ def compare_results(
     *,
     task: str | None = None,
     split: str | None = None,
+    metric: str | None = None,
     by: str = "model",
     n_boot: int = 1000,
     seed: int = 0,
     expected_models: dict[str, str] | None = None,
 ) -> Comparison:
-    """Load results, pair every model with the baseline and bootstrap each Δ; returns the table.
+    """Load results, pair every model with the baseline and bootstrap each Δ; returns the table of
+    one task and metric (``task`` is needed when the results hold several; ``metric`` defaults to
+    the task's first: accuracy, or F1 for QA).
 
     ``expected_models`` (label -> method), from an experiment grid: a model with no rows at all
     (its training failed) still gets a column, every cell "missing", so it is never dropped."""
-    # by and n_boot are checked by CompareSettings, where the options are defined
     files = find_result_files(paths)
     rows, task, split = select_rows(load_results(files), task, split)
+    metrics = _metrics_of(rows, task)
+    if metric is not None and metric not in metrics:
+        raise WeamError(f"task '{task}' results have no metric '{metric}' (they have {', '.join(metrics)})")
+    return _compare(
+        rows, files, baseline, task, split, metric or metrics[0], by, n_boot, seed, expected_models
+    )
 
+
+def compare_all(
+    paths: Sequence[str | os.PathLike],
+    baseline: str,
+    *,
+    task: str | None = None,
+    split: str | None = None,
+    by: str = "model",
+    n_boot: int = 1000,
+    seed: int = 0,
+    expected_models: dict[str, str] | None = None,
+) -> list[Comparison]:
+    """One comparison per task (or only ``task``) and per metric of that task, in the order the
+    tasks first appear in the results."""
+    files = find_result_files(paths)
+    loaded = load_results(files)
+    tasks = [task] if task is not None else list(dict.fromkeys(r.task for r in loaded))
+    out = []
+    for name in tasks:
+        rows, name, chosen = select_rows(loaded, name, split)
+        for metric in _metrics_of(rows, name):
+            out.append(
+                _compare(rows, files, baseline, name, chosen, metric, by, n_boot, seed, expected_models)
+            )
+    return out
+
+
+def _metrics_of(rows: list[ResultRow], task: str) -> tuple[str, ...]:
+    kinds = {(r.kind, r.metrics) for r in rows}
+    if len(kinds) > 1:
+        first, other = sorted(kinds)[:2]
+        where = next(r.where for r in rows if (r.kind, r.metrics) == other)
+        raise WeamError(
+            f"task '{task}' has rows of two kinds ({first[0]} and {other[0]}, e.g. at {where}); "
+            "give each kind its own task name"
+        )
+    return next(iter(kinds))[1]
+
+
+def _compare(
+    rows: list[ResultRow],
+    files: Sequence[os.PathLike],
+    baseline: str,
+    task: str,
+    split: str,
+    metric: str,
+    by: str,
+    n_boot: int,
+    seed: int,
+    expected_models: dict[str, str] | None,
+) -> Comparison:
+    # by and n_boot are checked by CompareSettings, where the options are defined
+    unit = rows[0].unit
     by_column: dict[str, list[ResultRow]] = {}
     for r in rows:
         by_column.setdefault(_column_key(r, by), []).append(r)
@@ -220,10 +309,10 @@ def compare_results(
     lang_labels = sorted(lang_info, key=lambda label: lang_info[label][0] != SOURCE_LANG)
     zero_shot = [label for label in lang_labels if lang_info[label][0] != SOURCE_LANG]
 
-    # table[(column, language)][(model, seed)] = {example id: prediction == gold}
-    table: dict[tuple[str, str], dict[tuple[str, int], dict[str, bool]]] = {}
+    # table[(column, language)][(model, seed)] = {unit id: (numerator, denominator)}
+    table: dict[tuple[str, str], dict[tuple[str, int], dict[str, tuple[float, float]]]] = {}
     for r in rows:
-        table.setdefault((_column_key(r, by), r.lang), {})[(r.model, r.seed)] = r.correct
+        table.setdefault((_column_key(r, by), r.lang), {})[(r.model, r.seed)] = r.scores[metric]
 
     counts = {n: seed_counts(len(replicates[n]), n_boot, cell_rng(seed, "seeds", n)) for n in names}
     boot: dict[tuple[str, str, str], tuple[float, np.ndarray, int]] = {}  # (col, ref, lang) -> Δ, draws, n
@@ -235,42 +324,47 @@ def compare_results(
         index = {i: k for k, i in enumerate(ids_all)}
         weights = example_weights(len(ids_all), n_boot, cell_rng(seed, "examples", label))
 
-        def matrix(name: str, label: str = label, index: dict = index) -> tuple[np.ndarray, np.ndarray]:
-            """(replicates, n) correctness with NaN for absent examples; and which replicates exist."""
+        def matrix(
+            name: str, label: str = label, index: dict = index
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """(replicates, n) numerators and denominators with NaN for absent units; and which
+            replicates exist."""
             runs = table.get((name, label), {})
-            out = np.full((len(replicates[name]), len(index)), np.nan)
+            num = np.full((len(replicates[name]), len(index)), np.nan)
+            den = np.full_like(num, np.nan)
             for k, rep in enumerate(replicates[name]):
-                for i, ok in runs.get(rep, {}).items():
-                    out[k, index[i]] = float(ok)
-            return out, ~np.isnan(out).all(axis=1)
+                for i, (x, d) in runs.get(rep, {}).items():
+                    num[k, index[i]], den[k, index[i]] = x, d
+            return num, den, ~np.isnan(num).all(axis=1)
 
         mats = {n: matrix(n) for n in names}
         for n in names:
-            mat, present = mats[n]
+            mat, den, present = mats[n]
             if not present.any():
                 cells[(label, n)] = Cell(status="missing")
                 continue
-            acc = float(np.nanmean(np.nanmean(mat[present], axis=1)))
+            acc = float(np.mean(np.nansum(mat[present], axis=1) / np.nansum(den[present], axis=1)))
             ref = references[n]
             if ref is None:
                 cells[(label, n)] = Cell(status="baseline", accuracy=acc, seeds=int(present.sum()))
                 continue
-            if n in missing_reference or not mats[ref][1].any():
+            if n in missing_reference or not mats[ref][2].any():
                 cells[(label, n)] = Cell(status="no-baseline", accuracy=acc, seeds=int(present.sum()))
                 continue
-            ref_mat, ref_present = mats[ref]
+            ref_mat, ref_den, ref_present = mats[ref]
             a, b = mat[present], ref_mat[ref_present]
             paired = ~np.isnan(a).any(axis=0) & ~np.isnan(b).any(axis=0)
             scored = max((~np.isnan(a).all(axis=0)).sum(), (~np.isnan(b).all(axis=0)).sum())
             if scored != paired.sum():
-                notes.append(f"{n} / {label}: Δ uses the {int(paired.sum())} examples both sides scored")
+                notes.append(f"{n} / {label}: Δ uses the {int(paired.sum())} {unit}s both sides scored")
+            da, db = den[present][:, paired], ref_den[ref_present][:, paired]
             a, b, w = a[:, paired], b[:, paired], weights[:, paired]
             ca = counts[n][:, present]
             cb = counts[ref][:, ref_present]
             # A draw that picks only absent seeds falls back to all present seeds.
             ca = np.where(ca.sum(axis=1, keepdims=True) > 0, ca, 1.0)
             cb = np.where(cb.sum(axis=1, keepdims=True) > 0, cb, 1.0)
-            delta, draws = paired_draws(a, b, w, ca, cb)
+            delta, draws = paired_draws(a, b, w, ca, cb, da, db)
             low, high = percentile_ci(draws)
             boot[(n, ref, label)] = (delta, draws, int(paired.sum()))
             cells[(label, n)] = Cell(
@@ -336,7 +430,7 @@ def compare_results(
             for row in table_rows + groups:
                 cells[(row.label, name)] = Cell(status="missing")
             notes.append(f"{name}: no results (its grid step failed or did not run)")
-    models = _model_summaries(rows, zero_shot or lang_labels)
+    models = _model_summaries(rows, zero_shot or lang_labels, metric)
     common = _common_langs(rows, zero_shot or lang_labels)
     return Comparison(
         task=task,
@@ -352,6 +446,8 @@ def compare_results(
         models=models,
         common_langs=common,
         notes=notes,
+        metric=metric,
+        unit=unit,
     )
 
 
@@ -362,7 +458,7 @@ def _common_langs(rows: list[ResultRow], langs: Iterable[str]) -> tuple[str, ...
     return tuple(label for label in langs if all(label in s for s in have.values()))
 
 
-def _model_summaries(rows: list[ResultRow], langs: list[str]) -> list[ModelSummary]:
+def _model_summaries(rows: list[ResultRow], langs: list[str], metric: str) -> list[ModelSummary]:
     common = set(_common_langs(rows, langs))
     out = []
     for model in sorted({r.model for r in rows}):
@@ -370,7 +466,7 @@ def _model_summaries(rows: list[ResultRow], langs: list[str]) -> list[ModelSumma
         per_lang: dict[str, list[float]] = {}
         for r in mine:
             if r.lang in common:
-                per_lang.setdefault(r.lang, []).append(float(np.mean(list(r.correct.values()))))
+                per_lang.setdefault(r.lang, []).append(r.value(metric))
         first = mine[0]
         out.append(
             ModelSummary(

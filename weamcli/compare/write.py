@@ -1,4 +1,9 @@
-"""Writing a comparison: table.md, table.csv, the plots and a run record."""
+"""Writing comparisons: table.md, table.csv, the plots and a run record.
+
+One comparison (one task and metric) writes ``table.md``, ``table.csv``, ``deltas.png`` …; several
+(results of several tasks, or QA's F1 and exact match) write every table into the same
+``table.md`` and ``table.csv`` (which has task, metric and unit columns) and prefix each one's
+plots with ``<task>-<metric>-``."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ def summary_metrics(comparison: Comparison) -> dict[str, Any]:
         cell = comparison.cells.get(("mean", col.name))
         if cell is not None:
             out[col.name] = {
-                "mean_accuracy": cell.accuracy,
+                f"mean_{comparison.metric}": cell.accuracy,
                 "delta": cell.delta,
                 "ci_low": cell.ci_low,
                 "ci_high": cell.ci_high,
@@ -63,7 +68,9 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
         raise WeamError("holds an earlier comparison (pass --overwrite to replace it)", out)
 
 
-def write_comparison(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str, Path]:
+def write_comparison(
+    comparison: Comparison | list[Comparison], out_dir: str | os.PathLike
+) -> dict[str, Path]:
     """Write table.md, table.csv, the plots and a run.jsonl record into ``out_dir`` (replacing an
     earlier comparison there in one swap, once all is written; its run.jsonl history is carried
     over); return the paths."""
@@ -71,40 +78,47 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike) -> dict
     with atomic_dir(out, overwrite=True) as tmp:
         if (out / RUN_RECORD).is_file():
             shutil.copyfile(out / RUN_RECORD, tmp / RUN_RECORD)
-        written = _write_files(comparison, tmp)
+        written = _write_files(comparison if isinstance(comparison, list) else [comparison], tmp)
     return {k: out / p.name for k, p in written.items()}
 
 
-def _write_files(comparison: Comparison, out: Path) -> dict[str, Path]:
+def _write_files(many: list[Comparison], out: Path) -> dict[str, Path]:
     from weamcli.compare.plots import write_plots  # matplotlib is slow to import; only writing needs it
 
     written: dict[str, Path] = {}
-    plots, skipped = write_plots(comparison, out)
-    written.update(plots)
-    # Skipped plots are reported as notes, so the Markdown file and the CLI both say why.
-    comparison.notes.extend(f"plot '{name}' skipped: {why}" for name, why in skipped.items())
+    skipped_all: dict[str, str] = {}
+    for c in many:
+        prefix = f"{c.task}-{c.metric}-" if len(many) > 1 else ""
+        plots, skipped = write_plots(c, out, prefix)
+        written.update({prefix + k if prefix else k: p for k, p in plots.items()})
+        # Skipped plots are reported as notes, so the Markdown file and the CLI both say why.
+        c.notes.extend(f"plot '{name}' skipped: {why}" for name, why in skipped.items())
+        skipped_all.update({prefix + name: why for name, why in skipped.items()})
     with atomic_file(out / "table.md") as fh:
-        fh.write(render_markdown(comparison))
+        fh.write("\n".join(render_markdown(c) for c in many))
     written["markdown"] = out / "table.md"
     with atomic_file(out / "table.csv", newline="") as fh:
-        fh.write(render_csv(comparison))
+        fh.write(render_csv(many))
     written["csv"] = out / "table.csv"
+    first, one = many[0], len(many) == 1
     write_run_record(
         out,
         "compare",
         {
-            "sources": comparison.sources,
-            "task": comparison.task,
-            "split": comparison.split,
-            "baseline": comparison.baseline,
-            "by": comparison.by,
-            "n_boot": comparison.n_boot,
+            "sources": first.sources,
+            "task": first.task if one else [c.task for c in many],
+            "metric": first.metric if one else [c.metric for c in many],
+            "unit": first.unit if one else [c.unit for c in many],
+            "split": first.split,
+            "baseline": first.baseline,
+            "by": first.by,
+            "n_boot": first.n_boot,
             "outputs": {k: p.name for k, p in written.items()},
-            "plots_skipped": skipped,
-            "notes": comparison.notes,
+            "plots_skipped": skipped_all,
+            "notes": [n for c in many for n in c.notes],
         },
-        seed=comparison.seed,
-        metrics=summary_metrics(comparison),
+        seed=first.seed,
+        metrics=summary_metrics(first) if one else {f"{c.task}/{c.metric}": summary_metrics(c) for c in many},
     )
     written["run_record"] = out / "run.jsonl"
     return written

@@ -13,7 +13,14 @@ from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef, parameter_count, resolve_model
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.result_rows import make_row, model_facts
-from weamcli.common.tasks import TaskSpec, TaskSplit, available_languages, load_split, resolve_language
+from weamcli.common.tasks import (
+    TaskSpec,
+    TaskSplit,
+    available_languages,
+    load_split,
+    resolve_language,
+    sample_split,
+)
 
 _SEED_DIR = re.compile(r"^seed-(\d+)$")
 
@@ -66,6 +73,7 @@ def evaluate(
     max_length: int = 128,
     progress: Progress | None = None,
     done: list[dict[str, Any]] | None = None,
+    max_examples: int | None = None,
 ) -> list[dict[str, Any]]:
     """Accuracy of each fine-tuned model on ``split`` of each language: rows in the ROW_KEYS schema.
 
@@ -100,7 +108,7 @@ def evaluate(
         checked = replace(task, labels=labels or task.labels)  # labels outside the head's set: one-line error
         for code in codes:
             if (labels, code) not in data:
-                data[(labels, code)] = load_split(checked, code, split)
+                data[(labels, code)] = sample_split(load_split(checked, code, split), max_examples, None)
     rows: list[dict[str, Any]] = []
     for ref, meta in plans:
         say(f"evaluating {ref.path} on {len(codes)} language(s)")

@@ -65,7 +65,19 @@ def run_evaluation(settings: EvaluateSettings, *, progress: Progress | None = No
 
             spec = s.task_spec()
             for m in s.models:
-                evaluate(
+                kw: dict[str, Any] = {}
+                if spec.kind == "tagging":
+                    from weamcli.evaluate.tagging import evaluate_tagging as evaluate_kind
+
+                    kw = {"max_examples": s.max_examples}
+                elif spec.kind == "qa":
+                    from weamcli.evaluate.question_answering import evaluate_qa as evaluate_kind
+
+                    kw = {"max_examples": s.max_examples, "normalisation": s.qa_normalisation}
+                else:
+                    evaluate_kind = evaluate
+                    kw = {"max_examples": s.max_examples} if s.max_examples else {}
+                evaluate_kind(
                     [m],
                     spec,
                     s.lang_text,
@@ -74,6 +86,7 @@ def run_evaluation(settings: EvaluateSettings, *, progress: Progress | None = No
                     batch_size=s.batch_size,
                     progress=progress,
                     done=targets.setdefault(results_path(s.results, m), []),
+                    **kw,
                 )
             source = resolve_language(spec, spec.source_lang)[0]
     except WeamError:
@@ -86,6 +99,13 @@ def run_evaluation(settings: EvaluateSettings, *, progress: Progress | None = No
     result = EvaluationResult([r for rows in targets.values() for r in rows], source_lang=source)
     result.written = _write(targets, s, event="run")
     return result
+
+
+def mean_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The mean of each metric over rows: mean_accuracy, or mean_f1 and mean_exact_match."""
+    from weamcli.common.result_rows import row_metrics, row_score
+
+    return {f"mean_{m}": sum(row_score(r, m) for r in rows) / len(rows) for m in row_metrics(rows[0])}
 
 
 def _row_key(row: dict[str, Any]) -> tuple:
@@ -120,7 +140,7 @@ def _write(targets: dict[Path, list[dict[str, Any]]], s: EvaluateSettings, *, ev
             path.parent,
             "evaluate",
             {**s.to_dict(), "results": str(path)},
-            metrics={"rows": len(rows), "mean_accuracy": sum(r["accuracy"] for r in rows) / len(rows)},
+            metrics={"rows": len(rows), **mean_metrics(rows)},
             event=event,
         )
         written[path] = len(rows)

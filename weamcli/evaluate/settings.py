@@ -45,6 +45,19 @@ class EvaluateSettings(TaskSettings):
     )
     layer: int = option(-1, help="tatoeba: hidden layer to mean-pool (-1 = last).")
     batch_size: int = option(32, help="Examples per forward pass.", minimum=1)
+    max_examples: int | None = option(
+        None,
+        help="Score only the first N units of each language (examples; sentences for tagging; "
+        "questions for QA): quick runs. Rows record what was scored (n, ids).",
+        minimum=1,
+    )
+    qa_normalisation: str = option(
+        "auto",
+        help="QA answer normalisation for F1/EM: squad (the official SQuAD v1.1 rules), mlqa (MLQA's: "
+        "Unicode punctuation, each language's articles, per-character tokens for Chinese), auto "
+        "(squad, with per-character tokens for languages written without spaces: zh, ja, th).",
+        choices=("auto", "squad", "mlqa"),
+    )
 
     def check_together(self) -> None:
         super().check_together()
@@ -54,6 +67,8 @@ class EvaluateSettings(TaskSettings):
             self.fail("split", "must stay at test: --task custom scores the --test file")
         if "all" in self.langs and len(self.langs) > 1:
             self.fail("langs", "'all' stands alone")
+        if self.task == "tatoeba" and self.max_examples is not None:
+            self.fail("max_examples", "is not used by --task tatoeba")
 
     @property
     def lang_text(self) -> str:

@@ -1,7 +1,9 @@
 """Reading an experiment TOML strictly: every section is a settings class, every key is checked.
 
 ``[experiment]`` and ``[model]`` are the grid's own; ``[align]``, ``[pretrain]``, ``[finetune]``,
-``[evaluate]``, ``[task]`` and ``[compare]`` take exactly the options of the matching command,
+``[evaluate]``, ``[task]`` and ``[compare]`` take exactly the options of the matching command
+(with several ``[experiment] tasks``, ``[task.<name>]``, ``[finetune.<name>]`` and
+``[evaluate.<name>]`` subsections override them for one task),
 with the same defaults and checks, except those the grid sets itself (languages, model, output
 folders …), which are refused with a pointer to the grid key that sets them. All of it is checked
 when the file is loaded, before any step runs.
@@ -39,6 +41,7 @@ SECTIONS: dict[str, type[Settings]] = {
 }
 PRETRAIN_GRID_KEYS = ("methods", "lang_sets")  # [pretrain] keys that shape the grid, not one run
 _TASK_KEYS = {o.key for o in TaskSettings.options()}
+PER_TASK_SECTIONS = ("task", "finetune", "evaluate")  # sections that may have [<section>.<task>] parts
 
 
 @dataclass
@@ -48,7 +51,7 @@ class ExperimentConfig:
     name: str
     out: Path
     seeds: list[int]
-    task: str
+    tasks: list[str]
     threads: int | None
     base_model: str
     layers: list[int | None]
@@ -63,18 +66,36 @@ class ExperimentConfig:
 
     @property
     def evaluate(self) -> dict[str, Any]:
-        return self.tables.get("evaluate", {})
+        return self.section_for("evaluate", self.task)
+
+    @property
+    def task(self) -> str:
+        """The first (with ``task = "..."`` the only) task."""
+        return self.tasks[0]
+
+    def section_for(self, section: str, task: str | None) -> dict[str, Any]:
+        """A section's keys for one task: the section's own, then its ``[section.<task>]`` part."""
+        table = self.tables.get(section, {})
+        base = {k: v for k, v in table.items() if not (section in PER_TASK_SECTIONS and isinstance(v, dict))}
+        part = table.get(task) if section in PER_TASK_SECTIONS and task is not None else None
+        return {**base, **(part if isinstance(part, dict) else {})}
 
     # ----------------------------------------------------------------------------- settings per step
 
-    def _build(self, cls: type[Settings], fixed: dict[str, Any], **kwargs: Any) -> Any:
-        return cls.from_table(self.tables.get(cls.section, {}), source=self.source, fixed=fixed, **kwargs)
+    def _build(
+        self, cls: type[Settings], fixed: dict[str, Any], task: str | None = None, **kwargs: Any
+    ) -> Any:
+        table = self.section_for(cls.section, task)
+        part = self.tables.get(cls.section, {}).get(task) if task is not None else None
+        sections = {k: f"{cls.section}.{task}" for k in part} if isinstance(part, dict) else {}
+        return cls.from_table(table, source=self.source, fixed=fixed, key_sections=sections, **kwargs)
 
-    def task_settings(self) -> TaskSettings:
-        return self._build(TaskSettings, {"task": self.task})
+    def task_settings(self, task: str | None = None) -> TaskSettings:
+        task = task or self.task
+        return self._build(TaskSettings, {"task": task}, task)
 
-    def _task_values(self) -> dict[str, Any]:
-        return {k: v for k, v in self.task_settings().to_dict().items()}
+    def _task_values(self, task: str | None = None) -> dict[str, Any]:
+        return {k: v for k, v in self.task_settings(task).to_dict().items()}
 
     def align_settings(self, code: str, out: Path) -> AlignSettings:
         from weamcli.pretrain.pairs import expand_pattern
@@ -118,21 +139,32 @@ class ExperimentConfig:
         )
 
     def finetune_settings(
-        self, model: str, layers: int | None, out: Path, seed: int, *, overwrite: bool
+        self,
+        model: str,
+        layers: int | None,
+        out: Path,
+        seed: int,
+        *,
+        overwrite: bool,
+        task: str | None = None,
     ) -> FinetuneSettings:
+        task = task or self.task
         fixed = {
-            **self._task_values(),
+            **self._task_values(task),
             "model": model,
             "num_layers": layers,
             "out": str(out),
             "seeds": [seed],
             "overwrite": overwrite,
         }
-        return self._build(FinetuneSettings, fixed, elsewhere=dict.fromkeys(_TASK_KEYS, "task"))
+        return self._build(FinetuneSettings, fixed, task, elsewhere=dict.fromkeys(_TASK_KEYS, "task"))
 
-    def evaluate_settings(self, model: str, name: str, results: Path) -> EvaluateSettings:
-        fixed = {**self._task_values(), "models": [model], "name": name, "results": str(results)}
-        return self._build(EvaluateSettings, fixed, elsewhere=dict.fromkeys(_TASK_KEYS, "task"))
+    def evaluate_settings(
+        self, model: str, name: str, results: Path, task: str | None = None
+    ) -> EvaluateSettings:
+        task = task or self.task
+        fixed = {**self._task_values(task), "models": [model], "name": name, "results": str(results)}
+        return self._build(EvaluateSettings, fixed, task, elsewhere=dict.fromkeys(_TASK_KEYS, "task"))
 
     def compare_settings(self, results: Path, out: Path) -> CompareSettings:
         return self._build(CompareSettings, {"results": [str(results)], "out": str(out), "overwrite": True})
@@ -201,7 +233,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         name=name,
         out=out if out.is_absolute() else Path.cwd() / out,
         seeds=exp.seeds,
-        task=exp.task,
+        tasks=exp.task_list,
         threads=exp.threads,
         base_model=model.base,
         layers=[n or None for n in model.layers],
@@ -209,8 +241,30 @@ def load_config(path: str | Path) -> ExperimentConfig:
         lang_sets=lang_sets,
         tables={k: v for k, v in raw.items() if isinstance(v, dict)},
     )
+    _check_task_parts(config)
     _check_every_section(config)
     return config
+
+
+def _check_task_parts(config: ExperimentConfig) -> None:
+    """A ``[finetune.<name>]`` part must name one of the grid's tasks; other sections take none."""
+    for section, table in config.tables.items():
+        for key, value in table.items():
+            if not isinstance(value, dict):
+                continue
+            where = config.source.locate(f"{section}.{key}")
+            if section not in PER_TASK_SECTIONS:
+                raise WeamError(
+                    f"[{section}.{key}]: only [task], [finetune] and [evaluate] have per-task parts", *where
+                )
+            if key not in config.tasks:
+                close = difflib.get_close_matches(key, config.tasks, n=1)
+                hint = f"; did you mean [{section}.{close[0]}]?" if close else ""
+                raise WeamError(
+                    f"[{section}.{key}]: '{key}' is not one of the grid's tasks "
+                    f"({', '.join(config.tasks)}){hint}",
+                    *where,
+                )
 
 
 def _check_every_section(config: ExperimentConfig) -> None:
@@ -219,16 +273,20 @@ def _check_every_section(config: ExperimentConfig) -> None:
     from weamcli.common.tasks import resolve_language
 
     placeholder = config.out / ".check"
-    spec = config.task_settings().task_spec()  # a missing data folder fails here
-    evaluate = config.evaluate_settings(str(placeholder), "check", placeholder / "results.jsonl")
-    if config.task != "tatoeba":
-        for code in evaluate.langs:
-            if code != "all":
-                try:
-                    resolve_language(spec, code)  # the check `weam evaluate` makes, made now
-                except WeamError as exc:
-                    line = _line_of(config.source.text, f'"{code}"')
-                    raise WeamError(f"[evaluate] langs: {exc.message}", config.path, line) from None
+    for task in config.tasks:
+        spec = config.task_settings(task).task_spec()  # a missing data folder fails here
+        evaluate = config.evaluate_settings(str(placeholder), "check", placeholder / "results.jsonl", task)
+        if task != "tatoeba":
+            for code in evaluate.langs:
+                if code != "all":
+                    try:
+                        resolve_language(spec, code)  # the check `weam evaluate` makes, made now
+                    except WeamError as exc:
+                        line = _line_of(config.source.text, f'"{code}"')
+                        raise WeamError(f"[evaluate] langs: {exc.message}", config.path, line) from None
+        config.finetune_settings(
+            config.base_model, None, placeholder, config.seeds[0], overwrite=False, task=task
+        )
     if any(m != "baseline" for m in config.methods):
         code = config.lang_sets[0][0]
         config.align_settings(code, placeholder)
@@ -236,7 +294,6 @@ def _check_every_section(config: ExperimentConfig) -> None:
             config.pretrain_settings(
                 method, config.lang_sets[0], None, placeholder, resume=False, overwrite=False
             )
-    config.finetune_settings(config.base_model, None, placeholder, config.seeds[0], overwrite=False)
     config.compare_settings(placeholder, placeholder)
 
 

@@ -1,7 +1,8 @@
 """The grid as steps: align per language, pretrain per method × language set × size, finetune and
-evaluate per model × seed, then compare. Each step carries its settings object and a fingerprint
-of them (chained through the steps it needs): a step is complete only when its marker holds the
-same fingerprint, so changing a setting re-runs that step and everything downstream of it."""
+evaluate per model × task × seed, then compare (one table per task and metric). Each step carries
+its settings object and a fingerprint of them (chained through the steps it needs): a step is
+complete only when its marker holds the same fingerprint, so changing a setting re-runs that step
+and everything downstream of it."""
 
 from __future__ import annotations
 
@@ -96,21 +97,23 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
     for model_key, info in models:
         pretrained = model_key.startswith("pretrain/")
         name = model_key.replace("pretrain/", "")
-        for seed in config.seeds:
-            ft_key = f"finetune/{name}/seed-{seed}"
-            ft_out = out / ft_key
-            model = str(out / model_key) if pretrained else config.base_model
-            ft = config.finetune_settings(
-                model, None if pretrained else info["layers"], ft_out.parent, seed, overwrite=False
-            )
-            params = {**info, "seed": seed, "model_key": model_key}
-            steps.append(Step("finetune", ft_key, ft_out, params, [model_key] if pretrained else [], ft))
-            ev_key = f"evaluate/{name}/seed-{seed}"
-            params = {**info, "seed": seed, "finetuned": ft_key}
-            ev = config.evaluate_settings(
-                str(ft_out), model_name(config, params), out / ev_key / "results.jsonl"
-            )
-            steps.append(Step("evaluate", ev_key, out / ev_key, params, [ft_key], ev))
+        for task in config.tasks:
+            # one task keeps the keys of earlier grids (their finished steps stay valid)
+            part = f"{task}/" if len(config.tasks) > 1 else ""
+            for seed in config.seeds:
+                ft_key = f"finetune/{part}{name}/seed-{seed}"
+                ft_out = out / ft_key
+                model = str(out / model_key) if pretrained else config.base_model
+                layers = None if pretrained else info["layers"]
+                ft = config.finetune_settings(model, layers, ft_out.parent, seed, overwrite=False, task=task)
+                params = {**info, "seed": seed, "model_key": model_key, "task": task}
+                steps.append(Step("finetune", ft_key, ft_out, params, [model_key] if pretrained else [], ft))
+                ev_key = f"evaluate/{part}{name}/seed-{seed}"
+                params = {**info, "seed": seed, "finetuned": ft_key, "task": task}
+                ev = config.evaluate_settings(
+                    str(ft_out), model_name(config, params), out / ev_key / "results.jsonl", task
+                )
+                steps.append(Step("evaluate", ev_key, out / ev_key, params, [ft_key], ev))
     compare = config.compare_settings(out / "evaluate", out / "compare")
     evaluations = [s.key for s in steps if s.kind == "evaluate"]
     steps.append(Step("compare", "compare", out / "compare", {}, evaluations, compare))

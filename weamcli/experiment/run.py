@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ class ExperimentResult:
     skipped: list[str]
     failed: dict[str, str]
     blocked: list[str]
-    comparison: Any = None
+    comparison: Any = None  # the first table (the only one for one task and metric)
+    comparisons: list[Any] = field(default_factory=list)  # one per task and metric
 
 
 StepRunner = Callable[[Step, ExperimentConfig, dict[str, Step], Callable[[str], None]], dict[str, Any]]
@@ -89,6 +90,7 @@ def run_experiment(
             continue
         if step.kind == "compare":
             result.comparison = info.get("comparison")
+            result.comparisons = info.get("comparisons") or []
         else:
             step.out.mkdir(parents=True, exist_ok=True)
             with atomic_file(step.out / STEP_MARKER) as fh:

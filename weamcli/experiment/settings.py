@@ -21,8 +21,27 @@ class ExperimentSettings(Settings):
     seeds: list[int] = option(
         [13], help="Fine-tuning seeds; every model is fine-tuned once per seed.", check=no_duplicates
     )
-    task: str = option("sib200", help="The task fine-tuned and evaluated ([task] holds its options).")
+    task: str | None = option(
+        None, help="The task fine-tuned and evaluated (default sib200; [task] holds its options)."
+    )
+    tasks: list[str] | None = option(
+        None,
+        help='Several tasks, e.g. ["sib200", "udpos", "xquad"]: every model and seed is fine-tuned '
+        "and evaluated on each; [task], [finetune] and [evaluate] apply to all, and subsections "
+        "[task.<name>], [finetune.<name>], [evaluate.<name>] set one task's own options.",
+        check=no_duplicates,
+    )
     threads: int | None = option(None, help="CPU threads for torch (default: torch's choice).", minimum=1)
+
+    def check_together(self) -> None:
+        if self.task is not None and self.tasks is not None:
+            self.fail("tasks", 'and task are alternatives: give one (task = "x" or tasks = ["x", "y"])')
+        if self.tasks is not None and not self.tasks:
+            self.fail("tasks", "is empty")
+
+    @property
+    def task_list(self) -> list[str]:
+        return list(self.tasks) if self.tasks is not None else [self.task or "sib200"]
 
 
 @dataclass(kw_only=True)

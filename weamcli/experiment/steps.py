@@ -75,14 +75,13 @@ def run_finetune(step: Step, config: ExperimentConfig, steps: dict[str, Step], s
 
 
 def run_evaluate(step: Step, config: ExperimentConfig, steps: dict[str, Step], say: Say) -> dict[str, Any]:
-    from weamcli.evaluate.run import run_evaluation
+    from weamcli.evaluate.run import mean_metrics, run_evaluation
 
     step.out.mkdir(parents=True, exist_ok=True)
     (step.out / "results.jsonl").unlink(missing_ok=True)  # rows of an attempt that was not marked done
     result = run_evaluation(step.settings, progress=say)
     rows = result.rows
-    mean = sum(r["accuracy"] for r in rows) / len(rows) if rows else float("nan")
-    return {"rows": len(rows), "mean_accuracy": mean}
+    return {"rows": len(rows), **(mean_metrics(rows) if rows else {})}
 
 
 def run_compare(step: Step, config: ExperimentConfig, steps: dict[str, Step], say: Say) -> dict[str, Any]:
@@ -93,7 +92,7 @@ def run_compare(step: Step, config: ExperimentConfig, steps: dict[str, Step], sa
         if s.kind == "evaluate":
             expected[model_name(config, s.params)] = s.params["method"]
     result = run_comparison(step.settings, expected_models=expected, notes=_length_notes(config, steps))
-    return {"comparison": result.comparison, "paths": result.written}
+    return {"comparison": result.comparison, "comparisons": result.comparisons, "paths": result.written}
 
 
 def _length_notes(config: ExperimentConfig, steps: dict[str, Step]) -> list[str]:

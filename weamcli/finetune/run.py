@@ -20,7 +20,7 @@ from weamcli.common.model_card import render_card, write_model_card
 from weamcli.common.models import METADATA_FILE, ModelRef, model_label, parameter_count
 from weamcli.common.progress import Progress, quiet, trainer_steps
 from weamcli.common.run_records import write_run_record
-from weamcli.common.tasks import TaskSpec, TaskSplit, label_set, load_split, resolve_language
+from weamcli.common.tasks import TaskSpec, TaskSplit
 from weamcli.finetune.settings import FinetuneSettings
 
 # weam.json keys of the base model that describe how its encoder came to be; carried into the fine-tune
@@ -37,6 +37,7 @@ class SeedRun:
     train_seconds: float
     params: int
     skipped: bool = False  # already complete from an earlier run with the same configuration
+    dev_metric: str = "accuracy"  # what dev_accuracy holds: accuracy, word accuracy (tagging), F1 (QA)
 
 
 @dataclass
@@ -45,11 +46,6 @@ class FinetuneResult:
     task: str
     model_label: str
     runs: list[SeedRun] = field(default_factory=list)
-
-
-def _english_split(task: TaskSpec, split: str) -> TaskSplit:
-    code, _ = resolve_language(task, task.source_lang)
-    return load_split(task, code, split)
 
 
 def finetune(
@@ -78,15 +74,9 @@ def finetune(
     if model is None:
         model = resolve_model(settings.model, num_layers=settings.num_layers, progress=say)
     # load (and validate) the data before any model or output exists
-    train = _english_split(task, "train")
-    dev = _english_split(task, "dev")
-    labels = label_set(task, train)
-    for split in (dev,):
-        bad = sorted(set(split.labels) - set(labels))
-        if bad:
-            raise WeamError(f"dev labels {bad} do not occur in the training split", split.source)
-    if config.max_train_examples:
-        train = _head(train, config.max_train_examples)
+    from weamcli.finetune.training import english_data
+
+    train, dev, labels = english_data(task, config)
     base_meta = model.metadata()
     run_config = {
         "task": task.name,
@@ -111,7 +101,8 @@ def finetune(
                 json.loads((target / METADATA_FILE).read_text(encoding="utf-8")).get("label", "")
             )
             continue
-        run = _train_one(
+        train_one = _train_one if task.kind == "classification" else _train_family
+        run = train_one(
             model,
             base_meta,
             task,
@@ -133,7 +124,8 @@ def finetune(
             {**run_config, "settings": settings.to_dict()},
             seed=seed,
             metrics={
-                "dev_accuracy": run.dev_accuracy,
+                "dev_accuracy" if run.dev_metric == "accuracy" else "dev_score": run.dev_accuracy,
+                "dev_metric": run.dev_metric,
                 "selected_epoch": run.selected_epoch,
                 "dev_history": run.dev_history,
                 "train_seconds": run.train_seconds,
@@ -141,19 +133,6 @@ def finetune(
             },
         )
     return result
-
-
-def _head(split: TaskSplit, n: int) -> TaskSplit:
-    return TaskSplit(
-        split.task,
-        split.lang,
-        split.split,
-        split.source,
-        split.texts[:n],
-        split.pairs[:n] if split.pairs else None,
-        split.labels[:n],
-        split.ids[:n],
-    )
 
 
 def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | None:
@@ -172,11 +151,52 @@ def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | No
         seed,
         str(target),
         meta.get("selected_epoch", 0),
-        meta.get("dev_accuracy", float("nan")),
+        meta.get("dev_accuracy", meta.get("dev_score", float("nan"))),
         meta.get("dev_history", []),
         0.0,
         meta.get("params", 0),
         skipped=True,
+        dev_metric=meta.get("dev_metric", "accuracy"),
+    )
+
+
+def _train_family(
+    ref: ModelRef,
+    base_meta: dict[str, Any],
+    task: TaskSpec,
+    train: Any,
+    dev: Any,
+    labels: tuple[str, ...],
+    config: FinetuneSettings,
+    seed: int,
+    target: Path,
+    settings: dict[str, Any],
+    *,
+    overwrite: bool,
+    say: Callable[[str], None],
+) -> SeedRun:
+    """One seed of a word-level task family (tagging, QA): ``finetune.training``."""
+    from transformers import set_seed
+
+    from weamcli.finetune import question_answering, token_classification
+    from weamcli.finetune.training import DEV_METRICS, train_seed
+
+    set_seed(seed)
+    family = (token_classification if task.kind == "tagging" else question_answering).build_family(
+        ref, train, dev, labels, config, say
+    )
+    done = train_seed(
+        ref, base_meta, task, family, config, seed, target, settings, overwrite=overwrite, say=say
+    )
+    return SeedRun(
+        seed,
+        str(target),
+        done.selected_epoch,
+        done.dev_score,
+        done.dev_history,
+        done.train_seconds,
+        done.params,
+        dev_metric=DEV_METRICS[task.kind],
     )
 
 

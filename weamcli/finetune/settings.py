@@ -12,6 +12,14 @@ from weamcli.common.task_settings import TaskSettings
 
 SELECTIONS = ("best-dev", "last")
 POOLINGS = ("mean", "cls")
+# what a task kind fine-tunes with unless told otherwise (a task entry may add its own, e.g. UD-POS
+# and XQuAD sub-sample their English training data: see common.tasks); chosen so one fine-tune and
+# evaluation of e5-small stays near 10 minutes on 2 CPU cores (bench/task_cost.py)
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "classification": {"epochs": 6.0, "lr": 3e-5, "max_length": 128, "freeze_embeddings": False},
+    "tagging": {"epochs": 2.0, "lr": 5e-5, "max_length": 128, "freeze_embeddings": True},
+    "qa": {"epochs": 2.0, "lr": 1e-4, "max_length": 256, "freeze_embeddings": True},
+}
 # the options that shape the trained model: a seed folder made with other values is not reused
 HYPERPARAMETERS = (
     "lr",
@@ -28,6 +36,13 @@ HYPERPARAMETERS = (
     "warmup_steps",
     "max_grad_norm",
 )
+# the options only tagging / QA read: recorded (and compared on resume) for those kinds only, so a
+# classification seed folder made before they existed is still recognised
+KIND_HYPERPARAMETERS = {
+    "classification": (),
+    "tagging": ("train_sample_seed", "max_dev_examples", "doc_stride"),
+    "qa": ("train_sample_seed", "max_dev_examples", "doc_stride", "max_answer_length"),
+}
 
 
 @dataclass(kw_only=True)
@@ -55,21 +70,55 @@ class FinetuneSettings(TaskSettings):
     pooling: str = option("mean", help="Sentence vector: mean (masked mean) or cls.", choices=POOLINGS)
     select: str = option(
         "best-dev",
-        help="best-dev (the epoch with the best ENGLISH dev accuracy) or last (the last epoch).",
+        help="best-dev (the epoch with the best ENGLISH dev score: accuracy, word accuracy, F1) or "
+        "last (the last epoch).",
         choices=SELECTIONS,
     )
-    epochs: float = option(6.0, help="Training epochs.", above=0.0)
-    lr: float = option(3e-5, help="Encoder learning rate.", above=0.0)
+    epochs: float | None = option(
+        None, help="Training epochs (default: 6 for classification, 2 for tagging and QA).", above=0.0
+    )
+    lr: float | None = option(
+        None, help="Encoder learning rate (default: 3e-5 classification, 5e-5 tagging, 1e-4 QA).", above=0.0
+    )
     head_lr: float = option(1e-3, help="Classification head learning rate.", above=0.0)
     weight_decay: float = option(0.01, help="AdamW weight decay.", minimum=0.0)
     batch_size: int = option(16, help="Examples per step.", minimum=1)
-    max_length: int = option(128, help="Pieces per example (longer ones are cut).", minimum=8)
+    max_length: int | None = option(
+        None,
+        help="Pieces per input (default 128; 256 for QA). Classification cuts longer inputs; tagging "
+        "and QA split them into overlapping windows (--doc-stride), so no word or context is lost.",
+        minimum=16,
+    )
+    doc_stride: int | None = option(
+        None,
+        help="tagging and QA: pieces shared by consecutive windows of a long sentence or context "
+        "(default: a third of --max-length, as HF's 128 of 384).",
+        minimum=0,
+    )
+    max_answer_length: int = option(30, help="QA: the longest answer span considered, in pieces.", minimum=1)
     dropout: float = option(0.1, help="Dropout before the head.", minimum=0.0, below=1.0)
-    freeze_embeddings: bool = option(
-        False, help="Do not update the word-embedding matrix (much cheaper for large vocabularies)."
+    freeze_embeddings: bool | None = option(
+        None,
+        help="Do not update the word-embedding matrix (much cheaper for large vocabularies; default: "
+        "frozen for tagging and QA).",
     )
     max_train_examples: int | None = option(
-        None, help="Use only the first N English training examples (quick runs).", minimum=1
+        None,
+        help="Use only N English training units (examples; sentences for tagging; questions for QA): "
+        "the first N, or a random N with --train-sample-seed; 0 = all (default: all, except udpos "
+        "2000 and xquad 1000, sampled with seed 0).",
+        minimum=0,
+    )
+    train_sample_seed: int | None = option(
+        None,
+        help="Draw the --max-train-examples (and --max-dev-examples) sample at random with this seed "
+        "(the same sample for every model and fine-tuning seed) instead of taking the first N.",
+    )
+    max_dev_examples: int | None = option(
+        None,
+        help="tagging and QA: select on at most N English dev units, sampled like the training set "
+        "(default: all; udpos 500).",
+        minimum=1,
     )
     warmup_steps: int = option(0, help="Linear learning-rate warm-up steps.", minimum=0)
     max_grad_norm: float = option(1.0, help="Gradient clipping norm.", above=0.0)
@@ -82,6 +131,7 @@ class FinetuneSettings(TaskSettings):
 
     def check_together(self) -> None:
         super().check_together()
+        self._task_defaults()
         if self.task == "tatoeba":
             self.fail("task", "tatoeba is a retrieval probe without training; use it with `weam evaluate`")
         if self.task == "custom" and (self.train is None or self.dev is None):
@@ -89,5 +139,42 @@ class FinetuneSettings(TaskSettings):
         if not self.seeds:
             self.fail("seeds", "is empty")
 
+        if self.doc_stride is not None and self.doc_stride * 2 > self.max_length:
+            self.fail(
+                "doc_stride",
+                f"must be at most half of --max-length ({self.max_length}), got {self.doc_stride}",
+            )
+
+    def task_defaults(self) -> dict[str, Any]:
+        """The values the task kind (then the task itself) gives options left unset."""
+        from weamcli.common.tasks import TASKS
+
+        if self.task == "tatoeba":
+            return {}
+        defaults = {
+            **KIND_DEFAULTS[self.kind],
+            **(TASKS[self.task].finetune_defaults if self.task in TASKS else {}),
+        }
+        max_length = self.max_length if self.max_length is not None else defaults["max_length"]
+        return {**defaults, "doc_stride": max_length // 3}
+
+    def _task_defaults(self) -> None:
+        for name, value in self.task_defaults().items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+
+    def non_defaults(self) -> dict[str, Any]:
+        """The options that differ from their default, a task default counting as one: a value
+        the task would have chosen anyway identifies no other run."""
+        from weamcli.common.settings import _plain
+
+        resolved = self.task_defaults()
+        return {
+            o.key: _plain(getattr(self, o.name))
+            for o in self.options()
+            if o.required or _plain(getattr(self, o.name)) != _plain(resolved.get(o.name, o.default))
+        }
+
     def hyperparameters(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in HYPERPARAMETERS}
+        keys = HYPERPARAMETERS + KIND_HYPERPARAMETERS.get(self.kind, ())
+        return {k: getattr(self, k) for k in keys}
