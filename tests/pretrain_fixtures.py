@@ -1,11 +1,13 @@
 """Small alignment folders for the pretrain tests, in `weam align`'s output format, built from the
 first lines of real NTREX-128 data: words split by a simple regex (characters for Chinese) and
-linked along the diagonal. Link quality does not matter to these tests, only the format."""
+linked along the diagonal, with the lexicon those links give. Link quality does not matter to these
+tests, only the format."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 NTREX = "ntrex128/NTREX-128"
@@ -27,6 +29,7 @@ def make_alignment_folder(
     (out / "source.tok").write_text("".join(" ".join(x) + "\n" for x in src_tok), encoding="utf-8")
     (out / "target.tok").write_text("".join(" ".join(x) + "\n" for x in tgt_tok), encoding="utf-8")
     (out / "alignment.txt").write_text("".join(x + "\n" for x in links), encoding="utf-8")
+    (out / "lexicon.tsv").write_text(_lexicon(src_tok, tgt_tok, links), encoding="utf-8")
     meta = {
         "source_lang": "en",
         "target_lang": lang,
@@ -36,6 +39,22 @@ def make_alignment_folder(
     }
     (out / "align.json").write_text(json.dumps(meta), encoding="utf-8")
     return out
+
+
+def _lexicon(src_tok: list[list[str]], tgt_tok: list[list[str]], links: list[str]) -> str:
+    """lexicon.tsv as `weam align` writes it (source, target, p(target | source), count)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for s, t, line in zip(src_tok, tgt_tok, links, strict=True):
+        for link in line.split():
+            i, j = map(int, link.split("-"))
+            counts[(s[i], t[j])] += 1
+    totals: Counter[str] = Counter()
+    for (src, _), n in counts.items():
+        totals[src] += n
+    rows = sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
+    return "source\ttarget\tprob\tcount\n" + "".join(
+        f"{src}\t{tgt}\t{n / totals[src]:.6g}\t{n}\n" for (src, tgt), n in rows
+    )
 
 
 def run_pretrain(langs: list[str], out: Path, *, cache_dir=None, callbacks=None, progress=None, **options):

@@ -345,3 +345,42 @@ def test_compare_reads_real_evaluate_rows(shared_data, tmp_path):
     assert cell.delta == pytest.approx(
         by_key[("tiny-layer1", "xx->en")]["accuracy"] - by_key[("tiny-last", "xx->en")]["accuracy"]
     )
+
+
+def test_by_method_compares_every_objective_with_the_baseline_and_with_each_other(tmp_path):
+    """All pre-training methods of `weam experiment` in one comparison: columns in METHOD_ORDER,
+    each Δ against the baseline exact and paired; with another method as --baseline, every method
+    is measured against that one (the same pairing), so any two can be compared."""
+    from weamcli.compare.table import METHOD_ORDER
+    from weamcli.experiment.settings import METHODS
+
+    assert set(METHODS) <= set(METHOD_ORDER)
+    right = {method: 20 + 6 * k for k, method in enumerate(METHODS)}  # of 100: each method 6 more
+    rows = []
+    for method, k in right.items():
+        label = "e5-small" if method == "baseline" else f"e5-small+{method}(de)"
+        for lang in ("en", "de", "sw"):
+            rows.append(
+                make_row(label, lang, [i < k for i in range(100)], method=method, pretrain_langs=["de"])
+            )
+    path = write_rows(tmp_path / "results.jsonl", rows)
+    comp = compare_results([path], "baseline", by="method", n_boot=300)
+    assert [c.name for c in comp.columns] == [m for m in METHOD_ORDER if m in METHODS]
+    for method, k in right.items():
+        cell = comp.cell("de", method)
+        if method == "baseline":
+            assert cell.status == "baseline"
+            continue
+        assert cell.delta == pytest.approx((k - 20) / 100) and cell.n == 100
+        assert cell.ci_low > 0  # right on every example the baseline got right, and more
+    against_weam = compare_results([path], "weam", by="method", n_boot=300)
+    assert {c.name: c.reference for c in against_weam.columns}["align-l2"] == "weam"
+    assert against_weam.cell("de", "align-l2").delta == pytest.approx(
+        (right["align-l2"] - right["weam"]) / 100
+    )
+    for method, k in right.items():  # paired: one side right on a superset of the other's examples
+        if method != "weam":
+            cell = against_weam.cell("de", method)
+            assert cell.ci_low > 0 if k > right["weam"] else cell.ci_high < 0, method
+    written = write_comparison(comp, tmp_path / "cmp")  # the plots take every method
+    assert written["plot_deltas"].is_file()

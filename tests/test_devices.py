@@ -21,9 +21,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from weamcli.common.models import load_model, load_tokenizer
+from weamcli.pretrain.code_switch import switch_words
 from weamcli.pretrain.head_warmup import head_state
 from weamcli.pretrain.masking import PairCollator, build_pair, word_pieces
-from weamcli.pretrain.objectives import OBJECTIVES, PretrainingModel, encoder_and_head
+from weamcli.pretrain.objectives import OBJECTIVES, PretrainingModel, encoder_and_head, make_collator
 from weamcli.pretrain.vocabulary import trim_vocabulary, untrim_vocabulary
 
 # ops that move data between devices on purpose
@@ -147,39 +148,50 @@ def test_merges_take_the_dtype_of_the_trained_model(mlm):
     assert full_biases and all(torch.equal(v, bias) for v in full_biases)
 
 
-def _pair_batch(tokenizer, *, split: bool, id_map=None) -> dict[str, Any]:
+def _pair_batch(
+    tokenizer, *, split: bool = False, id_map=None, objective: str | None = None
+) -> dict[str, Any]:
+    """A batch of three pairs; with ``objective``, collated as that objective's trainer does (the
+    code-switched English made from a two-entry lexicon)."""
     rows = [
         ("the cat sat on the mat", "die Katze sass auf der Matte", [(0, 0), (1, 1), (2, 2), (5, 5)]),
         ("hello world", "hallo Welt", [(0, 0), (1, 1)]),
         ("a longer English sentence than the others", "ein Satz", [(1, 1)]),
     ]
+    lexicon = {"cat": "Katze", "world": "Welt"}
     features = []
-    for en, xx, links in rows:
+    for index, (en, xx, links) in enumerate(rows):
         src, tgt = word_pieces([en.split(), xx.split()], tokenizer, no_space=False)
-        features.append(
-            build_pair(
-                src, tgt, links, cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id, max_length=32
-            )
+        ex = build_pair(
+            src, tgt, links, cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id, max_length=32
         )
+        switched = switch_words(en.split(), links, lexicon, prob=1.0, seed=0, index=index)
+        (cs,) = word_pieces([switched], tokenizer, no_space=False)
+        ex["cs_input_ids"] = [tokenizer.cls_token_id, *cs["ids"], tokenizer.sep_token_id]
+        features.append(ex)
+    if objective is not None:
+        return make_collator(objective, tokenizer.pad_token_id, id_map)(features)
     return PairCollator(pad_id=tokenizer.pad_token_id, id_map=id_map, split=split)(features)
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_training_step_makes_its_tensors_on_the_inputs_device(mlm, tokenizer, objective):
-    """Masking (own generator or the global one), the MLM split and the losses, under bf16
-    autocast as on a GPU: no tensor is made on the default device (meta here) instead of the
-    inputs' one."""
+    """Masking (own generator or the global one), the MLM split and the losses (the frozen
+    align-l2 reference included), under bf16 autocast as on a GPU: no tensor is made on the default
+    device (meta here) instead of the inputs' one."""
     keep = sorted({*tokenizer.all_special_ids, *range(5, 3000)})
     trim_vocabulary(mlm, keep)
     id_map = torch.full((len(tokenizer),), tokenizer.unk_token_id, dtype=torch.long)
     id_map[torch.tensor(keep)] = torch.arange(len(keep))
-    batch = _pair_batch(tokenizer, split=objective == "mlm", id_map=id_map)
+    batch = _pair_batch(tokenizer, id_map=id_map, objective=objective)
     model = PretrainingModel(
         mlm,
         objective=objective,
         mask_id=int(id_map[tokenizer.mask_token_id]),
         pad_id=int(id_map[tokenizer.pad_token_id]),
         replace_pool=torch.arange(10, 200),
+        l2_layer=1,  # the tiny model's first of two layers: hidden_states, not last_hidden_state
+        l2_word_vector="mean",
     )
     for mask_seed in (7, None):
         with torch.device("meta"), DeviceGuard(), torch.autocast("cpu", dtype=torch.bfloat16):

@@ -165,3 +165,46 @@ def test_failed_step_is_reported_and_the_grid_resumes(tmp_path):
     assert missing in [c.name for c in second.comparison.columns]
     assert second.comparison.cell("de", missing).status == "ok"
     assert len(second.skipped) == len(plan_experiment(load_config(path))) - 1 - 5
+
+
+def test_every_objective_is_a_method_and_gets_only_its_own_options(tmp_path):
+    """The new objectives run in the grid; one [pretrain] section serves all methods, each option
+    reaching the methods that read it, and an option no listed method reads is an error."""
+    from weamcli.experiment.settings import METHODS
+    from weamcli.pretrain.settings import OBJECTIVES
+
+    assert METHODS == ("baseline", *OBJECTIVES)
+    listed = ", ".join(f'"{m}"' for m in OBJECTIVES)
+    text = CONFIG.replace(
+        'methods = ["weam", "tlm"]', f"methods = [{listed}]\ntemperature = 0.1\nl2_reg = 0.5"
+    )
+    config = load_config(write_config(tmp_path, text))
+    pretrain = {
+        s.params["method"]: s
+        for s in plan_experiment(config)
+        if s.kind == "pretrain" and s.params["layers"] == 12 and s.params["langs"] == ["de"]
+    }
+    assert set(pretrain) == set(OBJECTIVES)
+    for method, step in pretrain.items():
+        s = step.settings
+        assert s.objective == method
+        assert s.temperature == (0.1 if "contrastive" in method else None)
+        assert s.l2_reg == (0.5 if method == "align-l2" else None)
+    assert model_name(config, pretrain["weam+contrastive"].params) == "e5-small+weam+contrastive(de)-L12"
+    text = CONFIG.replace('methods = ["weam", "tlm"]', 'methods = ["weam", "tlm"]\nswitch_prob = 0.3')
+    path = write_config(tmp_path, text)
+    with pytest.raises(WeamError, match="switch_prob is read only by the method") as err:
+        load_config(path)
+    assert f"{path}:13:" in str(err.value)
+
+
+def test_an_interrupted_run_with_objective_defaults_is_the_same_run():
+    """pretrain-config.json holds the objective's options with their defaults filled in; resuming
+    an interrupted grid step compares like with like (no needless restart)."""
+    from weamcli.experiment.steps import _same_run
+    from weamcli.pretrain.settings import PretrainSettings
+
+    settings = PretrainSettings(langs=["de"], out="x", alignments="a", objective="align-l2")
+    recorded = {**settings.to_dict(), **settings.objective_values()}
+    assert recorded["l2_reg"] == 1.0 and _same_run(recorded, settings)
+    assert not _same_run({**recorded, "l2_reg": 0.5}, settings)

@@ -185,3 +185,10 @@ def test_epochs_and_max_steps_whichever_comes_first(pairs, epochs, max_steps, st
 def test_default_length_is_two_epochs_unless_steps_are_given():
     assert PretrainSettings(langs=["de"], out="o", alignments="a").planned_epochs == 2.0
     assert PretrainSettings(langs=["de"], out="o", alignments="a", max_steps=5).planned_epochs is None
+
+
+def test_a_value_equal_to_the_default_does_not_change_fingerprints(tmp_path):
+    """Writing a default out (or weam gaining a new option with a default) re-runs nothing."""
+    written = {s.key: s.fingerprint for s in plan_experiment(load_config(_demo_with(tmp_path, "x", "x")))}
+    implicit = plan_experiment(load_config(_demo_with(tmp_path, "mask_prob = 0.3\n", "")))
+    assert {s.key: s.fingerprint for s in implicit} == written

@@ -1,4 +1,5 @@
-"""`weam pretrain`: WEAM / TLM / MLM continual pre-training on English–xx parallel text."""
+"""`weam pretrain`: WEAM / TLM / MLM / explicit-alignment continual pre-training on English–xx
+parallel text."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def pretrain_command(
     settings: PretrainSettings,
     threads: int | None = threads_option(),
 ) -> None:
-    """Continual pre-training with WEAM (word-exchange), TLM or MLM; baselines differ only in the loss."""
+    """Continual pre-training with WEAM (word-exchange), TLM, MLM, align-l2, contrastive or code-switch;
+    every objective sees the same pairs, steps and seeds, and differs only in the loss."""
     from rich.table import Table
 
     from weamcli.pretrain.run import pretrain
@@ -32,11 +34,8 @@ def pretrain_command(
     table.add_column("loss")
     table.add_column("first", justify="right")
     table.add_column("last", justify="right")
-    for name, first, last in (
-        ("L_mp", result.loss_mp_first, result.loss_mp_last),
-        ("L_cp", result.loss_cp_first, result.loss_cp_last),
-    ):
-        if first is not None:
-            table.add_row(name, f"{first:.4f}", f"{last:.4f}")
+    for name, (first, last) in result.losses.items():
+        if first is not None and last is not None:
+            table.add_row(f"L_{name}", f"{first:.4f}", f"{last:.4f}")
     console.print(table)
     console.print(f"model: {result.out_dir}")

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
-import json
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -260,9 +258,14 @@ class Settings:
         """Every option under its user-facing key: what run records and step hashes hold."""
         return {o.key: _plain(getattr(self, o.name)) for o in self.options()}
 
-    def fingerprint(self, exclude: Sequence[str] = ()) -> str:
-        data = {k: v for k, v in self.to_dict().items() if k not in exclude}
-        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    def non_defaults(self) -> dict[str, Any]:
+        """The options whose value differs from the default: what identifies a run. A new option
+        added to weam with a default leaves this unchanged, so older runs stay complete."""
+        return {
+            o.key: _plain(getattr(self, o.name))
+            for o in self.options()
+            if o.required or _plain(getattr(self, o.name)) != _plain(o.default)
+        }
 
 
 def _plain(value: Any) -> Any:

@@ -27,7 +27,7 @@ from weamcli.compare.settings import CompareSettings
 from weamcli.evaluate.settings import EvaluateSettings
 from weamcli.experiment.settings import METHODS, ExperimentSettings, ModelSettings
 from weamcli.finetune.settings import FinetuneSettings
-from weamcli.pretrain.settings import PretrainSettings
+from weamcli.pretrain.settings import OBJECTIVE_OPTIONS, PretrainSettings
 
 SECTIONS: dict[str, type[Settings]] = {
     "experiment": ExperimentSettings,
@@ -121,9 +121,25 @@ class ExperimentConfig:
     def pretrain_settings(
         self, method: str, langs: list[str], layers: int | None, out: Path, *, resume: bool, overwrite: bool
     ) -> PretrainSettings:
-        return self._build(
-            PretrainSettings,
-            {
+        """One method's settings. The one ``[pretrain]`` section serves every method: an option
+        that only some objectives read (``temperature``, ``l2_reg``, ...) goes to those methods, and
+        is an error when no method of the grid reads it."""
+        table = dict(self.pretrain)
+        for name, users in OBJECTIVE_OPTIONS.items():
+            if name not in table:
+                continue
+            if not set(users) & set(self.methods):
+                raise WeamError(
+                    f"[pretrain] {name} is read only by the method(s) {', '.join(users)}, which "
+                    f"[pretrain] methods does not list",
+                    *self.source.locate("pretrain", name),
+                )
+            if method not in users:
+                del table[name]
+        return PretrainSettings.from_table(
+            table,
+            source=self.source,
+            fixed={
                 "langs": langs,
                 "out": str(out),
                 "alignments": str(self.out / "align" / "en-{lang}"),

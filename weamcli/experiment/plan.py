@@ -124,7 +124,12 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
 def _fingerprint(steps: list[Step]) -> None:
     by_key: dict[str, Step] = {}
     for step in steps:
-        own = {k: v for k, v in step.settings.to_dict().items() if k not in RUN_ONLY} if step.settings else {}
+        # options left at their default are not hashed: adding an option to weam re-runs nothing
+        own = (
+            {k: v for k, v in step.settings.non_defaults().items() if k not in RUN_ONLY}
+            if step.settings
+            else {}
+        )
         upstream = [by_key[n].fingerprint for n in step.needs]
         data = json.dumps(
             {"kind": step.kind, "settings": own, "needs": upstream}, sort_keys=True, default=str

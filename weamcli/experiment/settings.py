@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from weamcli.common.settings import Settings, no_duplicates, option
+from weamcli.pretrain.settings import OBJECTIVES
 
-METHODS = ("baseline", "mlm", "tlm", "weam")
+METHODS = ("baseline", *OBJECTIVES)  # baseline: the base model, no continual pre-training
 
 
 @dataclass(kw_only=True)

@@ -60,7 +60,7 @@ def _same_run(old_config: dict[str, Any], settings: Any) -> bool:
     the user gave; resolved ones such as the model path are not compared)."""
     from weamcli.pretrain.run import RESUME_FREE
 
-    given = settings.to_dict()
+    given = {**settings.to_dict(), **settings.objective_values()}  # as pretrain records them
     resolved = ("model", "num_layers", "head_warmup_steps", "trim_vocab", "bf16")
     return all(old_config.get(k) == v for k, v in given.items() if k not in RESUME_FREE and k not in resolved)
 

@@ -17,7 +17,13 @@ The pair layout is ``[CLS] en [SEP] xx [SEP]`` (TLM, no language or segment embe
 stay 0 and positions run on). A batch carries ``swap_index`` [batch, seq]: position j's vector for
 L_cp is taken from position ``swap_index[j]`` (identity where unaligned), so L_cp is one gather.
 For the MLM baseline the same pair batch (same masks) is cut into two unpaired rows,
-``[CLS] en [SEP]`` and ``[CLS] xx [SEP]``, through ``split_index``.
+``[CLS] en [SEP]`` and ``[CLS] xx [SEP]``, through ``split_index``; the objectives that encode the
+two sentences separately without masks (align-l2, contrastive) use the same rows.
+
+Each example also keeps its word links at piece level (``link_src``/``link_tgt``: a word's first
+piece in ``input_ids``; ``link_src_n``/``link_tgt_n``: how many pieces it has, truncation
+counted), filtered by ``swap`` but not by ``subwords`` (align-l2 reads them; a word's pieces are
+consecutive). With ``links=True`` the collator turns them into indices into the two-row layout.
 
 Masking happens at step time (``mask_tokens``), not in the collator: the data loader fetches one
 batch ahead, and randomness there would make a resumed run differ. It draws from its own
@@ -107,8 +113,9 @@ def build_pair(
     swap: str = "one-to-one",
     subwords: str = "first-piece",
 ) -> dict[str, Any]:
-    """One training example: ``input_ids`` in the pair layout, ``sep`` (the first [SEP]'s position)
-    and the directed swap map ``swap_from``/``swap_to`` (positions in ``input_ids``)."""
+    """One training example: ``input_ids`` in the pair layout, ``sep`` (the first [SEP]'s position),
+    the directed swap map ``swap_from``/``swap_to`` (positions in ``input_ids``) and the word links
+    at piece level (``link_*``, see the module's doc)."""
     if swap not in SWAP_POLICIES:
         raise ValueError(f"swap must be one of {SWAP_POLICIES}")
     if subwords not in SUBWORD_POLICIES:
@@ -124,10 +131,12 @@ def build_pair(
             n_tgt[j] = n_tgt.get(j, 0) + 1
         links = [(i, j) for i, j in links if n_src[i] == 1 and n_tgt[j] == 1]
     partner: dict[int, int] = {}
+    word_links: list[tuple[int, int, int, int]] = []
     for i, j in links:
         pi, pj = src["first"][i], tgt["first"][j]
         if pi < 0 or pj < 0 or pi >= a or pj >= b:
             continue  # the word produced no piece, or was truncated away
+        word_links.append((1 + pi, min(src["count"][i], a - pi), tgt_base + pj, min(tgt["count"][j], b - pj)))
         if subwords == "single-piece" and (src["count"][i] != 1 or tgt["count"][j] != 1):
             continue
         x, y = 1 + pi, tgt_base + pj
@@ -139,6 +148,10 @@ def build_pair(
         "sep": a + 1,
         "swap_from": order,
         "swap_to": [partner[p] for p in order],
+        "link_src": [x[0] for x in word_links],
+        "link_src_n": [x[1] for x in word_links],
+        "link_tgt": [x[2] for x in word_links],
+        "link_tgt_n": [x[3] for x in word_links],
     }
 
 
@@ -147,26 +160,37 @@ class PairCollator:
     """Pads pair examples into tensors; no randomness (masking is done at step time).
 
     ``id_map`` (a LongTensor full-vocabulary id → training id) remaps ids when the vocabulary is
-    trimmed. ``split`` adds the unpaired two-row layout used by the MLM baseline.
+    trimmed. ``split`` adds the unpaired two-row layout used by the MLM baseline; ``links`` (with
+    ``split``) the word links as indices into it. ``code_switch`` collates the code-switched English
+    sentences (``cs_input_ids``, one row each) instead of the pairs.
     """
 
     pad_id: int
     id_map: Any = None
     split: bool = False
+    links: bool = False
+    code_switch: bool = False
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
+        if self.links and not self.split:
+            raise ValueError("links index the two-row layout: collate with split=True")
+        column = "cs_input_ids" if self.code_switch else "input_ids"
         n = len(features)
-        seq = max(len(f["input_ids"]) for f in features)
+        seq = max(len(f[column]) for f in features)
         ids = torch.full((n, seq), self.pad_id, dtype=torch.long)
         attention = torch.zeros((n, seq), dtype=torch.long)
         maskable = torch.zeros((n, seq), dtype=torch.bool)
         swap_index = torch.arange(seq).repeat(n, 1)
         for r, f in enumerate(features):
-            length, sep = len(f["input_ids"]), f["sep"]
-            ids[r, :length] = torch.tensor(f["input_ids"], dtype=torch.long)
+            length = len(f[column])
+            ids[r, :length] = torch.tensor(f[column], dtype=torch.long)
             attention[r, :length] = 1
+            if self.code_switch:  # one sentence: every piece between [CLS] and [SEP]
+                maskable[r, 1 : length - 1] = True
+                continue
+            sep = f["sep"]
             maskable[r, 1:sep] = True
             maskable[r, sep + 1 : length - 1] = True
             if f["swap_from"]:
@@ -181,7 +205,33 @@ class PairCollator:
         }
         if self.split:
             batch.update(self._split(features, seq))
+        if self.links:
+            batch.update(self._links(features, batch["split_index"].shape[1]))
         return batch
+
+    @staticmethod
+    def _links(features: list[dict[str, Any]], width: int) -> dict[str, Any]:
+        """Word links as flat indices into the two-row layout (``[2n, width]`` flattened): row
+        ``link_src[k]`` lists the pieces of link k's English word, ``link_tgt[k]`` its partner's,
+        padded with -1. In row 2r+1 a pair position p sits at p - sep ([CLS] stays at 0)."""
+        import torch
+
+        src_rows, tgt_rows = [], []
+        for r, f in enumerate(features):
+            en, xx, sep = 2 * r * width, (2 * r + 1) * width, f["sep"]
+            for p, k, q, m in zip(
+                f["link_src"], f["link_src_n"], f["link_tgt"], f["link_tgt_n"], strict=True
+            ):
+                src_rows.append([en + p + i for i in range(k)])
+                tgt_rows.append([xx + q - sep + i for i in range(m)])
+
+        def pad(rows: list[list[int]]) -> torch.Tensor:
+            out = torch.full((len(rows), max((len(x) for x in rows), default=1)), -1, dtype=torch.long)
+            for k, row in enumerate(rows):
+                out[k, : len(row)] = torch.tensor(row, dtype=torch.long)
+            return out
+
+        return {"link_src": pad(src_rows), "link_tgt": pad(tgt_rows)}
 
     @staticmethod
     def _split(features: list[dict[str, Any]], seq: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,19 @@ from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir
 from weamcli.common.languages import Language, language
 from weamcli.common.progress import Progress, quiet
+from weamcli.pretrain.code_switch import LEXICON_FILE, read_lexicon, switch_words
 from weamcli.pretrain.masking import build_pair, word_pieces
 
-DATA_VERSION = 2  # 2: lone "▁" pieces belong to no word (masking.word_pieces)
+# 2: lone "▁" pieces belong to no word (masking.word_pieces); 3: word links at piece level (link_*)
+DATA_VERSION = 3
+
+
+@dataclass(frozen=True)
+class CodeSwitch:
+    """How the code-switch objective switches the English side (see ``code_switch``)."""
+
+    prob: float
+    seed: int
 
 
 def expand_pattern(pattern: str, lang: Language) -> str:
@@ -87,10 +98,24 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return sha(tokenizer.backend_tokenizer.to_str().encode(), type(tokenizer).__name__)
 
 
-def _encode_batch(batch, *, tokenizer, src_no_space, tgt_no_space, max_length, swap, subwords):
+def _encode_batch(
+    batch, indices, *, tokenizer, src_no_space, tgt_no_space, max_length, swap, subwords, switch, lexicon
+):
     src = word_pieces(batch["src"], tokenizer, no_space=src_no_space)
     tgt = word_pieces(batch["tgt"], tokenizer, no_space=tgt_no_space)
-    out: dict[str, list] = {"input_ids": [], "sep": [], "swap_from": [], "swap_to": []}
+    out: dict[str, list] = {
+        k: []
+        for k in (
+            "input_ids",
+            "sep",
+            "swap_from",
+            "swap_to",
+            "link_src",
+            "link_src_n",
+            "link_tgt",
+            "link_tgt_n",
+        )
+    }
     for s, t, links in zip(src, tgt, batch["links"], strict=True):
         ex = build_pair(
             s,
@@ -104,6 +129,14 @@ def _encode_batch(batch, *, tokenizer, src_no_space, tgt_no_space, max_length, s
         )
         for k in out:
             out[k].append(ex[k])
+    if switch is not None:
+        switched = [
+            switch_words(words, links, lexicon, prob=switch.prob, seed=switch.seed, index=index)
+            for words, links, index in zip(batch["src"], batch["links"], indices, strict=True)
+        ]
+        pieces = word_pieces(switched, tokenizer, no_space=src_no_space)
+        cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+        out["cs_input_ids"] = [[cls_id, *x["ids"][: max_length - 2], sep_id] for x in pieces]
     return out
 
 
@@ -117,10 +150,13 @@ def prepare_pairs(
     subwords: str,
     cache_dir: Path,
     progress: Progress,
+    code_switch: CodeSwitch | None = None,
 ):
     """The folder's pairs as a ``datasets.Dataset`` of pair examples, mapped to pieces once and
     cached on disk (keyed by the alignment files, tokenizer and options). Returns (dataset, corpus
-    fingerprint); the fingerprint ignores the swap options (they do not change the text)."""
+    fingerprint); the fingerprint ignores the swap options (they do not change the text) and the
+    code-switching (the pairs are the same). With ``code_switch`` the examples also hold the
+    code-switched English sentence, ``cs_input_ids`` (``[CLS] … [SEP]``, at most ``max_length``)."""
     from datasets import Dataset, disable_progress_bars, load_from_disk
 
     disable_progress_bars()  # progress is reported through ``progress``
@@ -130,6 +166,11 @@ def prepare_pairs(
         [_file_sha(f) for f in files], tokenizer_fingerprint(tokenizer), max_length, lang.code, DATA_VERSION
     )
     key = sha(text_key, swap, subwords)[:20]
+    lexicon = None
+    if code_switch is not None:
+        lexicon_file = folder / LEXICON_FILE
+        lexicon = read_lexicon(lexicon_file)  # checked before the cache: a run needs the file
+        key = sha(key, _file_sha(lexicon_file), code_switch.prob, code_switch.seed)[:20]
     target = cache_dir / f"pairs-{lang.code}-{key}"
     if (target / "dataset_info.json").is_file():
         progress(f"using cached pieces {target}")
@@ -150,6 +191,7 @@ def prepare_pairs(
         _encode_batch,
         batched=True,
         batch_size=512,
+        with_indices=True,
         remove_columns=raw.column_names,
         new_fingerprint=key,
         fn_kwargs={
@@ -159,6 +201,8 @@ def prepare_pairs(
             "max_length": max_length,
             "swap": swap,
             "subwords": subwords,
+            "switch": code_switch,
+            "lexicon": lexicon,
         },
     )
     with atomic_dir(target, overwrite=True) as tmp:

@@ -1,4 +1,5 @@
-"""`weam pretrain`: continual pre-training with WEAM, TLM or MLM on aligned parallel text.
+"""`weam pretrain`: continual pre-training with WEAM, its baselines (TLM, MLM) or an explicit-alignment
+objective (align-l2, contrastive, code-switch; see ``objectives``) on aligned parallel text.
 
 Pipeline: alignment folders (``weam align`` output, or aligned here from raw parallel files with
 intersection symmetrisation) → pair examples with the swap map (``masking``), mapped to pieces once
@@ -44,6 +45,7 @@ from weamcli.common.models import (
 from weamcli.common.progress import Progress, quiet, trainer_steps
 from weamcli.common.run_records import RUN_RECORD, append_records, make_record, read_records
 from weamcli.pretrain.head_warmup import DEFAULT_WARMUP_STEPS, ensure_warm_head, load_head
+from weamcli.pretrain.objectives import loss_parts
 from weamcli.pretrain.output_folder import (
     CHECKPOINTS,
     CONFIG_FILE,
@@ -56,19 +58,30 @@ from weamcli.pretrain.output_folder import (
     last_checkpoint,
     run_leftovers,
 )
-from weamcli.pretrain.pairs import align_raw, expand_pattern, prepare_pairs, sha
+from weamcli.pretrain.pairs import CodeSwitch, align_raw, expand_pattern, prepare_pairs, sha
+from weamcli.pretrain.precision import Bf16Choice, bf16_choice_for
 from weamcli.pretrain.schedule import plan_steps
 from weamcli.pretrain.settings import PretrainSettings
 from weamcli.pretrain.trainer import (
     build_trainer,
-    default_bf16,
+    logged_parts,
     progress_callback,
     seed_everything,
     training_args,
 )
 from weamcli.pretrain.vocabulary import TRIM_AUTO_VOCAB, corpus_vocabulary, trim_vocabulary, untrim_vocabulary
 
-RESUME_FREE = ("out", "resume", "overwrite", "save_steps", "logging_steps", "report_to", "crlf")
+# what a resumed run may change: where and how often it reports (the bf16 reason holds timings)
+RESUME_FREE = (
+    "out",
+    "resume",
+    "overwrite",
+    "save_steps",
+    "logging_steps",
+    "report_to",
+    "crlf",
+    "bf16_reason",
+)
 
 
 @dataclass
@@ -84,6 +97,7 @@ class PretrainResult:
     loss_cp_last: float | None
     head_warmup: str | None
     log: list[dict[str, Any]] = field(default_factory=list)
+    losses: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # part -> first, last
     epochs: float = 0.0  # passes over the pairs actually run
     step_plan: str = ""  # how the length was decided, in words
 
@@ -113,8 +127,16 @@ def _train(
     warm_steps = s.head_warmup_steps
     if warm_steps is None:
         warm_steps = 0 if base_meta.get("has_mlm_head", True) else DEFAULT_WARMUP_STEPS
+    if not s.uses_head:
+        if warm_steps:
+            say(f"{s.objective} does not use the MLM head: no head warm-up")
+        warm_steps = 0
     trim = s.trim_vocab if s.trim_vocab is not None else len(tokenizer) > TRIM_AUTO_VOCAB
-    use_bf16 = default_bf16(ref, s.batch_size, s.max_length, trim) if s.bf16 is None else s.bf16
+    if s.bf16 is None:
+        bf16 = bf16_choice_for(ref, s.batch_size, s.max_length, trim)
+    else:
+        bf16 = Bf16Choice(s.bf16, "given (--bf16/--no-bf16)")
+    use_bf16 = bf16.enabled
 
     codes = [lg.code for lg in languages]
     resolved = {
@@ -125,6 +147,8 @@ def _train(
         "head_warmup_steps": warm_steps,
         "trim_vocab": trim,
         "bf16": use_bf16,
+        "bf16_reason": bf16.reason,
+        **s.objective_values(),  # the objective's own options, defaults filled in
     }
     record_config = {**s.to_dict(), **resolved}
     # what --resume must match: everything that shapes the model, not where or how often it reports
@@ -152,6 +176,7 @@ def _train(
     from datasets import concatenate_datasets
 
     parts, keys, folders = [], [], []
+    switch = CodeSwitch(resolved["switch_prob"], s.seed) if s.objective == "code-switch" else None
     with args.main_process_first(desc="prepare pairs"):
         for lg in languages:
             if s.alignments is not None:
@@ -173,6 +198,7 @@ def _train(
                 subwords=s.subwords,
                 cache_dir=cache,
                 progress=say,
+                code_switch=switch,
             )
             if s.max_pairs:
                 ds = ds.select(range(min(s.max_pairs, len(ds))))
@@ -207,7 +233,8 @@ def _train(
     if warm_steps:
         warm_folder, warm_key = ensure_warm_head(
             ref,
-            dataset,
+            # the pairs alone: the same warm-up (and cache entry) for every objective
+            dataset.remove_columns([c for c in dataset.column_names if c == "cs_input_ids"]),
             tokenizer,
             corpus_key=corpus_key,
             steps=warm_steps,
@@ -241,6 +268,7 @@ def _train(
         lam=s.lam,
         cp_unaligned=s.cp_unaligned,
         cp_partner=s.cp_partner,
+        objective_values=s.objective_values(),
         callbacks=[progress_callback(say), *(callbacks or [])],
     )
     if resume_from is not None:
@@ -249,7 +277,9 @@ def _train(
         say("no complete checkpoint yet; starting from the beginning")
     say(f"training {s.objective} on {len(dataset):,} pairs ({', '.join(codes)}): {plan.describe()}")
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    log = [x for x in trainer.state.log_history if "loss_mp" in x]
+    parts = loss_parts(s.objective)
+    log = [x for x in trainer.state.log_history if logged_parts(x)]
+    losses = {part: _first_last(log, f"loss_{part}") for part in parts}
     steps = trainer.state.global_step
     epochs_run = round(float(trainer.state.epoch or 0.0), 4)
     result = PretrainResult(
@@ -264,6 +294,7 @@ def _train(
         log=log,
         epochs=epochs_run,
         step_plan=plan.describe(),
+        losses=losses,
     )
     if not main:
         return result
@@ -277,7 +308,8 @@ def _train(
             "pretrain_langs": codes,
             "base_model": ref.label,
             "num_layers": mlm.config.num_hidden_layers,
-            "has_mlm_head": True,
+            # an objective without masked prediction leaves the head as it was (untrained for e5-small)
+            "has_mlm_head": True if s.uses_head else base_meta.get("has_mlm_head", True),
             "steps": steps,
             "epochs": epochs_run,
         }
@@ -297,6 +329,11 @@ def _train(
         "loss_mp_last": result.loss_mp_last,
         "loss_cp_first": result.loss_cp_first,
         "loss_cp_last": result.loss_cp_last,
+        **{
+            f"loss_{part}_{end}": value
+            for part, pair in losses.items()
+            for end, value in zip(("first", "last"), pair, strict=True)
+        },
         "head_warmup": {"path": result.head_warmup, "hash": warm_key, "steps": warm_steps}
         if warm_steps
         else None,

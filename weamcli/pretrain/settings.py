@@ -4,12 +4,44 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from weamcli.common.corpus import CRLF_POLICIES
 from weamcli.common.reporting import report_to_option
 from weamcli.common.settings import Settings, no_duplicates, option
 
-OBJECTIVES = ("weam", "tlm", "mlm")
+OBJECTIVES = (
+    "weam",
+    "tlm",
+    "mlm",
+    "align-l2",
+    "contrastive",
+    "tlm+contrastive",
+    "weam+contrastive",
+    "code-switch",
+)
+CONTRASTIVE_OBJECTIVES = ("contrastive", "tlm+contrastive", "weam+contrastive")
+HEADLESS_OBJECTIVES = ("align-l2", "contrastive")  # no masked prediction: the MLM head is not used
+WORD_VECTORS = ("first-piece", "mean")
+POOLINGS = ("mean", "cls")
+# documented defaults of the objective-specific options (None in the settings: "not given")
+DEFAULT_L2_REG = 1.0  # Cao et al. 2020's weight of the regulariser
+DEFAULT_L2_WORD_VECTOR = "first-piece"
+DEFAULT_CONTRASTIVE_WEIGHT = 1.0
+DEFAULT_TEMPERATURE = 0.05
+DEFAULT_POOLING = "mean"  # as `weam evaluate` pools sentence vectors
+DEFAULT_SWITCH_PROB = 0.5
+# options that only one family of objectives reads: giving one to another objective is an error,
+# and the experiment grid passes each to the methods that read it
+OBJECTIVE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "l2_layer": ("align-l2",),
+    "l2_word_vector": ("align-l2",),
+    "l2_reg": ("align-l2",),
+    "contrastive_weight": ("tlm+contrastive", "weam+contrastive"),
+    "temperature": CONTRASTIVE_OBJECTIVES,
+    "pooling": CONTRASTIVE_OBJECTIVES,
+    "switch_prob": ("code-switch",),
+}
 SWAP_POLICIES = ("one-to-one", "all")
 SUBWORD_POLICIES = ("first-piece", "single-piece")
 CP_PARTNER_POLICIES = ("unmasked", "any")
@@ -74,7 +106,9 @@ class PretrainSettings(Settings):
     objective: str = option(
         "weam",
         help="weam (L_mp + λ·L_cp with the vector swap), tlm (L_mp on the pair), mlm (L_mp, the two "
-        "sentences unpaired).",
+        "sentences unpaired), align-l2 (aligned words' vectors pulled together, Cao et al. 2020), "
+        "contrastive (InfoNCE over sentence vectors; also tlm+contrastive, weam+contrastive), "
+        "code-switch (MLM on English with aligned words replaced from the lexicon).",
         choices=OBJECTIVES,
         grid="[pretrain] methods",
     )
@@ -87,8 +121,8 @@ class PretrainSettings(Settings):
     lam: float = option(1.0, help="Weight λ of L_cp (weam only).", key="lambda", minimum=0.0)
     swap: str = option(
         "one-to-one",
-        help="Links swapped: one-to-one (both words have exactly one link) or all (a word with "
-        "several partners takes its first partner).",
+        help="Links used: one-to-one (both words have exactly one link) or all (weam: a word with "
+        "several partners takes its first partner; align-l2: every link).",
         choices=SWAP_POLICIES,
     )
     subwords: str = option(
@@ -106,10 +140,52 @@ class PretrainSettings(Settings):
         "(predict it from the visible translation); any: also when the partner is masked.",
         choices=CP_PARTNER_POLICIES,
     )
+    l2_layer: int | None = option(
+        None,
+        help="align-l2: the encoder layer whose output vectors are aligned (default: the last).",
+        minimum=1,
+    )
+    l2_word_vector: str | None = option(
+        None,
+        help=f"align-l2: a word's vector is its first piece's or the mean of its pieces' (default "
+        f"{DEFAULT_L2_WORD_VECTOR}).",
+        choices=WORD_VECTORS,
+    )
+    l2_reg: float | None = option(
+        None,
+        help=f"align-l2: weight of the regulariser keeping English vectors near the frozen start model's "
+        f"(default {DEFAULT_L2_REG:g}, Cao et al.'s).",
+        minimum=0.0,
+    )
+    contrastive_weight: float | None = option(
+        None,
+        help=f"tlm+contrastive, weam+contrastive: weight of the contrastive loss (default "
+        f"{DEFAULT_CONTRASTIVE_WEIGHT:g}).",
+        minimum=0.0,
+    )
+    temperature: float | None = option(
+        None,
+        help=f"Contrastive objectives: InfoNCE temperature (default {DEFAULT_TEMPERATURE:g}).",
+        above=0.0,
+    )
+    pooling: str | None = option(
+        None,
+        help=f"Contrastive objectives: sentence vector = mean of the pieces' vectors or the [CLS] vector "
+        f"(default {DEFAULT_POOLING}).",
+        choices=POOLINGS,
+    )
+    switch_prob: float | None = option(
+        None,
+        help=f"code-switch: probability that an aligned English word is replaced by its lexicon "
+        f"translation (default {DEFAULT_SWITCH_PROB:g}).",
+        minimum=0.0,
+        maximum=1.0,
+    )
     head_warmup_steps: int | None = option(
         None,
         help="Steps of head-only MLM before training (default 200 for a model without a trained MLM "
-        "head, e.g. e5-small; else 0). Cached beside OUT.",
+        "head, e.g. e5-small; else 0; none for align-l2 and contrastive, which do not use the head). "
+        "Cached beside OUT.",
         minimum=0,
     )
     head_warmup_lr: float = option(
@@ -173,6 +249,32 @@ class PretrainSettings(Settings):
             )
         if self.resume and self.overwrite:
             self.fail("resume", "cannot be combined with --overwrite")
+        for name, users in OBJECTIVE_OPTIONS.items():
+            if getattr(self, name) is not None and self.objective not in users:
+                self.fail(name, f"is read only by --objective {' or '.join(users)}, not {self.objective}")
+
+    def objective_values(self) -> dict[str, Any]:
+        """The objective-specific options this objective reads, defaults filled in (``l2_layer``
+        stays None for "the last layer": the model decides)."""
+        defaults = {
+            "l2_layer": None,
+            "l2_word_vector": DEFAULT_L2_WORD_VECTOR,
+            "l2_reg": DEFAULT_L2_REG,
+            "contrastive_weight": DEFAULT_CONTRASTIVE_WEIGHT,
+            "temperature": DEFAULT_TEMPERATURE,
+            "pooling": DEFAULT_POOLING,
+            "switch_prob": DEFAULT_SWITCH_PROB,
+        }
+        return {
+            name: default if getattr(self, name) is None else getattr(self, name)
+            for name, default in defaults.items()
+            if self.objective in OBJECTIVE_OPTIONS[name]
+        }
+
+    @property
+    def uses_head(self) -> bool:
+        """Whether the objective predicts masked pieces (and so trains, and needs, the MLM head)."""
+        return self.objective not in HEADLESS_OBJECTIVES
 
     @property
     def planned_epochs(self) -> float | None:

@@ -11,8 +11,7 @@ from typing import Any
 from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_file
 from weamcli.common.progress import Progress
-from weamcli.pretrain.masking import PairCollator
-from weamcli.pretrain.objectives import PretrainingModel
+from weamcli.pretrain.objectives import PretrainingModel, make_collator
 from weamcli.pretrain.precision import default_bf16 as default_bf16  # chosen there (re-exported)
 from weamcli.pretrain.vocabulary import corpus_vocabulary
 
@@ -23,8 +22,9 @@ def _trainer_class():
     from transformers import Trainer
 
     class PretrainTrainer(Trainer):
-        """compute_loss returns L_mp + λ·L_cp and logs the parts; checkpoints hold the inner
-        masked-LM model as a save_pretrained folder."""
+        """compute_loss returns the objective's loss and logs its named parts (``loss_mp``,
+        ``loss_cp``, ``loss_l2``, ...); checkpoints hold the inner masked-LM model as a
+        save_pretrained folder."""
 
         trim_keep: list[int] | None = None
 
@@ -43,19 +43,18 @@ def _trainer_class():
             out = model(**inputs, mask_seed=self.mask_seed())
             # the parts stay (detached) tensors until log time: a float() here would make the CPU
             # wait for the GPU at every micro-batch
-            parts = getattr(self, "_parts", None) or {"mp": [], "cp": []}
-            parts["mp"].append(out["mp"])
-            parts["cp"].append(out.get("cp"))
+            parts = getattr(self, "_parts", None) or {}
+            for name, value in out.items():
+                if name != "loss":
+                    parts.setdefault(name, []).append(value)
             self._parts = parts
             return (out["loss"], out) if return_outputs else out["loss"]
 
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             parts = getattr(self, "_parts", None)
-            if "loss" in logs and parts and parts["mp"]:
-                n = len(parts["mp"])
-                logs["loss_mp"] = sum(float(x) for x in parts["mp"]) / n
-                if all(x is not None for x in parts["cp"]):
-                    logs["loss_cp"] = sum(float(x) for x in parts["cp"]) / n
+            if "loss" in logs and parts:
+                for name, values in parts.items():
+                    logs[f"loss_{name}"] = sum(float(x) for x in values) / len(values)
                 self._parts = None
             super().log(logs, start_time)
 
@@ -129,14 +128,20 @@ def training_args(
     )
 
 
+def logged_parts(logs: dict[str, float]) -> dict[str, float]:
+    """The loss parts of one log entry (``loss_mp`` → ``mp``), in logging order."""
+    return {k.removeprefix("loss_"): v for k, v in logs.items() if k.startswith("loss_")}
+
+
 def progress_callback(progress: Progress):
     from transformers import TrainerCallback
 
     class ProgressCallback(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss_mp" in logs and state.is_world_process_zero:
-                cp = f"  L_cp {logs['loss_cp']:.4f}" if "loss_cp" in logs else ""
-                progress(f"step {state.global_step}/{state.max_steps}  L_mp {logs['loss_mp']:.4f}{cp}")
+            parts = logged_parts(logs or {})
+            if parts and state.is_world_process_zero:
+                text = "  ".join(f"L_{name} {value:.4f}" for name, value in parts.items())
+                progress(f"step {state.global_step}/{state.max_steps}  {text}")
 
     return ProgressCallback()
 
@@ -154,7 +159,10 @@ def build_trainer(
     cp_unaligned,
     callbacks,
     cp_partner="unmasked",
+    objective_values: dict[str, Any] | None = None,
 ):
+    """The Trainer for one objective. ``objective_values``: its own options
+    (``PretrainSettings.objective_values()``: l2_layer, temperature, ...)."""
     import torch
 
     # id_map stays on the CPU with the collator; the pool becomes a buffer that moves with the model
@@ -180,8 +188,10 @@ def build_trainer(
         lam=lam,
         cp_unaligned=cp_unaligned,
         cp_partner=cp_partner,
+        # switch_prob shapes the data (pairs.prepare_pairs), not the model
+        **{k: v for k, v in (objective_values or {}).items() if k != "switch_prob"},
     )
-    collator = PairCollator(pad_id=tokenizer.pad_token_id, id_map=id_map, split=objective == "mlm")
+    collator = make_collator(objective, tokenizer.pad_token_id, id_map)
     from transformers.trainer_callback import PrinterCallback
 
     trainer = _trainer_class()(

@@ -14,13 +14,18 @@ if TYPE_CHECKING:
 TRIM_AUTO_VOCAB = 100_000  # trim by default above this many pieces (CPU speed)
 
 
+ID_COLUMNS = ("input_ids", "cs_input_ids")  # the pairs, and code-switch's switched English
+
+
 def corpus_vocabulary(dataset, tokenizer) -> list[int]:
-    """Sorted ids the corpus uses, plus the tokenizer's special tokens."""
+    """Sorted ids the corpus uses (every id column it has), plus the tokenizer's special tokens."""
     import numpy as np
 
     used = set(tokenizer.all_special_ids)
-    for chunk in dataset.iter(batch_size=4096):
-        used.update(np.unique(np.concatenate([np.asarray(x) for x in chunk["input_ids"]])).tolist())
+    columns = [c for c in ID_COLUMNS if c in dataset.column_names]
+    for chunk in dataset.select_columns(columns).iter(batch_size=4096):
+        for column in columns:
+            used.update(np.unique(np.concatenate([np.asarray(x) for x in chunk[column]])).tolist())
     return sorted(used)
 
 
