@@ -144,11 +144,12 @@ def test_table_values_are_exact(tmp_path):
 def test_markdown_and_csv_hold_the_table(tmp_path):
     comp = compare_results([_small(tmp_path)], "e5-small", n_boot=500, seed=0)
     md = render_markdown(comp).splitlines()
-    assert md[2] == "| lang | e5-small acc | e5-small+weam acc | e5-small+weam Δ |"
+    assert md[2] == "| lang | e5-small acc | e5-small+weam acc | e5-small+weam Δ | e5-small+weam MDE |"
     de = next(line for line in md if line.startswith("| de |"))
     cell = comp.cell("de", "e5-small+weam")
-    expected = f"**▲ +20.0 [{100 * cell.ci_low:+.1f}, {100 * cell.ci_high:+.1f}]**"
-    assert de == f"| de | 70.0 | 90.0 | {expected} |"
+    ci = f"[{100 * cell.ci_low:+.1f}, {100 * cell.ci_high:+.1f}]"
+    expected = f"**▲ +20.0 {ci} ±{100 * cell.half_width:.1f}**"  # 20 examples: not past Holm
+    assert de == f"| de | 70.0 | 90.0 | {expected} | {100 * cell.mde:.1f} ‡ |"
     sw = next(line for line in md if line.startswith("| sw |"))
     assert sw.startswith("| sw | 50.0 | 45.0 | -5.0 [") and "▼" not in sw
     csv_lines = render_csv(comp).splitlines()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from .app import WeamCommand, app
 from .console import command, console, progress_display, say, setup_threads, threads_option
 from .tables import print_comparison
+
+if TYPE_CHECKING:
+    from weamcli.compare.power import SampleSize
 
 _STATE_MARKS = {"done": "[green]done[/]   ", "changed": "[magenta]changed[/]", "todo": "[yellow]todo[/]   "}
 
@@ -21,7 +27,9 @@ def experiment_command(
     plan: bool = typer.Option(
         False,
         "--plan",
-        help="Only list the grid's steps: done, changed (settings differ: will re-run) or todo.",
+        help="Only list the grid's steps: done, changed (settings differ: will re-run) or todo; with a "
+        "finished comparison in the output folder, also the mean row's minimum detectable effect and the "
+        "seeds and test units a 1-point effect would need.",
         metavar="",  # a flag: no "<bool>" in the help
     ),
     threads: int | None = threads_option("CPU threads for torch (overrides \\[experiment] threads)."),
@@ -47,6 +55,7 @@ def experiment_command(
     if plan:
         for step in steps:
             console.print(f"{_STATE_MARKS[step.state]}  {step.kind:<9} {step.key}", highlight=False)
+        _print_power_plan(cfg.out / "compare")
         return
     started = time.monotonic()
     say(f"experiment '{cfg.name}': {len(steps)} steps into {cfg.out}")
@@ -65,3 +74,57 @@ def experiment_command(
         print_comparison(result.comparisons or result.comparison, written)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _print_power_plan(compare_dir: Path) -> None:
+    """One line per table of the finished comparison in ``compare_dir`` (the pilot): its mean-row
+    MDE and the test units per language and seeds a 1-point effect would need."""
+    from weamcli.compare.power import ALPHA, POWER, pilot_plans
+
+    plans = pilot_plans(compare_dir)
+    for p in plans:
+        head = f"[cyan]power[/]    {escape(p.task)} {escape(p.metric)}:"
+        if p.estimate is None:
+            console.print(f"{head} {escape(p.reason)}", highlight=False)
+            continue
+        e, units = p.estimate, f"{p.unit}s/lang"
+        target = f"{100 * e.target:g}-point"
+        now = f"{e.units:.0f} {units}, {e.seeds} seed{'s' if e.seeds != 1 else ''}"
+        which = escape(f"{p.column} vs {p.reference}") + (
+            f", the largest of {p.compared}" if p.compared > 1 else ""
+        )
+        line = f"{head} mean-row MDE {100 * e.mde:.1f} points ({which}; {now})"
+        if e.reached:
+            line += f": a {target} effect is already detectable"
+        else:
+            line += f"; a {target} effect needs: " + "; ".join(_needs(e, units))
+        console.print(line, highlight=False, soft_wrap=True)
+    if any(p.estimate is not None for p in plans):
+        console.print(
+            f"[dim]power: {POWER:.0%} power, two-sided α = {ALPHA}; an estimate from this comparison's "
+            "bootstrap, assuming the unit-to-unit and seed-to-seed parts of Δ's variance add up and shrink "
+            "as 1/units and 1/seeds.[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _needs(e: SampleSize, units: str) -> list[str]:
+    """The ways to the target MDE: more units, more seeds, or both by one factor."""
+    seeds_now, units_now = f"{e.seeds} seed{'s' if e.seeds != 1 else ''}", f"{e.units:.0f} {units}"
+    if e.units_needed is not None:
+        out = [f"≈{e.units_needed:,} {units} at {seeds_now}"]
+    else:
+        out = [f"no test-set size at {seeds_now} (the seed part alone is {100 * e.mde_seeds:.1f} points)"]
+    if e.mde_seeds is None:
+        out[0] += " (seed part unknown: one seed per model shows no seed-to-seed variance; run ≥ 2)"
+        return out
+    if e.seeds_needed is not None:
+        out.append(f"≈{e.seeds_needed} seeds at {units_now}")
+    else:
+        out.append(f"no seed count at {units_now} (the unit part alone is {100 * e.mde_units:.1f} points)")
+    out.append(
+        f"both ×{e.scale:.1f}: ≈{math.ceil(e.units * e.scale):,} {units} and "
+        f"{math.ceil(e.seeds * e.scale)} seeds"
+    )
+    return out

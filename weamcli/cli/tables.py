@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from weamcli.common.result_rows import row_metrics, row_score
-from weamcli.compare.render import delta_text, pct
+from weamcli.compare.render import delta_text, mde_text, pct, power_legend, spread_text
 from weamcli.compare.table import Cell, Comparison, metric_name
 
 from .console import console, say, stdout_is_terminal
@@ -88,7 +89,9 @@ def _cell_text(cell: Cell) -> Text:
         return text.append("  no baseline", style="dim")
     style = {1: "bold green", -1: "bold red", 0: "dim"}[cell.sign]
     mark = {1: "▲", -1: "▼", 0: " "}[cell.sign]
-    return text.append(f"  {mark} {delta_text(cell)}", style=style)
+    text.append(f"  {mark} {delta_text(cell)} {spread_text(cell)}", style=style)
+    # An MDE above 1 point is the row's warning: yellow, not dim.
+    return text.append(f"  MDE {mde_text(cell)}", style="yellow" if cell.cannot_detect_one_point else "dim")
 
 
 def render_table(comparison: Comparison) -> Table:
@@ -121,9 +124,11 @@ def print_comparison(comparison: Comparison | list[Comparison], written: dict[st
         # Piped into a file there is no terminal width to respect: print every cell on one line.
         out_console = console
         if not stdout_is_terminal():
-            out_console = Console(width=max(console.width, 16 + 30 * len(c.columns)), highlight=False)
+            out_console = Console(width=max(console.width, 16 + 50 * len(c.columns)), highlight=False)
         out_console.print(render_table(c))
         console.print("[dim]▲/▼: 95% CI excludes 0.[/]")
+        for line in power_legend(c):
+            console.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
         for note in c.notes:
             console.print(f"[dim]note:[/] {note}", highlight=False, soft_wrap=True)
     say("wrote " + ", ".join(str(p) for p in written.values()))

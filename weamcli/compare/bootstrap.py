@@ -62,15 +62,30 @@ def percentile_ci(draws: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def paired_bootstrap(
+def bootstrap_se(draws: np.ndarray) -> float:
+    """Standard error of Δ: the standard deviation of its bootstrap draws."""
+    return float(np.std(draws, ddof=1)) if len(draws) > 1 else 0.0
+
+
+def bootstrap_p_value(draws: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "Δ = 0": 2 × min(share of draws ≤ 0, share of draws ≥ 0),
+    capped at 1. It agrees with the percentile CI (p < 0.05 where the 95% CI excludes 0, up to
+    ties). No draw on the far side of 0 does not mean p = 0, only that p is below what n_boot
+    resamples can resolve, so the value is floored at 1 / n_boot."""
+    n = len(draws)
+    below, above = np.count_nonzero(draws <= 0) / n, np.count_nonzero(draws >= 0) / n
+    return float(min(1.0, max(2 * min(below, above), 1 / n)))
+
+
+def paired_bootstrap_draws(
     model: np.ndarray,
     baseline: np.ndarray,
     *,
     n_boot: int = 1000,
     seed: int = 0,
     denominators: np.ndarray | None = None,
-) -> tuple[float, float, float]:
-    """Δ metric (model − baseline) and its 95% percentile CI for one language.
+) -> tuple[float, np.ndarray]:
+    """Δ metric (model − baseline) of one language and its (n_boot,) bootstrap draws.
 
     ``model`` and ``baseline`` are per-unit numerators of shape (seeds, n) or (n,), columns paired
     by unit; ``denominators`` (n,) are the units' sizes (words per sentence for tagging; default 1:
@@ -83,7 +98,7 @@ def paired_bootstrap(
     rng = np.random.default_rng(seed)
     weights = example_weights(a.shape[1], n_boot, rng)
     counts_a = seed_counts(len(a), n_boot, rng)
-    delta, draws = paired_draws(
+    return paired_draws(
         a,
         b,
         weights,
@@ -91,6 +106,21 @@ def paired_bootstrap(
         seed_counts(len(b), n_boot, rng),
         np.broadcast_to(den, a.shape),
         np.broadcast_to(den, b.shape),
+    )
+
+
+def paired_bootstrap(
+    model: np.ndarray,
+    baseline: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    denominators: np.ndarray | None = None,
+) -> tuple[float, float, float]:
+    """Δ metric (model − baseline) and its 95% percentile CI for one language (arguments as
+    ``paired_bootstrap_draws``)."""
+    delta, draws = paired_bootstrap_draws(
+        model, baseline, n_boot=n_boot, seed=seed, denominators=denominators
     )
     return (delta, *percentile_ci(draws))
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 import io
 
+from weamcli.compare.power import ALPHA, ONE_POINT, POWER, z_factor
 from weamcli.compare.table import Cell, Comparison, metric_name
+
+HOLM_MARK = "†"  # Δ survives Holm–Bonferroni over the column's zero-shot languages
+WEAK_MARK = "‡"  # MDE above 1 point: the row cannot detect a 1-point effect
 
 
 def pct(x: float | None, signed: bool = False) -> str:
@@ -19,18 +23,47 @@ def delta_text(cell: Cell) -> str:
     return f"{pct(cell.delta, True)} [{pct(cell.ci_low, True)}, {pct(cell.ci_high, True)}]"
 
 
-def _markdown_cells(cell: Cell) -> tuple[str, str]:
+def spread_text(cell: Cell) -> str:
+    """'±1.4' (half the CI's width, points) and † where Δ survives Holm's correction."""
+    if cell.half_width is None:
+        return ""
+    return f"±{pct(cell.half_width)}" + (f" {HOLM_MARK}" if cell.holm else "")
+
+
+def mde_text(cell: Cell) -> str:
+    """'4.0' (points), with ‡ where the row cannot detect a 1-point effect."""
+    if cell.mde is None:
+        return ""
+    return pct(cell.mde) + (f" {WEAK_MARK}" if cell.cannot_detect_one_point else "")
+
+
+def power_legend(comparison: Comparison) -> list[str]:
+    """What ±, †, MDE and ‡ mean, for the footnote of every rendering."""
+    point = f"{100 * ONE_POINT:g}"
+    return [
+        f"±: half the 95% CI's width. {HOLM_MARK}: Δ survives a Holm–Bonferroni correction "
+        f"(α = {ALPHA}) over the column's zero-shot language rows (English and mean/group rows are "
+        "not in the family); p-values are two-sided bootstrap p = 2 × min(share of draws ≤ 0, "
+        f"share ≥ 0), at least 1/{comparison.n_boot}.",
+        f"MDE: minimum detectable effect (points), the true Δ found with {POWER:.0%} power at "
+        f"two-sided α = {ALPHA}: (z_0.975 + z_0.80) × SE = {z_factor():.2f} × SE, SE the standard "
+        f"deviation of the same paired bootstrap's draws ({comparison.unit}s and seeds resampled). "
+        f"{WEAK_MARK}: MDE above {point} point: this row cannot detect a {point}-point effect.",
+    ]
+
+
+def _markdown_cells(cell: Cell) -> tuple[str, str, str]:
     if cell.status == "missing":
-        return "missing", "missing"
+        return "missing", "missing", ""
     star = "*" if cell.partial else ""
     acc = pct(cell.accuracy) + star
     if cell.status == "baseline":
-        return acc, "(baseline)"
+        return acc, "(baseline)", ""
     if cell.status == "no-baseline":
-        return acc, "no baseline"
+        return acc, "no baseline", ""
     mark = {1: "▲ ", -1: "▼ ", 0: ""}[cell.sign]
-    text = f"{mark}{delta_text(cell)}"
-    return acc, f"**{text}**" if cell.sign else text
+    text = f"{mark}{delta_text(cell)} {spread_text(cell)}"
+    return acc, f"**{text}**" if cell.sign else text, mde_text(cell)
 
 
 def render_markdown(comparison: Comparison) -> str:
@@ -44,7 +77,9 @@ def render_markdown(comparison: Comparison) -> str:
     for col in c.columns:
         short = {"accuracy": "acc", "f1": "F1", "exact_match": "EM"}.get(c.metric, c.metric)
         header += (
-            [f"{col.name} {short}", f"{col.name} Δ"] if col.reference is not None else [f"{col.name} {short}"]
+            [f"{col.name} {short}", f"{col.name} Δ", f"{col.name} MDE"]
+            if col.reference is not None
+            else [f"{col.name} {short}"]
         )
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
@@ -52,14 +87,16 @@ def render_markdown(comparison: Comparison) -> str:
         label = row.label if row.kind == "lang" else f"**{row.label}**"
         out = [label]
         for col in c.columns:
-            acc, delta = _markdown_cells(c.cell(row.label, col.name))
-            out += [acc, delta] if col.reference is not None else [acc]
+            acc, delta, power = _markdown_cells(c.cell(row.label, col.name))
+            out += [acc, delta, power] if col.reference is not None else [acc]
         lines.append("| " + " | ".join(out) + " |")
     lines += [
         "",
         f"▲/▼: the 95% CI excludes 0. {c.n_boot} bootstrap resamples (seed {c.seed}), {c.unit}s paired by "
         "(language, id) and resampled; seeds resampled where a side has several; mean/group rows average "
         "languages.",
+        "",
+        *(line for text in power_legend(c) for line in (text, "")),
     ]
     lines += [f"- {note}" for note in c.notes]
     return "\n".join(lines) + "\n"
@@ -85,6 +122,14 @@ CSV_FIELDS = (
     "seeds",
     "langs",
     "partial",
+    # power (compare.power): SE of Δ, half the CI's width, MDE at 80% power, two-sided bootstrap
+    # p, Holm–Bonferroni over the column's zero-shot languages (empty outside that family), MDE > 1 point
+    "se",
+    "half_width",
+    "mde",
+    "p_value",
+    "holm_significant",
+    "cannot_detect_1pt",
 )
 
 
@@ -127,5 +172,11 @@ def _csv_lines(writer, comparison: Comparison) -> None:
                     cell.seeds,
                     cell.langs,
                     int(cell.partial),
+                    num(cell.se),
+                    num(cell.half_width),
+                    num(cell.mde),
+                    num(cell.p_value),
+                    "" if cell.holm is None else int(cell.holm),
+                    "" if cell.mde is None else int(cell.cannot_detect_one_point),
                 ]
             )

@@ -17,10 +17,18 @@ The bootstrap (why it is built this way):
   per-language differences, so every language weighs the same whatever its test-set size.
 - English (the fine-tuning language) is shown as a row but left out of the mean and group rows:
   they summarise zero-shot transfer.
+
+Power (``compare.power``): every Δ also gets its standard error (the standard deviation of the
+same bootstrap draws), the minimum detectable effect at 80% power (2.80 × SE), a two-sided
+bootstrap p-value, and, for the zero-shot language rows of a column, whether Δ survives a
+Holm–Bonferroni correction over those rows. Two more bootstraps on the same draws split the
+variance for sample-size planning: one keeps every seed once (units only), one keeps every unit
+once (seeds only).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +37,17 @@ import numpy as np
 
 from weamcli.common.errors import WeamError
 from weamcli.common.result_rows import ResultRow
-from weamcli.compare.bootstrap import cell_rng, example_weights, paired_draws, percentile_ci, seed_counts
+from weamcli.compare.bootstrap import (
+    bootstrap_p_value,
+    bootstrap_se,
+    cell_rng,
+    example_weights,
+    paired_draws,
+    percentile_ci,
+    seed_counts,
+)
 from weamcli.compare.load import find_result_files, load_results, select_rows
+from weamcli.compare.power import ALPHA, ONE_POINT, holm, mde
 
 SOURCE_LANG = "en"  # fine-tuning language: shown, but not part of the zero-shot means
 # columns and plot lines in this order (methods it does not know come last): the baseline, the
@@ -62,6 +79,21 @@ class Cell:
     seeds: int = 0
     langs: int = 0  # languages behind a mean/group cell
     partial: bool = False  # a mean/group cell that lacks some of the row's languages
+    # Power of an "ok" cell (fractions, like Δ; see compare.power):
+    se: float | None = None  # standard deviation of the bootstrap draws of Δ (units and seeds)
+    half_width: float | None = None  # half the 95% CI's width
+    mde: float | None = None  # minimum detectable effect, 80% power, two-sided α = 0.05: 2.80 × se
+    p_value: float | None = None  # two-sided bootstrap p of Δ = 0, at least 1 / n_boot
+    # Δ survives Holm–Bonferroni at α = 0.05 over the column's zero-shot language rows; None for
+    # rows outside that family (English, mean and group rows) and cells without Δ
+    holm: bool | None = None
+    se_units: float | None = None  # SE with every seed kept once: the unit-to-unit part
+    se_seeds: float | None = None  # SE with every unit kept once; None: one seed per side
+
+    @property
+    def cannot_detect_one_point(self) -> bool:
+        """The MDE exceeds 1 point: a true 1-point Δ would often go unseen in this row."""
+        return self.mde is not None and self.mde > ONE_POINT
 
     @property
     def sign(self) -> int:
@@ -315,7 +347,8 @@ def _compare(
         table.setdefault((_column_key(r, by), r.lang), {})[(r.model, r.seed)] = r.scores[metric]
 
     counts = {n: seed_counts(len(replicates[n]), n_boot, cell_rng(seed, "seeds", n)) for n in names}
-    boot: dict[tuple[str, str, str], tuple[float, np.ndarray, int]] = {}  # (col, ref, lang) -> Δ, draws, n
+    # (col, ref, lang) -> Δ, draws, draws of units only, draws of seeds only, n
+    boot: dict[tuple[str, str, str], tuple[float, np.ndarray, np.ndarray, np.ndarray, int]] = {}
     cells: dict[tuple[str, str], Cell] = {}
     for label in lang_labels:
         ids_all = sorted(
@@ -365,16 +398,17 @@ def _compare(
             ca = np.where(ca.sum(axis=1, keepdims=True) > 0, ca, 1.0)
             cb = np.where(cb.sum(axis=1, keepdims=True) > 0, cb, 1.0)
             delta, draws = paired_draws(a, b, w, ca, cb, da, db)
-            low, high = percentile_ci(draws)
-            boot[(n, ref, label)] = (delta, draws, int(paired.sum()))
+            # The same draws with one source of variance switched off, for sample-size planning.
+            units_only = paired_draws(a, b, w, np.ones_like(ca), np.ones_like(cb), da, db)[1]
+            seeds_only = paired_draws(a, b, np.ones((1, a.shape[1])), ca, cb, da, db)[1]
+            boot[(n, ref, label)] = (delta, draws, units_only, seeds_only, int(paired.sum()))
             cells[(label, n)] = Cell(
                 status="ok",
                 accuracy=acc,
                 delta=delta,
-                ci_low=low,
-                ci_high=high,
                 n=int(paired.sum()),
                 seeds=int(present.sum()),
+                **_spread(draws, units_only, seeds_only, max(len(a), len(b)) > 1),
             )
 
     # Mean and resource-group rows over the zero-shot languages.
@@ -407,18 +441,20 @@ def _compare(
                     status="no-baseline", accuracy=acc, langs=len(have), partial=partial
                 )
                 continue
-            low, high = percentile_ci(np.mean([p[1] for p in pairs], axis=0))
             cells[(group.label, n)] = Cell(
                 status="ok",
                 accuracy=acc,
                 delta=float(np.mean([p[0] for p in pairs])),
-                ci_low=low,
-                ci_high=high,
-                n=sum(p[2] for p in pairs),
+                n=sum(p[4] for p in pairs),
                 seeds=len(replicates[n]),
                 langs=len(pairs),
                 partial=partial or len(pairs) < len(group.langs),
+                **_spread(
+                    *(np.mean([p[k] for p in pairs], axis=0) for k in (1, 2, 3)),
+                    max(len(replicates[n]), len(replicates[ref])) > 1,
+                ),
             )
+    notes.extend(_holm_rows(cells, names, zero_shot, n_boot))
     if any(cells[(g.label, n)].partial for g in groups for n in names):
         notes.append("* marks a mean over fewer languages than the row (some cells missing)")
     if any(lang_info[label][0] == SOURCE_LANG for label in lang_labels):
@@ -449,6 +485,44 @@ def _compare(
         metric=metric,
         unit=unit,
     )
+
+
+def _spread(draws: np.ndarray, units_only: np.ndarray, seeds_only: np.ndarray, several_seeds: bool) -> dict:
+    """A Δ's CI, SE, MDE and p-value from its bootstrap draws, and the SE's unit and seed parts
+    (the seed part is unknown, not 0, when each side has one seed)."""
+    low, high = percentile_ci(draws)
+    se = bootstrap_se(draws)
+    return {
+        "ci_low": low,
+        "ci_high": high,
+        "se": se,
+        "half_width": (high - low) / 2,
+        "mde": mde(se),
+        "p_value": bootstrap_p_value(draws),
+        "se_units": bootstrap_se(units_only),
+        "se_seeds": bootstrap_se(seeds_only) if several_seeds else None,
+    }
+
+
+def _holm_rows(
+    cells: dict[tuple[str, str], Cell], names: list[str], zero_shot: list[str], n_boot: int
+) -> list[str]:
+    """Mark which zero-shot language Δs of each column survive Holm–Bonferroni over that column's
+    language rows (English is not in the family: it is not a transfer result); return notes."""
+    family = 0
+    for n in names:
+        labels = [label for label in zero_shot if cells[(label, n)].p_value is not None]
+        for label, survives in zip(labels, holm([cells[(x, n)].p_value for x in labels], ALPHA), strict=True):
+            cells[(label, n)].holm = survives
+        family = max(family, len(labels))
+    # p is floored at 1 / n_boot: above Holm's first threshold α / m no row can pass.
+    if family and 1 / n_boot > ALPHA / family:
+        return [
+            f"with {n_boot} bootstrap resamples the smallest p-value is 1/{n_boot}, above Holm's first "
+            f"threshold {ALPHA}/{family}: no language can pass; use --bootstrap {math.ceil(family / ALPHA)} "
+            "or more"
+        ]
+    return []
 
 
 def _common_langs(rows: list[ResultRow], langs: Iterable[str]) -> tuple[str, ...]:

@@ -17,11 +17,25 @@ from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir, atomic_file, check_writable
 from weamcli.common.run_records import RUN_RECORD, write_run_record
 from weamcli.compare.render import render_csv, render_markdown
-from weamcli.compare.table import Comparison
+from weamcli.compare.table import Cell, Comparison
+
+
+def _power(cell: Cell) -> dict[str, Any]:
+    """A cell's power figures (compare.power), fractions like Δ."""
+    return {
+        "se": cell.se,
+        "half_width": cell.half_width,
+        "mde": cell.mde,
+        "p_value": cell.p_value,
+        "cannot_detect_1pt": None if cell.mde is None else cell.cannot_detect_one_point,
+    }
 
 
 def summary_metrics(comparison: Comparison) -> dict[str, Any]:
-    """Mean-row figures per column, for the run record."""
+    """Mean-row figures per column, for the run record, with their power and the parts of its
+    variance that ``weam experiment --plan`` turns into the seeds and units a 1-point effect needs
+    (read back there, so planning needs no new bootstrap); and every row's Δ, CI, MDE, p-value and
+    Holm mark under ``rows``."""
     out: dict[str, Any] = {}
     for col in comparison.columns:
         cell = comparison.cells.get(("mean", col.name))
@@ -32,7 +46,26 @@ def summary_metrics(comparison: Comparison) -> dict[str, Any]:
                 "ci_low": cell.ci_low,
                 "ci_high": cell.ci_high,
                 "reference": col.reference,
+                **_power(cell),
+                "se_units": cell.se_units,
+                "se_seeds": cell.se_seeds,
+                "units_per_lang": cell.n / cell.langs if cell.langs else None,
+                "seeds": cell.seeds,
+                "langs": cell.langs,
             }
+        if col.reference:
+            rows = {}
+            for row in comparison.rows:
+                one = comparison.cells.get((row.label, col.name))
+                if one is not None and one.delta is not None:
+                    rows[row.label] = {
+                        "delta": one.delta,
+                        "ci_low": one.ci_low,
+                        "ci_high": one.ci_high,
+                        **_power(one),
+                        "holm_significant": one.holm,
+                    }
+            out.setdefault(col.name, {"reference": col.reference})["rows"] = rows
     return out
 
 
