@@ -7,7 +7,13 @@ import matplotlib.pyplot as plt
 import pytest
 from comparison_fixtures import make_row, study_rows, write_rows
 
-from weamcli.compare.plots import plot_deltas, plot_model_size, plot_pretrain_langs, write_plots
+from weamcli.compare.plots import (
+    plot_deltas,
+    plot_model_size,
+    plot_pretrain_langs,
+    plot_pretrain_steps,
+    write_plots,
+)
 from weamcli.compare.table import compare_results
 
 
@@ -79,7 +85,9 @@ def test_model_size_has_log_axis_in_millions_with_layers(study):
 
 def test_plots_are_written_as_png_and_one_point_plots_are_skipped(study, tmp_path):
     written, skipped = write_plots(study, tmp_path)
-    assert skipped == {}
+    assert skipped == {
+        "pretrain_steps": "no pre-training run was evaluated at more than one point of the steps axis"
+    }
     for path in written.values():
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
@@ -94,6 +102,44 @@ def test_plots_are_written_as_png_and_one_point_plots_are_skipped(study, tmp_pat
     written, skipped = write_plots(small, tmp_path / "small")
     assert set(written) == {"plot_deltas"}
     assert skipped == {
+        "pretrain_steps": "no pre-training run was evaluated at more than one point of the steps axis",
         "pretrain_langs": "every model has the same number of pre-training languages (1)",
         "model_size": "every model has the same size",
     }
+
+
+def test_steps_plot_draws_delta_against_steps_from_the_plain_model(tmp_path):
+    """Two runs (weam, tlm) evaluated at steps 50 and 200: each line starts at (0, 0), its points
+    are the mean-row Δ of the matching columns; the languages plot keeps only the last points."""
+    n = 100
+    right = {("base", 0): 50, ("weam", 50): 56, ("weam", 200): 53, ("tlm", 50): 52, ("tlm", 200): 47}
+    rows = []
+    for (method, steps), k in right.items():
+        name = "e5" if method == "base" else f"e5+{method}(de)@{steps}"
+        for lang in ("de", "sw"):
+            extra = {} if method == "base" else {"pretrain_steps": steps}
+            rows.append(
+                make_row(
+                    name,
+                    lang,
+                    [i < k for i in range(n)],
+                    method="baseline" if method == "base" else method,
+                    pretrain_langs=[] if method == "base" else ["de"],
+                    **extra,
+                )
+            )
+    comparison = compare_results([write_rows(tmp_path / "results.jsonl", rows)], "baseline", n_boot=200)
+    fig = plot_pretrain_steps(comparison)
+    ax = fig.axes[0]
+    lines = {c.get_label(): c.lines[0] for c in ax.containers}  # errorbar: data line + whiskers
+    assert set(lines) == {"e5+weam(de)", "e5+tlm(de)"}
+    for method, line in (("weam", lines["e5+weam(de)"]), ("tlm", lines["e5+tlm(de)"])):
+        xs, ys = line.get_xdata(), line.get_ydata()
+        assert xs[0] == 0 and ys[0] == 0
+        assert [round(x, -1) for x in xs[1:]] == [50, 200]  # small sideways offsets only
+        assert list(ys[1:]) == pytest.approx([right[(method, 50)] - 50, right[(method, 200)] - 50])
+    assert "steps" in ax.get_xlabel() and "Δ" in ax.get_ylabel()
+    # the language-count plot shows each run once, at its last point
+    langs = plot_pretrain_langs(comparison)
+    weam = next(line for line in langs.axes[0].get_lines() if line.get_label() == "weam")
+    assert list(weam.get_ydata()) == pytest.approx([50.0, 53.0])

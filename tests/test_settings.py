@@ -38,7 +38,7 @@ def test_every_option_is_a_cli_parameter_with_the_same_default(name):
         param = params[opt.name]
         if opt.required:
             assert param.required, opt.name
-        elif opt.is_list and not opt.spec.argument:
+        elif opt.is_list and not opt.spec.argument and opt.default is not None:
             assert param.default == ",".join(map(str, opt.default)), opt.name
         else:
             assert param.default == opt.default, opt.name

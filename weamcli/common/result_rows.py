@@ -55,6 +55,24 @@ KIND_METRICS = {"classification": ("accuracy",), "tagging": ("accuracy",), "qa":
 KIND_UNITS = {"classification": "example", "tagging": "sentence", "qa": "question"}
 
 
+# the model's facts every row repeats (a row of an older weam lacks pretrain_steps)
+FACT_KEYS = (
+    "model",
+    "method",
+    "base_model",
+    "num_layers",
+    "params",
+    "pretrain_langs",
+    "pretrain_steps",
+    "seed",
+)
+
+
+def _fact_columns(facts: dict[str, Any]) -> dict[str, Any]:
+    # pretrain_steps may be absent from facts made by hand (tests, other tools): not pre-trained
+    return {k: facts.get(k) if k == "pretrain_steps" else facts[k] for k in FACT_KEYS}
+
+
 def model_facts(
     ref: ModelRef, meta: dict[str, Any], *, params: int, num_layers: int, name: str | None = None
 ) -> dict[str, Any]:
@@ -66,6 +84,7 @@ def model_facts(
         "num_layers": num_layers,
         "params": params,
         "pretrain_langs": list(meta.get("pretrain_langs", [])),
+        "pretrain_steps": meta.get("pretrain_steps"),  # None: not continually pre-trained by weam
         "seed": meta.get("finetune_seed"),
         "model_path": ref.path,
         "selection": meta.get("selection"),
@@ -106,12 +125,7 @@ def make_row(
         raise ValueError("ids and gold must have the same length")
     n, correct, accuracy = accuracy_counts(predictions, gold)
     row: dict[str, Any] = {"task": task, "split": split, **language_facts(file_code)}
-    row.update(
-        {
-            k: facts[k]
-            for k in ("model", "method", "base_model", "num_layers", "params", "pretrain_langs", "seed")
-        }
-    )
+    row.update(_fact_columns(facts))
     row.update(
         n=n,
         correct=correct,
@@ -129,12 +143,7 @@ def make_row(
 
 def _head(task: str, split: str, file_code: str, facts: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"task": task, "split": split, **language_facts(file_code)}
-    row.update(
-        {
-            k: facts[k]
-            for k in ("model", "method", "base_model", "num_layers", "params", "pretrain_langs", "seed")
-        }
-    )
+    row.update(_fact_columns(facts))
     return row
 
 
@@ -257,6 +266,7 @@ class ResultRow:
     where: str  # "file:line", for error messages
     kind: str = "classification"
     unit: str = "example"
+    pretrain_steps: int | None = None  # optimiser steps of continual pre-training (steps axis)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -348,6 +358,7 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
         num_layers=obj.get("num_layers"),
         params=obj.get("params"),
         pretrain_langs=tuple(obj.get("pretrain_langs") or ()),
+        pretrain_steps=obj.get("pretrain_steps"),
         seed=seed,
         scores=scores,
         where=f"{path}:{line}",

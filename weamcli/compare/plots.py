@@ -1,10 +1,13 @@
 """Figures for `weam compare` (matplotlib, Agg backend: no display needed).
 
-Three PNGs from a ``Comparison``:
+Four PNGs from a ``Comparison``:
 - ``deltas.png``: per-language Δ accuracy against the baseline, one bar per model, 95% CI whiskers;
+- ``pretrain_steps.png``: mean zero-shot Δ against continual pre-training steps (the steps axis),
+  one line per method from 0 (the plain model, Δ = 0), 95% CI whiskers;
 - ``pretrain_langs.png``: mean zero-shot accuracy against the number of pre-training languages;
 - ``model_size.png``: mean zero-shot accuracy against parameters (millions, log axis), layers annotated.
-A figure with a single point to show is skipped, and the reason returned.
+The last two use each run's last point of the steps axis. A figure with a single point to show is
+skipped, and the reason returned.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from weamcli.compare.table import Comparison, ModelSummary, method_order_key, me
 
 PLOT_FILES = {
     "deltas": "deltas.png",
+    "pretrain_steps": "pretrain_steps.png",
     "pretrain_langs": "pretrain_langs.png",
     "model_size": "model_size.png",
 }
@@ -137,7 +141,70 @@ def _langs_caption(comparison: Comparison) -> str:
 
 
 def _usable(comparison: Comparison) -> list[ModelSummary]:
-    return [m for m in comparison.models if m.mean_accuracy is not None]
+    """Models with a mean, each pre-training run at its last point of the steps axis only (earlier
+    snapshots of the same run belong to the steps plot)."""
+    models = [m for m in comparison.models if m.mean_accuracy is not None]
+    last: dict[tuple, int] = {}
+    for m in models:
+        if m.pretrain_steps is not None:
+            key = _run_key(m)
+            last[key] = max(last.get(key, 0), m.pretrain_steps)
+    return [m for m in models if m.pretrain_steps is None or m.pretrain_steps == last[_run_key(m)]]
+
+
+def _run_key(m: ModelSummary) -> tuple:
+    # the model name without its "@steps" suffix identifies the run its snapshots come from
+    return (m.model.rsplit("@", 1)[0], m.method, m.n_pretrain_langs, m.num_layers)
+
+
+def plot_pretrain_steps(comparison: Comparison) -> plt.Figure | str:
+    """Mean zero-shot Δ (points) against pre-training steps: one line per pre-training run (method,
+    languages, depth), from (0, 0) — the plain model it is measured against — through its snapshots."""
+    by_name = {m.model: m for m in comparison.models}
+    points: dict[tuple, list[tuple[int, float, float, float]]] = {}
+    for col in comparison.compared_columns:
+        model = by_name.get(col.name)
+        cell = comparison.cells.get(("mean", col.name))
+        if model is None or model.pretrain_steps is None or cell is None or cell.delta is None:
+            continue
+        points.setdefault(_run_key(model), []).append(
+            (model.pretrain_steps, 100 * cell.delta, 100 * cell.ci_low, 100 * cell.ci_high)
+        )
+    if not any(len(p) > 1 for p in points.values()):
+        return "no pre-training run was evaluated at more than one point of the steps axis"
+    methods = sorted({k[1] for k in points}, key=lambda k: method_order_key(k, k))
+    fig, ax = plt.subplots(figsize=(6.8, 4.8))
+    runs = sorted(points, key=lambda k: (method_order_key(k[1], k[0]), -k[2], -(k[3] or 0)))
+    n = len(runs)
+    for i, key in enumerate(runs):
+        pts = sorted(points[key])
+        # a small sideways offset per run, so that whiskers at the same step do not hide each other
+        dx = (i - (n - 1) / 2) * 0.012 * max(p[0] for p in pts)
+        xs = [0.0] + [p[0] + dx for p in pts]
+        ys = [0.0] + [p[1] for p in pts]
+        err = [[0.0] + [p[1] - p[2] for p in pts], [0.0] + [p[3] - p[1] for p in pts]]
+        style = _style(key[1], methods)
+        name, method, langs, depth = key
+        dashed = key != runs[[r[1] for r in runs].index(method)]  # the method's other runs
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=err,
+            capsize=3,
+            linestyle="--" if dashed else "-",
+            markersize=6,
+            label=name,
+            **style,
+        )
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("continual pre-training steps (0 = the plain model)")
+    ax.set_ylabel(f"Δ mean zero-shot {metric_name(comparison)} (points, 95% CI)")
+    n_langs = len(comparison.common_langs)
+    ax.set_title(f"{comparison.task}: Δ against pre-training steps ({n_langs} languages)")
+    ax.grid(alpha=0.3)
+    _legend_below(ax)
+    fig.tight_layout()
+    return fig
 
 
 def plot_pretrain_langs(comparison: Comparison) -> plt.Figure | str:
@@ -243,6 +310,7 @@ def write_plots(
     skipped: dict[str, str] = {}
     for name, func in (
         ("deltas", plot_deltas),
+        ("pretrain_steps", plot_pretrain_steps),
         ("pretrain_langs", plot_pretrain_langs),
         ("model_size", plot_model_size),
     ):

@@ -135,6 +135,7 @@ class ModelSummary:
     params: int | None
     n_pretrain_langs: int
     mean_accuracy: float | None
+    pretrain_steps: int | None = None  # continual pre-training steps (None: not pre-trained by weam)
 
 
 @dataclass
@@ -550,6 +551,7 @@ def _model_summaries(rows: list[ResultRow], langs: list[str], metric: str) -> li
                 num_layers=first.num_layers,
                 params=first.params,
                 n_pretrain_langs=len(first.pretrain_langs),
+                pretrain_steps=first.pretrain_steps,
                 mean_accuracy=float(np.mean([np.mean(v) for v in per_lang.values()])) if per_lang else None,
             )
         )

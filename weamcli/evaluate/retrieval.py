@@ -119,6 +119,7 @@ def evaluate_retrieval(
     data_dir: str | Path,
     *,
     layer: int = -1,
+    num_layers: int | None = None,
     name: str | None = None,
     batch_size: int = 64,
     max_length: int = 128,
@@ -134,7 +135,7 @@ def evaluate_retrieval(
     from weamcli.finetune.classifier import shared_tokenizer
 
     say = progress or quiet
-    ref = resolve_model(model) if isinstance(model, str) else model
+    ref = resolve_model(model, num_layers=num_layers) if isinstance(model, str) else model
     codes = resolve_tatoeba_languages(data_dir, langs)
     pairs = {code: read_tatoeba_pair(data_dir, code) for code in codes}  # all read before the model runs
     encoder, tokenizer = load_model(ref).to(inference_device()), shared_tokenizer(ref)

@@ -54,6 +54,7 @@ def run_evaluation(settings: EvaluateSettings, *, progress: Progress | None = No
                     s.lang_text,
                     s.data_dir or DEFAULT_TATOEBA,
                     layer=s.layer,
+                    num_layers=s.num_layers,
                     name=s.name,
                     batch_size=s.batch_size,
                     progress=progress,

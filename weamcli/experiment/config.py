@@ -39,7 +39,8 @@ SECTIONS: dict[str, type[Settings]] = {
     "task": TaskSettings,
     "compare": CompareSettings,
 }
-PRETRAIN_GRID_KEYS = ("methods", "lang_sets")  # [pretrain] keys that shape the grid, not one run
+# [pretrain] keys that shape the grid, not one run
+PRETRAIN_GRID_KEYS = ("methods", "lang_sets", "lang_sets_methods", "steps")
 _TASK_KEYS = {o.key for o in TaskSettings.options()}
 PER_TASK_SECTIONS = ("task", "finetune", "evaluate")  # sections that may have [<section>.<task>] parts
 
@@ -57,6 +58,11 @@ class ExperimentConfig:
     layers: list[int | None]
     methods: list[str]  # "baseline" first
     lang_sets: list[list[str]]  # weam's short codes
+    # the steps axis: optimiser steps at which each pre-training run is fine-tuned and evaluated
+    # (0, the plain model, is the baseline); empty: only the run's end
+    steps: list[int] = field(default_factory=list)
+    lang_sets_methods: list[str] | None = None  # methods pre-trained on every set (None: all)
+    layers_methods: list[str] | None = None  # methods run at every depth (None: all)
     tables: dict[str, dict[str, Any]] = field(repr=False, default_factory=dict)
 
     # the sections as written (tests and step runners read them)
@@ -150,9 +156,29 @@ class ExperimentConfig:
                 "objective": method,
                 "resume": resume,
                 "overwrite": overwrite,
+                **self._step_axis(),
             },
             extra_keys=PRETRAIN_GRID_KEYS,
         )
+
+    def _step_axis(self) -> dict[str, Any]:
+        """``[pretrain] steps`` as run settings: train to the last point, snapshot the others."""
+        points = [n for n in self.steps if n > 0]
+        if not points:
+            return {}
+        return {"max_steps": points[-1], "snapshot_steps": points[:-1] or None}
+
+    def lang_sets_for(self, method: str) -> list[list[str]]:
+        """The language sets ``method`` is pre-trained on: all, or only the first."""
+        if self.lang_sets_methods is None or method in self.lang_sets_methods:
+            return self.lang_sets
+        return self.lang_sets[:1]
+
+    def layers_for(self, method: str) -> list[int | None]:
+        """The depths ``method`` runs at: all, or only the first."""
+        if self.layers_methods is None or method in self.layers_methods:
+            return self.layers
+        return self.layers[:1]
 
     def finetune_settings(
         self,
@@ -176,10 +202,12 @@ class ExperimentConfig:
         return self._build(FinetuneSettings, fixed, task, elsewhere=dict.fromkeys(_TASK_KEYS, "task"))
 
     def evaluate_settings(
-        self, model: str, name: str, results: Path, task: str | None = None
+        self, model: str, name: str, results: Path, task: str | None = None, *, num_layers: int | None = None
     ) -> EvaluateSettings:
         task = task or self.task
         fixed = {**self._task_values(task), "models": [model], "name": name, "results": str(results)}
+        if num_layers:  # a probe of a plain model cut to the grid's depth
+            fixed["num_layers"] = num_layers
         return self._build(EvaluateSettings, fixed, task, elsewhere=dict.fromkeys(_TASK_KEYS, "task"))
 
     def compare_settings(self, results: Path, out: Path) -> CompareSettings:
@@ -241,6 +269,9 @@ def load_config(path: str | Path) -> ExperimentConfig:
         lang_sets.append(codes)
     if any(m != "baseline" for m in methods) and not lang_sets:
         raise WeamError("[pretrain] lang_sets is empty", *source.locate("pretrain", "lang_sets"))
+    steps = _step_points(pre, source)
+    lang_sets_methods = _method_subset(pre, "lang_sets_methods", methods, source, "pretrain")
+    layers_methods = _method_subset(raw.get("model", {}), "layers_methods", methods, source, "model")
     name = exp.name or path.stem
     out = Path(exp.out or f"runs/{name}")
     config = ExperimentConfig(
@@ -255,6 +286,9 @@ def load_config(path: str | Path) -> ExperimentConfig:
         layers=[n or None for n in model.layers],
         methods=methods,
         lang_sets=lang_sets,
+        steps=steps,
+        lang_sets_methods=lang_sets_methods,
+        layers_methods=layers_methods,
         tables={k: v for k, v in raw.items() if isinstance(v, dict)},
     )
     _check_task_parts(config)
@@ -286,7 +320,7 @@ def _check_task_parts(config: ExperimentConfig) -> None:
 def _check_every_section(config: ExperimentConfig) -> None:
     """Build each stage's settings once with stand-in grid values: every unknown key, bad value
     and missing data folder is reported now, not after hours of pre-training."""
-    from weamcli.common.tasks import resolve_language
+    from weamcli.common.tasks import NOT_FINETUNED, resolve_language
 
     placeholder = config.out / ".check"
     for task in config.tasks:
@@ -300,9 +334,10 @@ def _check_every_section(config: ExperimentConfig) -> None:
                     except WeamError as exc:
                         line = _line_of(config.source.text, f'"{code}"')
                         raise WeamError(f"[evaluate] langs: {exc.message}", config.path, line) from None
-        config.finetune_settings(
-            config.base_model, None, placeholder, config.seeds[0], overwrite=False, task=task
-        )
+        if task not in NOT_FINETUNED:
+            config.finetune_settings(
+                config.base_model, None, placeholder, config.seeds[0], overwrite=False, task=task
+            )
     if any(m != "baseline" for m in config.methods):
         code = config.lang_sets[0][0]
         config.align_settings(code, placeholder)
@@ -311,6 +346,44 @@ def _check_every_section(config: ExperimentConfig) -> None:
                 method, config.lang_sets[0], None, placeholder, resume=False, overwrite=False
             )
     config.compare_settings(placeholder, placeholder)
+
+
+def _step_points(pre: dict[str, Any], source: TomlSource) -> list[int]:
+    """``[pretrain] steps``: sorted distinct step counts, at least one above 0. It sets the run's
+    length, so ``max_steps``/``epochs`` beside it would be two answers to one question."""
+    if "steps" not in pre:
+        return []
+    value = pre["steps"]
+    where = source.locate("pretrain", "steps")
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise WeamError("[pretrain] steps must be a list of step counts, e.g. [0, 100, 300]", *where)
+    if any(v < 0 for v in value) or len(set(value)) != len(value) or not any(v > 0 for v in value):
+        raise WeamError("[pretrain] steps must be distinct counts ≥ 0, at least one above 0", *where)
+    for key in ("max_steps", "epochs", "snapshot_steps"):
+        if key in pre:
+            raise WeamError(
+                f"[pretrain] {key} cannot be combined with steps: the last of steps is the run's length "
+                "and the others are saved along the way",
+                *source.locate("pretrain", key),
+            )
+    return sorted(value)
+
+
+def _method_subset(
+    table: dict[str, Any], key: str, methods: list[str], source: TomlSource, section: str
+) -> list[str] | None:
+    if key not in table:
+        return None
+    value = table[key]
+    where = source.locate(section, key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise WeamError(f"[{section}] {key} must be a list of method names", *where)
+    for name in value:
+        if name not in methods:
+            close = difflib.get_close_matches(name, methods, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f" (the grid's: {', '.join(methods)})"
+            raise WeamError(f"[{section}] {key}: '{name}' is not one of the grid's methods{hint}", *where)
+    return list(value)
 
 
 def _list_of_str(value: Any, source: TomlSource, key: str) -> list[str]:

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from weamcli.common.settings import Settings
+from weamcli.common.tasks import NOT_FINETUNED
 from weamcli.experiment.config import ExperimentConfig
+from weamcli.pretrain.output_folder import snapshot_dir
 
 STEP_MARKER = ".weam-step.json"
 RUN_ONLY = ("resume", "overwrite", "report_to")  # how a step is run (and logged), not what it computes
@@ -58,6 +60,8 @@ def model_name(config: ExperimentConfig, params: dict[str, Any]) -> str:
         name += f"+{params['method']}({','.join(params['langs'])})"
     if params.get("layers"):
         name += f"-L{params['layers']}"
+    if params.get("steps") is not None and len(config.steps) > 1:
+        name += f"@{params['steps']}"  # a point of the steps axis
     return name
 
 
@@ -79,12 +83,21 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
                     settings=config.align_settings(code, folder),
                 )
             )
-    models: list[tuple[str, dict[str, Any]]] = []
-    for layers in config.layers:
+    # (name, params, model folder or None for the base model, the pretrain step it needs)
+    models: list[tuple[str, dict[str, Any], Path | None, str | None]] = []
+    for depth, layers in enumerate(config.layers):
         size = f"L{layers}" if layers else "full"
-        models.append((f"baseline-{size}", {"method": "baseline", "layers": layers, "langs": []}))
+        if depth == 0 or layers in config.layers_for("baseline"):
+            models.append(
+                (f"baseline-{size}", {"method": "baseline", "layers": layers, "langs": []}, None, None)
+            )
         for method in pretraining:
-            for codes in config.lang_sets:
+            if depth and layers not in config.layers_for(method):
+                continue
+            sets = config.lang_sets_for(method)
+            if depth and config.layers_methods is not None:
+                sets = sets[:1]  # a restricted size axis varies depth alone, on the first language set
+            for codes in sets:
                 key = f"pretrain/{method}-{'-'.join(codes)}-{size}"
                 settings = config.pretrain_settings(
                     method, codes, layers, out / key, resume=False, overwrite=False
@@ -93,21 +106,31 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
                 steps.append(
                     Step("pretrain", key, out / key, params, [f"align/en-{c}" for c in codes], settings)
                 )
-                models.append((key, params))
-    for model_key, info in models:
-        pretrained = model_key.startswith("pretrain/")
-        name = model_key.replace("pretrain/", "")
+                # the steps axis runs on the reference cell (first language set, first depth); the
+                # language and size axes are compared at the last point
+                reference = depth == 0 and codes == config.lang_sets[0]
+                models.extend(_step_points(config, key, params, every_point=reference))
+    for name, info, folder, pretrain_key in models:
+        needs = [pretrain_key] if pretrain_key else []
+        model = str(folder) if folder else config.base_model
+        layers = None if folder else info["layers"]
         for task in config.tasks:
             # one task keeps the keys of earlier grids (their finished steps stay valid)
             part = f"{task}/" if len(config.tasks) > 1 else ""
+            if task in NOT_FINETUNED:  # a probe of the model itself: no fine-tuning, no seeds
+                ev_key = f"evaluate/{part}{name}"
+                params = {**info, "seed": None, "task": task}
+                ev = config.evaluate_settings(
+                    model, model_name(config, params), out / ev_key / "results.jsonl", task, num_layers=layers
+                )
+                steps.append(Step("evaluate", ev_key, out / ev_key, params, needs, ev))
+                continue
             for seed in config.seeds:
                 ft_key = f"finetune/{part}{name}/seed-{seed}"
                 ft_out = out / ft_key
-                model = str(out / model_key) if pretrained else config.base_model
-                layers = None if pretrained else info["layers"]
                 ft = config.finetune_settings(model, layers, ft_out.parent, seed, overwrite=False, task=task)
-                params = {**info, "seed": seed, "model_key": model_key, "task": task}
-                steps.append(Step("finetune", ft_key, ft_out, params, [model_key] if pretrained else [], ft))
+                params = {**info, "seed": seed, "model_key": pretrain_key or name, "task": task}
+                steps.append(Step("finetune", ft_key, ft_out, params, needs, ft))
                 ev_key = f"evaluate/{part}{name}/seed-{seed}"
                 params = {**info, "seed": seed, "finetuned": ft_key, "task": task}
                 ev = config.evaluate_settings(
@@ -119,6 +142,25 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
     steps.append(Step("compare", "compare", out / "compare", {}, evaluations, compare))
     _fingerprint(steps)
     return steps
+
+
+def _step_points(
+    config: ExperimentConfig, key: str, params: dict[str, Any], *, every_point: bool
+) -> list[tuple[str, dict[str, Any], Path | None, str | None]]:
+    """The models one pre-training run gives: its end, and (``every_point``) a snapshot at each
+    earlier point of ``[pretrain] steps`` (one run serves every point: nothing is trained twice)."""
+    name = key.removeprefix("pretrain/")
+    points = [n for n in config.steps if n > 0]
+    if not every_point:
+        points = points[-1:]
+    if not points:
+        return [(name, params, config.out / key, key)]
+    out = []
+    for n in points:
+        folder = config.out / key if n == points[-1] else snapshot_dir(config.out / key, n)
+        label = name if len(config.steps) == 1 else f"{name}@{n}"
+        out.append((label, {**params, "steps": n}, folder, key))
+    return out
 
 
 def _fingerprint(steps: list[Step]) -> None:

@@ -56,3 +56,10 @@ class ModelSettings(Settings):
         minimum=0,
         check=no_duplicates,
     )
+    layers_methods: list[str] | None = option(
+        None,
+        help='Methods run at every depth of layers, e.g. ["baseline", "weam"], on the first language '
+        "set only; the others only at the first depth (default: every method at every depth, on "
+        "every language set).",
+        check=no_duplicates,
+    )

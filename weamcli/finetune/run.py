@@ -22,9 +22,9 @@ from weamcli.common.progress import Progress, quiet, trainer_steps
 from weamcli.common.run_records import write_run_record
 from weamcli.common.tasks import TaskSpec, TaskSplit
 from weamcli.finetune.settings import FinetuneSettings
+from weamcli.finetune.training import CARRIED_KEYS
 
 # weam.json keys of the base model that describe how its encoder came to be; carried into the fine-tune
-CARRIED_KEYS = ("text_prefix", "method", "pretrain_langs", "base_model", "num_layers")
 
 
 @dataclass
@@ -78,6 +78,7 @@ def finetune(
 
     train, dev, labels = english_data(task, config)
     base_meta = model.metadata()
+    bf16 = _bf16_choice(model, config)
     run_config = {
         "task": task.name,
         "model": model.name,
@@ -89,6 +90,7 @@ def finetune(
         "n_dev": len(dev),
         "labels": list(labels),
         **settings.hyperparameters(),
+        "bf16": bf16.enabled,
     }
     result = FinetuneResult(str(out), task.name, "")
     for seed in seeds:
@@ -129,10 +131,21 @@ def finetune(
                 "selected_epoch": run.selected_epoch,
                 "dev_history": run.dev_history,
                 "train_seconds": run.train_seconds,
+                "bf16_reason": bf16.reason,
                 "path": run.path,
             },
         )
     return result
+
+
+def _bf16_choice(model: ModelRef, config: FinetuneSettings):
+    """bf16 autocast as given, else the measured choice for this encoder and batch shape (the
+    calibration times a masked-LM step, the nearest shape it has: the encoder dominates both)."""
+    from weamcli.pretrain.precision import Bf16Choice, bf16_choice_for
+
+    if config.bf16 is not None:
+        return Bf16Choice(config.bf16, "given (--bf16/--no-bf16)")
+    return bf16_choice_for(model, config.batch_size, config.max_length or 128, trimmed=True)
 
 
 def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | None:
@@ -314,6 +327,7 @@ def _train_one(
             disable_tqdm=True,
             dataloader_num_workers=0,
             use_cpu=not torch.cuda.is_available(),
+            bf16=bool(settings.get("bf16")),
         )
         trainer = Trainer(
             model=model,

@@ -102,6 +102,11 @@ class FinetuneSettings(TaskSettings):
         help="Do not update the word-embedding matrix (much cheaper for large vocabularies; default: "
         "frozen for tagging and QA).",
     )
+    bf16: bool | None = option(
+        None,
+        help="bf16 autocast (default: on where the GPU supports it; on a CPU, chosen by the short cached "
+        "measurement `weam pretrain` makes for this encoder at this batch shape).",
+    )
     max_train_examples: int | None = option(
         None,
         help="Use only N English training units (examples; sentences for tagging; questions for QA): "

@@ -33,7 +33,8 @@ from weamcli.common.tasks import (
 from weamcli.finetune.settings import FinetuneSettings
 
 # weam.json keys of the base model that describe how its encoder came to be; carried into the fine-tune
-CARRIED_KEYS = ("text_prefix", "method", "pretrain_langs", "base_model", "num_layers")
+# the base model's weam.json keys a fine-tuned model keeps (its facts in every result row)
+CARRIED_KEYS = ("text_prefix", "method", "pretrain_langs", "pretrain_steps", "base_model", "num_layers")
 DEV_METRICS = {"classification": "accuracy", "tagging": "word accuracy", "qa": "F1"}
 
 
@@ -159,6 +160,7 @@ def train_seed(
             disable_tqdm=True,
             dataloader_num_workers=0,
             use_cpu=not torch.cuda.is_available(),
+            bf16=bool(run_config.get("bf16")),
         )
         trainer = Trainer(
             model=model,

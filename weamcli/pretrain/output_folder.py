@@ -23,6 +23,12 @@ from weamcli.common.progress import Progress
 
 CONFIG_FILE = "pretrain-config.json"  # the settings --resume must match
 CHECKPOINTS = "checkpoints"
+SNAPSHOTS = "snapshots"  # models saved part-way (--snapshot-steps): OUT/snapshots/step-N
+
+
+def snapshot_dir(out: str | Path, step: int) -> Path:
+    """The folder of the model saved at optimiser step ``step`` of the run in ``out``."""
+    return Path(out) / SNAPSHOTS / f"step-{step}"
 
 
 def last_checkpoint(folder: Path) -> Path | None:
@@ -106,6 +112,7 @@ def clean_after_failure(out: Path, *, created: bool, progress: Progress) -> None
         return
     (out / CONFIG_FILE).unlink(missing_ok=True)
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    shutil.rmtree(out / SNAPSHOTS, ignore_errors=True)  # without a checkpoint they cannot be continued
     if created and not any(out.iterdir()):
         out.rmdir()
 

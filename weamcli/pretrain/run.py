@@ -57,11 +57,19 @@ from weamcli.pretrain.output_folder import (
     is_alignment_cache,
     last_checkpoint,
     run_leftovers,
+    snapshot_dir,
 )
 from weamcli.pretrain.pairs import CodeSwitch, align_raw, expand_pattern, prepare_pairs, sha
 from weamcli.pretrain.precision import Bf16Choice, bf16_choice_for
 from weamcli.pretrain.schedule import plan_steps
 from weamcli.pretrain.settings import PretrainSettings
+from weamcli.pretrain.snapshots import (
+    check_resumed_snapshots,
+    save_snapshot,
+    snapshot_callback,
+    snapshot_record,
+    snapshots_to_save,
+)
 from weamcli.pretrain.trainer import (
     build_trainer,
     logged_parts,
@@ -77,6 +85,7 @@ RESUME_FREE = (
     "resume",
     "overwrite",
     "save_steps",
+    "snapshot_steps",  # extra saves along the way: they do not change the model
     "logging_steps",
     "report_to",
     "crlf",
@@ -217,6 +226,9 @@ def _train(
         max_steps=s.max_steps,
     )
     args.max_steps = plan.steps
+    snapshots = snapshots_to_save(
+        s.snapshot_steps, plan.steps, plan.describe()
+    )  # before the folder is touched
     with args.main_process_first(local=False, desc="set up the output folder"):
         if main:  # only one process may clear or write the folder; inputs are valid by now
             resume_from = check_out_dir(out, config, resume=s.resume, overwrite=s.overwrite)
@@ -225,6 +237,8 @@ def _train(
                 json.dump(config, fh, indent=2)
         else:
             resume_from = last_checkpoint(out / CHECKPOINTS) if s.resume else None
+    if resume_from is not None and snapshots:
+        check_resumed_snapshots(out, snapshots, int(resume_from.name.split("-")[1]))
     corpus_key = sha(keys, s.max_pairs)
 
     from transformers import AutoModelForMaskedLM
@@ -257,6 +271,31 @@ def _train(
     if trim:
         say(f"training with {len(keep):,} of {full['vocab']:,} vocabulary rows (saved back at full size)")
 
+    def model_meta(steps_run: int, epochs: float) -> dict[str, Any]:
+        meta = {k: v for k, v in base_meta.items() if k != "preset"}
+        meta.update(
+            {
+                "method": s.objective,
+                "pretrain_langs": codes,
+                "base_model": ref.label,
+                "num_layers": mlm.config.num_hidden_layers,
+                # an objective without masked prediction leaves the head as it was (untrained for e5-small)
+                "has_mlm_head": True if s.uses_head else base_meta.get("has_mlm_head", True),
+                "steps": steps_run,
+                "pretrain_steps": steps_run,  # carried into fine-tuned models (their "steps" differ)
+                "epochs": round(epochs, 4),
+            }
+        )
+        return meta
+
+    def save_at(folder: Path, step: int, epochs: float) -> None:
+        meta = {**model_meta(step, epochs), "snapshot_of": str(final)}
+        record = snapshot_record(record_config, s.seed, step, epochs, final)
+        save_snapshot(mlm, tokenizer, folder, keep=keep, full=full, meta=meta, record=record)
+        say(f"saved the step-{step} snapshot")
+
+    extra = [snapshot_callback(snapshots, out, save_at)] if snapshots and main else []
+
     trainer = build_trainer(
         mlm,
         dataset,
@@ -269,7 +308,7 @@ def _train(
         cp_unaligned=s.cp_unaligned,
         cp_partner=s.cp_partner,
         objective_values=s.objective_values(),
-        callbacks=[progress_callback(say), *(callbacks or [])],
+        callbacks=[progress_callback(say), *extra, *(callbacks or [])],
     )
     if resume_from is not None:
         say(f"resuming from {resume_from}")
@@ -301,19 +340,7 @@ def _train(
 
     if trim:
         untrim_vocabulary(mlm, keep, full)
-    meta = {k: v for k, v in base_meta.items() if k != "preset"}
-    meta.update(
-        {
-            "method": s.objective,
-            "pretrain_langs": codes,
-            "base_model": ref.label,
-            "num_layers": mlm.config.num_hidden_layers,
-            # an objective without masked prediction leaves the head as it was (untrained for e5-small)
-            "has_mlm_head": True if s.uses_head else base_meta.get("has_mlm_head", True),
-            "steps": steps,
-            "epochs": epochs_run,
-        }
-    )
+    meta = model_meta(steps, epochs_run)
     with tempfile.TemporaryDirectory(prefix=".final-", dir=out) as tmp:
         mlm.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -339,6 +366,7 @@ def _train(
         else None,
         "trimmed_vocab_rows": len(keep) if trim else None,
         "resumed_from": str(resume_from) if resume_from else None,
+        "snapshots": {n: str(snapshot_dir(final, n)) for n in snapshots},
     }
     records = [
         make_record("pretrain", record_config, seed=s.seed, metrics=entry, event="log") for entry in log

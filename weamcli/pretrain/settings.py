@@ -216,6 +216,15 @@ class PretrainSettings(Settings):
         minimum=1,
     )
     max_pairs: int | None = option(None, help="Use only the first N pairs per language.", minimum=1)
+    snapshot_steps: list[int] | None = option(
+        None,
+        help="Also save the model at these optimiser steps, comma-separated (e.g. 100,300): full "
+        "save_pretrained folders OUT/snapshots/step-N that fine-tune like the final model (the steps "
+        "axis of `weam experiment`). A step equal to the run's last is the final model itself.",
+        minimum=1,
+        check=no_duplicates,
+        grid="[pretrain] steps",
+    )
     save_steps: int = option(500, help="Checkpoint every N steps (0: none).", minimum=0)
     logging_steps: int = option(10, help="Log the losses every N steps.", minimum=1)
     seed: int = option(42, help="Seed of masking, head initialisation and data order.")
