@@ -185,6 +185,9 @@ def test_the_plan_runs_each_pretraining_once_and_evaluates_every_point(tmp_path)
     )
     probes = [s for s in steps if s.kind == "evaluate" and s.params["task"] == "tatoeba"]
     assert len(probes) == 8
+    # probes first, then seed by seed: a grid stopped part-way has every model at its first seed
+    seeds = [s.params["seed"] for s in steps if s.kind in ("finetune", "evaluate")]
+    assert seeds == sorted(seeds, key=lambda x: (x is not None, [None, 13, 42].index(x)))
     base_l1 = next(s for s in probes if s.key == "evaluate/tatoeba/baseline-L1")
     assert base_l1.settings.num_layers == 1 and base_l1.settings.models == ["tiny"]
     assert not any(s.kind == "finetune" and "tatoeba" in s.key for s in steps)

@@ -110,14 +110,18 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
                 # language and size axes are compared at the last point
                 reference = depth == 0 and codes == config.lang_sets[0]
                 models.extend(_step_points(config, key, params, every_point=reference))
-    for name, info, folder, pretrain_key in models:
-        needs = [pretrain_key] if pretrain_key else []
-        model = str(folder) if folder else config.base_model
-        layers = None if folder else info["layers"]
-        for task in config.tasks:
-            # one task keeps the keys of earlier grids (their finished steps stay valid)
-            part = f"{task}/" if len(config.tasks) > 1 else ""
-            if task in NOT_FINETUNED:  # a probe of the model itself: no fine-tuning, no seeds
+    # seed-major order: a grid stopped part-way has every model at its first seeds, not some
+    # models at every seed (probes, which have no seed, come first)
+    cells = [(None, task) for task in config.tasks if task in NOT_FINETUNED]
+    cells += [(seed, task) for seed in config.seeds for task in config.tasks if task not in NOT_FINETUNED]
+    for seed, task in cells:
+        # one task keeps the keys of earlier grids (their finished steps stay valid)
+        part = f"{task}/" if len(config.tasks) > 1 else ""
+        for name, info, folder, pretrain_key in models:
+            needs = [pretrain_key] if pretrain_key else []
+            model = str(folder) if folder else config.base_model
+            layers = None if folder else info["layers"]
+            if seed is None:  # a probe of the model itself: no fine-tuning, no seeds
                 ev_key = f"evaluate/{part}{name}"
                 params = {**info, "seed": None, "task": task}
                 ev = config.evaluate_settings(
@@ -125,18 +129,17 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
                 )
                 steps.append(Step("evaluate", ev_key, out / ev_key, params, needs, ev))
                 continue
-            for seed in config.seeds:
-                ft_key = f"finetune/{part}{name}/seed-{seed}"
-                ft_out = out / ft_key
-                ft = config.finetune_settings(model, layers, ft_out.parent, seed, overwrite=False, task=task)
-                params = {**info, "seed": seed, "model_key": pretrain_key or name, "task": task}
-                steps.append(Step("finetune", ft_key, ft_out, params, needs, ft))
-                ev_key = f"evaluate/{part}{name}/seed-{seed}"
-                params = {**info, "seed": seed, "finetuned": ft_key, "task": task}
-                ev = config.evaluate_settings(
-                    str(ft_out), model_name(config, params), out / ev_key / "results.jsonl", task
-                )
-                steps.append(Step("evaluate", ev_key, out / ev_key, params, [ft_key], ev))
+            ft_key = f"finetune/{part}{name}/seed-{seed}"
+            ft_out = out / ft_key
+            ft = config.finetune_settings(model, layers, ft_out.parent, seed, overwrite=False, task=task)
+            params = {**info, "seed": seed, "model_key": pretrain_key or name, "task": task}
+            steps.append(Step("finetune", ft_key, ft_out, params, needs, ft))
+            ev_key = f"evaluate/{part}{name}/seed-{seed}"
+            params = {**info, "seed": seed, "finetuned": ft_key, "task": task}
+            ev = config.evaluate_settings(
+                str(ft_out), model_name(config, params), out / ev_key / "results.jsonl", task
+            )
+            steps.append(Step("evaluate", ev_key, out / ev_key, params, [ft_key], ev))
     compare = config.compare_settings(out / "evaluate", out / "compare")
     evaluations = [s.key for s in steps if s.kind == "evaluate"]
     steps.append(Step("compare", "compare", out / "compare", {}, evaluations, compare))
