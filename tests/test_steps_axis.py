@@ -252,3 +252,38 @@ def test_the_experiment_trains_once_per_run_and_fine_tunes_the_snapshots(shared_
         assert given[f"finetune/weam-de-full@2/seed-{seed}"] == str(out / "snapshots" / "step-2")
         assert given[f"finetune/weam-de-full@4/seed-{seed}"] == str(out)
     assert _meta(out / "snapshots" / "step-2")["steps"] == 2 and _meta(out)["steps"] == 4
+
+
+def test_models_pretrained_from_a_cut_base_pair_with_the_baseline_of_their_depth(tmp_path):
+    """A grid with layers = [12, 6] pre-trains from "e5-small-L12"/"-L6" (the recorded base model
+    carries the depth): each model is compared with the plain model of its own depth."""
+    from comparison_fixtures import make_row, write_rows
+
+    from weamcli.compare.table import compare_results
+
+    def rows(name, k, layers, method="baseline", base="e5-small"):
+        extra = {} if method == "baseline" else {"pretrain_langs": ["de"], "pretrain_steps": 200}
+        return make_row(
+            name,
+            "de",
+            [i < k for i in range(100)],
+            method=method,
+            num_layers=layers,
+            base_model=base,
+            **extra,
+        )
+
+    path = write_rows(
+        tmp_path / "results.jsonl",
+        [
+            rows("e5-small-L12", 70, 12),
+            rows("e5-small-L6", 50, 6),
+            rows("e5-small+weam(de)-L12", 75, 12, "weam", "e5-small-L12"),
+            rows("e5-small+weam(de)-L6", 52, 6, "weam", "e5-small-L6"),
+        ],
+    )
+    comparison = compare_results([path], "baseline", n_boot=200)
+    refs = {c.name: c.reference for c in comparison.columns}
+    assert refs["e5-small+weam(de)-L12"] == "e5-small-L12"
+    assert refs["e5-small+weam(de)-L6"] == "e5-small-L6"
+    assert comparison.cell("de", "e5-small+weam(de)-L6").delta == pytest.approx(0.02)

@@ -159,7 +159,8 @@ def _run_key(m: ModelSummary) -> tuple:
 
 def plot_pretrain_steps(comparison: Comparison) -> plt.Figure | str:
     """Mean zero-shot Δ (points) against pre-training steps: one line per pre-training run (method,
-    languages, depth), from (0, 0) — the plain model it is measured against — through its snapshots."""
+    languages, depth) evaluated at several points, from (0, 0) — the plain model it is measured
+    against — through its snapshots."""
     by_name = {m.model: m for m in comparison.models}
     points: dict[tuple, list[tuple[int, float, float, float]]] = {}
     for col in comparison.compared_columns:
@@ -170,7 +171,9 @@ def plot_pretrain_steps(comparison: Comparison) -> plt.Figure | str:
         points.setdefault(_run_key(model), []).append(
             (model.pretrain_steps, 100 * cell.delta, 100 * cell.ci_low, 100 * cell.ci_high)
         )
-    if not any(len(p) > 1 for p in points.values()):
+    # runs evaluated at one point only (a grid's language or size cells) belong to the other plots
+    points = {k: v for k, v in points.items() if len(v) > 1}
+    if not points:
         return "no pre-training run was evaluated at more than one point of the steps axis"
     methods = sorted({k[1] for k in points}, key=lambda k: method_order_key(k, k))
     fig, ax = plt.subplots(figsize=(6.8, 4.8))

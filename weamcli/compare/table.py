@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -200,7 +201,10 @@ def _resolve_references(
         # baseline built from the same base model at the same depth.
         def shape(name: str) -> tuple:
             first = columns[name][0]
-            return first.base_model, first.num_layers
+            # a model pre-trained from a cut base records it as "e5-small-L12": the depth is
+            # compared through num_layers, the base model by name alone
+            base = re.sub(r"-L\d+$", "", first.base_model or "")
+            return base, first.num_layers
 
         out: dict[str, str | None] = {}
         for name in columns:
