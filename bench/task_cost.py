@@ -6,10 +6,14 @@ pieces of the real work, with frozen against trainable embeddings as the referen
 
 For the task's default fine-tuning settings (`weam finetune --task T` without options: the English
 training sub-sample, epochs, window length), it times optimiser steps on real training batches
-(embedding matrix frozen and trainable, interleaved, the same batches) and inference on real test
-units, then projects: training steps × s/step + (dev units per epoch + all test units) × s/unit.
-It prints one JSON object (appended to --out if given). Use `weam finetune` / `weam evaluate` for
-the real thing: this only tells, in a minute or two, what they will cost and what freezing saves.
+(embedding matrix frozen and trainable, interleaved, the same batches, in the precision `weam
+finetune` would pick) and inference on real test units, then projects: training steps × s/step +
+(dev units per epoch + test units) × s/unit, the test units being those `weam evaluate --task T`
+scores by default (XQuAD: its fixed sample of 150 questions a language; "test_units_full" is the
+whole test set). The steps use random batches, padded longer than the Trainer's length-grouped
+ones, so the projection errs high (XQuAD: 14.8 min projected, 10.4 measured). It prints one JSON
+object (appended to --out if given). Use `weam finetune` / `weam evaluate` for the real thing: this
+only tells, in a minute or two, what they will cost and what freezing saves.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ SETTINGS = (
     "lr",
     "freeze_embeddings",
     "max_train_examples",
+    "max_dev_examples",
     "train_sample_seed",
 )
 
@@ -56,6 +61,8 @@ def main() -> None:
     from weamcli.common.run_records import append_records, library_versions
     from weamcli.common.tasks import available_languages, load_task_split, sample_split
     from weamcli.evaluate.classification import resolve_languages
+    from weamcli.evaluate.settings import EvaluateSettings
+    from weamcli.finetune.run import _bf16_choice
     from weamcli.finetune.settings import FinetuneSettings
     from weamcli.finetune.training import adamw, english_data
 
@@ -65,9 +72,15 @@ def main() -> None:
     train, dev, labels = english_data(task, config)
     langs = resolve_languages(task, available_languages(task, "test"), "test")
     tests = {code: load_task_split(task, code, "test") for code in langs}
-    test_units = sum(len(p) for p in tests.values())
+    test_units_full = sum(len(p) for p in tests.values())
+    scored = EvaluateSettings(task=args.task, models=[args.model]).max_examples  # the task's default
+    test_units = sum(min(len(p), scored or len(p)) for p in tests.values())
     family = _family(task.kind, ref, train, dev, labels, config)
     batches = _batches(family, config.batch_size, args.steps)
+    # the training steps run in the precision `weam finetune` would choose here (bf16 autocast
+    # where its cached measurement says it pays at this batch shape); inference runs in fp32, as in
+    # the dev scoring and `weam evaluate`
+    bf16 = _bf16_choice(ref, config)
     steps_per_epoch = math.ceil(len(family.train_dataset) / config.batch_size)
 
     timings = {}
@@ -76,10 +89,10 @@ def main() -> None:
         model.encoder.get_input_embeddings().weight.requires_grad_(not frozen)
         optimizer = adamw([{"params": [p for p in model.parameters() if p.requires_grad], "lr": config.lr}])
         model.train()
-        _step(model, optimizer, batches[0])  # warm-up, untimed
+        _step(model, optimizer, batches[0], bf16.enabled)  # warm-up, untimed
         started = time.perf_counter()
         for batch in batches[1:]:
-            _step(model, optimizer, batch)
+            _step(model, optimizer, batch, bf16.enabled)
         timings.setdefault(frozen, []).append((time.perf_counter() - started) / (len(batches) - 1))
     step_frozen, step_trainable = min(timings[True]), min(timings[False])
 
@@ -99,10 +112,14 @@ def main() -> None:
         "model": args.model,
         "threads": args.threads,
         "settings": {k: getattr(config, k) for k in SETTINGS},
+        "bf16_training": bf16.enabled,
+        "bf16_reason": bf16.reason,
         "train_units": len(train),
         "train_features": len(family.train_dataset),
         "dev_units": len(dev),
         "test_units": test_units,
+        "test_units_full": test_units_full,
+        "evaluate_max_examples": scored,
         "test_languages": len(tests),
         "seconds_per_step_frozen": round(step_frozen, 3),
         "seconds_per_step_trainable": round(step_trainable, 3),
@@ -153,8 +170,11 @@ def _batches(family, batch_size: int, steps: int) -> list[dict]:
     return [family.collator([ds[i] for i in idx]) for idx in picks]
 
 
-def _step(model, optimizer, batch) -> None:
-    loss = model(**batch)["loss"]
+def _step(model, optimizer, batch, bf16: bool) -> None:
+    import torch
+
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = model(**batch)["loss"]
     loss.backward()
     optimizer.step()
     optimizer.zero_grad()

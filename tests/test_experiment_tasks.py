@@ -76,7 +76,7 @@ def test_each_task_gets_its_steps_and_its_own_settings(tmp_path):
         ft["sib200"].max_train_examples,
     ) == (
         100,
-        1000,
+        400,
         None,
     )
     ev = {t: steps[f"evaluate/{t}/baseline-full/seed-13"].settings for t in config.tasks}
@@ -104,9 +104,9 @@ UNKNOWN_PART = "[finetune.udpo]: 'udpo' is not one of the grid's tasks (sib200, 
         ),
         (
             "max_examples = 50",
-            "max_examples = 0",
-            "max_examples = 0",
-            "[evaluate.xquad] max_examples must be",
+            "max_examples = -1",
+            "max_examples = -1",
+            "[evaluate.xquad] max_examples must be at least 0",
         ),
         ("seeds = [13]", 'seeds = [13]\ntask = "sib200"', "tasks = [", "tasks and task are alternatives"),
         (

@@ -1,19 +1,62 @@
 """Zero-shot extractive QA (XQuAD, MLQA, TyDiQA-GoldP, any SQuAD-format files): F1 and exact match
 per language, one result row per model × task × language × seed, each question's predicted answer
-and scores kept for paired statistics (the question is the unit `weam compare` resamples)."""
+and scores kept for paired statistics (the question is the unit `weam compare` resamples).
+
+``max_examples`` scores a fixed random sample of questions: their ids are drawn once from the
+English file (else the first language's) with ``SAMPLE_SEED`` and every language keeps those ids,
+so XQuAD's parallel languages answer the same questions and a language's difference from English
+is not a difference of questions. Drawn at random, not the first N: XQuAD's files run article by
+article, and the first 200 questions come from a handful of its 48 articles."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef, parameter_count
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.result_rows import make_qa_row, model_facts
-from weamcli.common.tasks import TaskSpec
+from weamcli.common.tasks import QASplit, TaskSpec, load_task_split, resolve_language
 from weamcli.evaluate.classification import resolve_languages
 from weamcli.evaluate.squad_metric import score_answers, style_for
 from weamcli.evaluate.tagging import fine_tuned_models, load_languages
+
+# the question sample's seed: fixed, so every model, fine-tuning seed and run scores the same
+# questions (only --max-examples sets its size) and `weam compare` pairs them all
+SAMPLE_SEED = 0
+
+
+def sample_questions(
+    task: TaskSpec, data: dict[str, QASplit], n: int | None, split: str
+) -> tuple[dict[str, QASplit], dict[str, dict[str, Any]]]:
+    """At most ``n`` questions of each language, the same question ids in all (see the module
+    docstring), and per language what was kept: ``questions``, ``of`` (the file's count), ``seed``
+    and ``ids_from`` (the language the ids were drawn from; the language itself where it shares
+    none of them, e.g. files that are not translations of each other)."""
+    if not n or all(len(part) <= n for part in data.values()):
+        return data, {}
+    code, _ = resolve_language(task, task.source_lang)
+    reference = data.get(code)
+    if reference is None:
+        try:
+            reference = load_task_split(task, code, split)
+        except WeamError:  # no English file for this split (e.g. squad-format's own patterns)
+            reference = next(iter(data.values()))
+    ids = [e.id for e in reference.examples]
+    drawn = {ids[i] for i in random.Random(SAMPLE_SEED).sample(range(len(ids)), min(n, len(ids)))}
+    sampled: dict[str, QASplit] = {}
+    info: dict[str, dict[str, Any]] = {}
+    for lang, part in data.items():
+        kept, source = [e for e in part.examples if e.id in drawn], reference.lang
+        if not kept:
+            rows = sorted(random.Random(SAMPLE_SEED).sample(range(len(part)), min(n, len(part))))
+            kept, source = [part.examples[i] for i in rows], lang
+        sampled[lang] = replace(part, examples=kept)
+        info[lang] = {"questions": len(kept), "of": len(part), "seed": SAMPLE_SEED, "ids_from": source}
+    return sampled, info
 
 
 def evaluate_qa(
@@ -44,7 +87,13 @@ def evaluate_qa(
     say = progress or quiet
     plans = fine_tuned_models(models, task, HEAD_FILE, "span (QA)")
     codes = resolve_languages(task, langs, split)
-    data = load_languages(task, codes, split, max_examples)
+    data, sample = sample_questions(task, load_languages(task, codes, split, None), max_examples, split)
+    if sample:
+        largest = max(info["of"] for info in sample.values())
+        say(
+            f"scoring a fixed sample of at most {max_examples} questions a language (the same question "
+            f"ids in every language, seed {SAMPLE_SEED}; --max-examples 0 scores all {largest:,})"
+        )
     rows: list[dict[str, Any]] = []
     for ref, _ in plans:
         say(f"evaluating {ref.path} on {len(codes)} language(s)")
@@ -89,10 +138,12 @@ def evaluate_qa(
                 exact_match=em,
                 normalisation=style_for(code, normalisation),
                 windows=len(features.input_ids),
+                **({"sample": sample[code]} if code in sample else {}),
             )
+            of = f" of {sample[code]['of']:,}" if code in sample else ""
             say(
                 f"{facts['model']} seed {facts['seed']} {code}: F1 {row['f1']:.3f}, exact match "
-                f"{row['exact_match']:.3f} ({row['n']} questions, {len(features.input_ids)} windows)"
+                f"{row['exact_match']:.3f} ({row['n']}{of} questions, {len(features.input_ids)} windows)"
             )
             rows.append(row)
             if done is not None:

@@ -47,9 +47,10 @@ class EvaluateSettings(TaskSettings):
     batch_size: int = option(32, help="Examples per forward pass.", minimum=1)
     max_examples: int | None = option(
         None,
-        help="Score only the first N units of each language (examples; sentences for tagging; "
-        "questions for QA): quick runs. Rows record what was scored (n, ids).",
-        minimum=1,
+        help="Score only the first N units of each language (examples; sentences for tagging): quick "
+        "runs; QA: a fixed random sample of N questions, the same ids in every language. 0 = all "
+        "(default: all, except xquad 150). Rows record what was scored (n, ids; QA: sample).",
+        minimum=0,
     )
     qa_normalisation: str = option(
         "auto",
@@ -61,6 +62,10 @@ class EvaluateSettings(TaskSettings):
 
     def check_together(self) -> None:
         super().check_together()
+        from weamcli.common.tasks import TASKS
+
+        if self.max_examples is None and self.task in TASKS:  # a task's own default (XQuAD's sample)
+            object.__setattr__(self, "max_examples", TASKS[self.task].evaluate_defaults.get("max_examples"))
         if self.task == "custom" and self.test is None and self.split == "test":
             self.fail("test", "FILE is needed: the file --task custom scores")
         if self.task == "custom" and self.split != "test":

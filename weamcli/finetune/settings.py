@@ -78,7 +78,9 @@ class FinetuneSettings(TaskSettings):
         None, help="Training epochs (default: 6 for classification, 2 for tagging and QA).", above=0.0
     )
     lr: float | None = option(
-        None, help="Encoder learning rate (default: 3e-5 classification, 5e-5 tagging, 1e-4 QA).", above=0.0
+        None,
+        help="Encoder learning rate (default: 3e-5 classification, 5e-5 tagging, 1e-4 QA; xquad 2e-4).",
+        above=0.0,
     )
     head_lr: float = option(1e-3, help="Classification head learning rate.", above=0.0)
     weight_decay: float = option(0.01, help="AdamW weight decay.", minimum=0.0)
@@ -111,7 +113,7 @@ class FinetuneSettings(TaskSettings):
         None,
         help="Use only N English training units (examples; sentences for tagging; questions for QA): "
         "the first N, or a random N with --train-sample-seed; 0 = all (default: all, except udpos "
-        "2000 and xquad 1000, sampled with seed 0).",
+        "2000 and xquad 400, sampled with seed 0).",
         minimum=0,
     )
     train_sample_seed: int | None = option(
@@ -122,7 +124,7 @@ class FinetuneSettings(TaskSettings):
     max_dev_examples: int | None = option(
         None,
         help="tagging and QA: select on at most N English dev units, sampled like the training set "
-        "(default: all; udpos 500).",
+        "(default: all; udpos 500, xquad 200).",
         minimum=1,
     )
     warmup_steps: int = option(0, help="Linear learning-rate warm-up steps.", minimum=0)
