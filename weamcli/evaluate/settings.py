@@ -44,6 +44,12 @@ class EvaluateSettings(TaskSettings):
         None, help="Model label in the rows (default from weam.json).", grid="the grid names its models"
     )
     layer: int = option(-1, help="tatoeba: hidden layer to mean-pool (-1 = last).")
+    num_layers: int | None = option(
+        None,
+        help="tatoeba: keep only the first N encoder layers of the model (a plain model's size axis).",
+        minimum=1,
+        grid="[model] layers",
+    )
     batch_size: int = option(32, help="Examples per forward pass.", minimum=1)
     max_examples: int | None = option(
         None,
@@ -72,6 +78,8 @@ class EvaluateSettings(TaskSettings):
             self.fail("split", "must stay at test: --task custom scores the --test file")
         if "all" in self.langs and len(self.langs) > 1:
             self.fail("langs", "'all' stands alone")
+        if self.task != "tatoeba" and self.num_layers is not None:
+            self.fail("num_layers", "is used by --task tatoeba only (fine-tuned models keep their depth)")
         if self.task == "tatoeba" and self.max_examples is not None:
             self.fail("max_examples", "is not used by --task tatoeba")
 
