@@ -287,3 +287,13 @@ def test_models_pretrained_from_a_cut_base_pair_with_the_baseline_of_their_depth
     assert refs["e5-small+weam(de)-L12"] == "e5-small-L12"
     assert refs["e5-small+weam(de)-L6"] == "e5-small-L6"
     assert comparison.cell("de", "e5-small+weam(de)-L6").delta == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(("name", "pretrains", "models"), [("study-cpu", 5, 10), ("study", 11, 23)])
+def test_the_study_configs_are_valid(shared_data, name, pretrains, models):
+    """The shipped study grids load (every key checked) and plan what their comments say."""
+    config = load_config(Path(__file__).resolve().parents[1] / "examples" / f"{name}.toml")
+    steps = plan_experiment(config)
+    assert sum(s.kind == "pretrain" for s in steps) == pretrains
+    probes = [s for s in steps if s.kind == "evaluate" and s.params["task"] == "tatoeba"]
+    assert len(probes) == models  # one probe per model
