@@ -263,8 +263,8 @@ def test_write_comparison_writes_everything(tmp_path):
     record = read_records(written["run_record"])[-1]
     assert record["seed"] == 4 and record["config"]["baseline"] == "e5-small"
     assert record["metrics"]["e5-small+weam"]["delta"] == pytest.approx(0.35 / 3)
-    # Both models have one size: the size plot is skipped, and the notes say why.
-    assert set(record["config"]["plots_skipped"]) == {"model_size"}
+    # Both models have one size and no steps axis: those plots are skipped, and the notes say why.
+    assert set(record["config"]["plots_skipped"]) == {"model_size", "pretrain_steps"}
     assert any("model_size' skipped" in note for note in comp.notes)
     assert not list((tmp_path / "cmp").glob(".*tmp"))  # no temporary files left behind
 

@@ -36,6 +36,7 @@ ROW_KEYS = (
     "num_layers",
     "params",
     "pretrain_langs",
+    "pretrain_steps",
     "seed",
     "n",
     "correct",
