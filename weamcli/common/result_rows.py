@@ -23,13 +23,8 @@ from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef, model_label
 from weamcli.common.tasks import known_language
 
-# the keys `weam compare` relies on; retrieval rows add "direction" and "layer"
-ROW_KEYS = (
-    "task",
-    "split",
-    "lang",
-    "lang_code",
-    "resource",
+# the model's facts every row repeats (a row of an older weam lacks pretrain_steps)
+FACT_KEYS = (
     "model",
     "method",
     "base_model",
@@ -38,6 +33,15 @@ ROW_KEYS = (
     "pretrain_langs",
     "pretrain_steps",
     "seed",
+)
+# the keys `weam compare` relies on; retrieval rows add "direction" and "layer"
+ROW_KEYS = (
+    "task",
+    "split",
+    "lang",
+    "lang_code",
+    "resource",
+    *FACT_KEYS,
     "n",
     "correct",
     "accuracy",
@@ -54,19 +58,6 @@ ROW_KEYS = (
 # "f1" and "exact_match" instead of correct/accuracy, and "unit_scores" (both, per question)
 KIND_METRICS = {"classification": ("accuracy",), "tagging": ("accuracy",), "qa": ("f1", "exact_match")}
 KIND_UNITS = {"classification": "example", "tagging": "sentence", "qa": "question"}
-
-
-# the model's facts every row repeats (a row of an older weam lacks pretrain_steps)
-FACT_KEYS = (
-    "model",
-    "method",
-    "base_model",
-    "num_layers",
-    "params",
-    "pretrain_langs",
-    "pretrain_steps",
-    "seed",
-)
 
 
 def _fact_columns(facts: dict[str, Any]) -> dict[str, Any]:
