@@ -61,6 +61,7 @@ def finetune(
     skipped, so an interrupted multi-seed run continues where it stopped.
     """
     from weamcli.common.models import resolve_model
+    from weamcli.pretrain.precision import bf16_choice_for
 
     config = settings
     say = progress or quiet
@@ -78,7 +79,10 @@ def finetune(
 
     train, dev, labels = english_data(task, config)
     base_meta = model.metadata()
-    bf16 = _bf16_choice(model, config)
+    # the calibration times a masked-LM step, the nearest shape it has: the encoder dominates both
+    bf16 = bf16_choice_for(
+        model, config.batch_size, config.max_length or 128, trimmed=True, requested=config.bf16
+    )
     run_config = {
         "task": task.name,
         "model": model.name,
@@ -136,16 +140,6 @@ def finetune(
             },
         )
     return result
-
-
-def _bf16_choice(model: ModelRef, config: FinetuneSettings):
-    """bf16 autocast as given, else the measured choice for this encoder and batch shape (the
-    calibration times a masked-LM step, the nearest shape it has: the encoder dominates both)."""
-    from weamcli.pretrain.precision import Bf16Choice, bf16_choice_for
-
-    if config.bf16 is not None:
-        return Bf16Choice(config.bf16, "given (--bf16/--no-bf16)")
-    return bf16_choice_for(model, config.batch_size, config.max_length or 128, trimmed=True)
 
 
 def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | None:

@@ -241,12 +241,15 @@ def choose_bf16(
     return choice
 
 
-def bf16_choice_for(ref: Any, batch_size: int, max_length: int, trimmed: bool = False) -> Bf16Choice:
-    """``choose_bf16`` for a ``ModelRef`` (its architecture read from its folder's config)."""
+def bf16_choice_for(
+    ref: Any, batch_size: int, max_length: int, trimmed: bool = False, requested: bool | None = None
+) -> Bf16Choice:
+    """``choose_bf16`` for a ``ModelRef`` (its architecture read from its folder's config, only when
+    the choice is not ``requested``)."""
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(ref.path)
-    return choose_bf16(None, config, batch_size=batch_size, max_length=max_length, trimmed=trimmed)
+    config = AutoConfig.from_pretrained(ref.path) if requested is None else None
+    return choose_bf16(requested, config, batch_size=batch_size, max_length=max_length, trimmed=trimmed)
 
 
 def default_bf16(ref: Any, batch_size: int = 32, max_length: int = 128, trimmed: bool = False) -> bool:

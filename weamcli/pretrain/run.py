@@ -60,7 +60,7 @@ from weamcli.pretrain.output_folder import (
     snapshot_dir,
 )
 from weamcli.pretrain.pairs import CodeSwitch, align_raw, expand_pattern, prepare_pairs, sha
-from weamcli.pretrain.precision import Bf16Choice, bf16_choice_for
+from weamcli.pretrain.precision import bf16_choice_for
 from weamcli.pretrain.schedule import plan_steps
 from weamcli.pretrain.settings import PretrainSettings
 from weamcli.pretrain.snapshots import (
@@ -141,10 +141,7 @@ def _train(
             say(f"{s.objective} does not use the MLM head: no head warm-up")
         warm_steps = 0
     trim = s.trim_vocab if s.trim_vocab is not None else len(tokenizer) > TRIM_AUTO_VOCAB
-    if s.bf16 is None:
-        bf16 = bf16_choice_for(ref, s.batch_size, s.max_length, trim)
-    else:
-        bf16 = Bf16Choice(s.bf16, "given (--bf16/--no-bf16)")
+    bf16 = bf16_choice_for(ref, s.batch_size, s.max_length, trim, requested=s.bf16)
     use_bf16 = bf16.enabled
 
     codes = [lg.code for lg in languages]
