@@ -265,3 +265,36 @@ def test_weam_json_must_be_valid(tmp_path, constant_model, shared_data):
     (broken / "weam.json").write_text(json.dumps({"labels": LABELS})[:-3], encoding="utf-8")
     with pytest.raises(WeamError, match="weam.json:1: invalid JSON"):
         evaluate([str(broken)], with_root(SIB200, shared_data / "sib200/data/annotated"), "de")
+
+
+def test_bf16_evaluation_is_recorded_and_agrees_with_fp32(tiny_ref, shared_data, tmp_path):
+    from weamcli.evaluate.run import _autocast
+
+    folder = tmp_path / "seed-3"
+    folder.mkdir()
+    model = PooledClassifier(load_model(tiny_ref), len(LABELS))
+    torch.manual_seed(3)
+    torch.nn.init.normal_(model.head.weight, std=1.0)  # predictions that depend on the input
+    meta = {"task": "sib200", "labels": LABELS, "pooling": "mean", "finetune_seed": 3, "label": "r"}
+    model.save(folder, shared_tokenizer(tiny_ref), meta)
+    seen: list[torch.dtype] = []
+    model.head.register_forward_hook(lambda mod, args, out: seen.append(out.dtype))
+    with _autocast(True):
+        predict_logits(model, shared_tokenizer(tiny_ref), ["Guten Morgen.", "Habari."])
+    assert seen == [torch.bfloat16]  # the context really autocasts the model's matmuls
+
+    preds = {}
+    for flag in ("--bf16", "--no-bf16"):
+        results = tmp_path / f"{flag}.jsonl"
+        args = ["evaluate", "--task", "sib200", "--model", str(folder), "--lang", "de", "--results",
+                str(results), "--data-dir", str(shared_data / "sib200/data/annotated"), flag]  # fmt: skip
+        out = runner.invoke(app, args)
+        assert out.exit_code == 0, out.output
+        (row,) = read_records(results)
+        preds[flag] = row["predictions"]
+        record = read_records(tmp_path / "run.jsonl")[-1]
+        assert record["config"]["bf16"] is (flag == "--bf16")
+        assert record["config"]["bf16_reason"] == "given (--bf16/--no-bf16)"
+    assert len(set(preds["--no-bf16"])) > 1  # not a constant answer: agreement means something
+    agree = np.mean([a == b for a, b in zip(preds["--bf16"], preds["--no-bf16"], strict=True)])
+    assert agree >= 0.9, agree

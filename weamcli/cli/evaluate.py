@@ -20,6 +20,7 @@ def evaluate_command(
     setup_threads(threads)
     with progress_display() as progress:
         result = run_evaluation(settings, progress=progress)
+    say(f"precision: {result.precision}")
     for path, count in result.written.items():
         say(f"appended {count} row(s) to {path}")
     console.print(results_table(result.rows, result.source_lang))

@@ -32,7 +32,18 @@ def experiment_command(
         "seeds and test units a 1-point effect would need.",
         metavar="",  # a flag: no "<bool>" in the help
     ),
-    threads: int | None = threads_option("CPU threads for torch (overrides \\[experiment] threads)."),
+    threads: int | None = threads_option(
+        "CPU threads for torch in each step (overrides \\[experiment] threads)."
+    ),
+    jobs: int | None = typer.Option(
+        None,
+        "--jobs",
+        help="Steps run at once, each in its own process (overrides \\[experiment] jobs; default: 1 on a "
+        "GPU, on a CPU one per core up to 4).",
+        metavar="N",
+        min=1,
+        show_default=False,
+    ),
 ) -> None:
     """Run a grid: methods (baseline, mlm, tlm, weam) × pre-training language sets × model sizes ×
     seeds, through align → pretrain → finetune → evaluate → compare.
@@ -50,6 +61,8 @@ def experiment_command(
     cfg = load_config(config)
     if threads is not None and cfg.threads is not None and threads != cfg.threads:
         say(f"--threads {threads} overrides [experiment] threads = {cfg.threads}")
+    if jobs is not None and cfg.jobs is not None and jobs != cfg.jobs:
+        say(f"--jobs {jobs} overrides [experiment] jobs = {cfg.jobs}")
     setup_threads(threads or cfg.threads)
     steps = plan_experiment(cfg)
     if plan:
@@ -60,12 +73,16 @@ def experiment_command(
     started = time.monotonic()
     say(f"experiment '{cfg.name}': {len(steps)} steps into {cfg.out}")
     with progress_display() as progress:
-        result = run_experiment(config, progress=progress)
+        result = run_experiment(config, progress=progress, jobs=jobs, threads=threads)
     minutes = (time.monotonic() - started) / 60
     say(
         f"finished in {minutes:.1f} min: {len(result.ran)} ran, {len(result.skipped)} already complete, "
         f"{len(result.failed)} failed, {len(result.blocked)} blocked"
     )
+    if result.seconds:
+        # step time by kind (summed over steps that ran side by side, so it can exceed the wall time)
+        spent = ", ".join(f"{kind} {sec / 60:.1f} min" for kind, sec in result.seconds.items())
+        say(f"step time by kind: {spent}")
     for key, message in result.failed.items():
         say(f"failed: {key}: {message}")
     if result.comparison is not None:

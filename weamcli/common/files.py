@@ -298,3 +298,37 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
             raise WeamError(exc.message, final, exc.line) from None
         _write_failed(exc, path)
         raise
+
+
+@contextlib.contextmanager
+def building(path: str | os.PathLike, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock for making the cache entry ``path``: a second process that wants the
+    same entry (two grid steps side by side, two `weam pretrain` runs) waits, then finds it made,
+    instead of making it again. ``on_wait`` is called once if it has to wait. No lock under
+    torchrun (its ranks make an entry together) or where the system has no ``flock``."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX
+        yield
+        return
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        yield
+        return
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path.with_name(f".{path.name}.lock"), "a+b")  # noqa: SIM115 (closed below)
+    except OSError:  # a read-only cache: the entry will not be written either, nothing to guard
+        yield
+        return
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

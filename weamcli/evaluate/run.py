@@ -3,7 +3,9 @@ and write a run record beside each — the same for the command line and the exp
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ class EvaluationResult:
     rows: list[dict[str, Any]]
     written: dict[Path, int] = field(default_factory=dict)  # results file -> rows appended
     source_lang: str | None = None  # the fine-tuning language's row label (not zero-shot)
+    precision: str = ""  # how the models ran (bf16 autocast or fp32) and why
 
 
 def results_path(results: str | None, model: str) -> Path:
@@ -43,63 +46,104 @@ def run_evaluation(settings: EvaluateSettings, *, progress: Progress | None = No
     for m in s.models:
         check_writable(results_path(s.results, m).parent)
     targets: dict[Path, list[dict[str, Any]]] = {}
-    source = None
+    precision = inference_precision(s)  # said with the result: bad input stays a one-line error
     try:
-        if s.task == "tatoeba":
-            from weamcli.evaluate.retrieval import evaluate_retrieval
-
-            for m in s.models:
-                evaluate_retrieval(
-                    m,
-                    s.lang_text,
-                    s.data_dir or DEFAULT_TATOEBA,
-                    layer=s.layer,
-                    num_layers=s.num_layers,
-                    name=s.name,
-                    batch_size=s.batch_size,
-                    progress=progress,
-                    done=targets.setdefault(results_path(s.results, m), []),
-                )
-        else:
-            from weamcli.common.tasks import resolve_language
-            from weamcli.evaluate.classification import evaluate
-
-            spec = s.task_spec()
-            for m in s.models:
-                kw: dict[str, Any] = {}
-                if spec.kind == "tagging":
-                    from weamcli.evaluate.tagging import evaluate_tagging as evaluate_kind
-
-                    kw = {"max_examples": s.max_examples}
-                elif spec.kind == "qa":
-                    from weamcli.evaluate.question_answering import evaluate_qa as evaluate_kind
-
-                    kw = {"max_examples": s.max_examples, "normalisation": s.qa_normalisation}
-                else:
-                    evaluate_kind = evaluate
-                    kw = {"max_examples": s.max_examples} if s.max_examples else {}
-                evaluate_kind(
-                    [m],
-                    spec,
-                    s.lang_text,
-                    split=s.split,
-                    name=s.name,
-                    batch_size=s.batch_size,
-                    progress=progress,
-                    done=targets.setdefault(results_path(s.results, m), []),
-                    **kw,
-                )
-            source = resolve_language(spec, spec.source_lang)[0]
+        with _autocast(precision.enabled):
+            source = _evaluate_all(s, targets, progress)
     except WeamError:
         raise  # bad input: nothing written
     except BaseException:
         if any(targets.values()):
-            written = _write(targets, s, event="interrupted")
+            written = _write(targets, s, precision, event="interrupted")
             say(f"kept {sum(written.values())} finished row(s) in {', '.join(map(str, written))}")
         raise
     result = EvaluationResult([r for rows in targets.values() for r in rows], source_lang=source)
-    result.written = _write(targets, s, event="run")
+    result.precision = f"{'bf16 autocast' if precision.enabled else 'fp32'} ({precision.reason})"
+    result.written = _write(targets, s, precision, event="run")
     return result
+
+
+def inference_precision(s: EvaluateSettings) -> Any:
+    """bf16 autocast or fp32 for scoring (a ``Bf16Choice``): as given, else as for a training step
+    of the first model's encoder at this batch size (the cached measurement; its word-embedding
+    matrix does no work in a forward pass, so the head is timed at the trimmed size)."""
+    from weamcli.pretrain.precision import Bf16Choice, bf16_choice_for
+
+    if s.bf16 is not None:
+        return Bf16Choice(bool(s.bf16), "given (--bf16/--no-bf16)")
+    from weamcli.common.models import resolve_model
+    from weamcli.evaluate.classification import expand_model_folders
+
+    first = expand_model_folders([s.models[0]])[0] if s.task != "tatoeba" else s.models[0]
+    ref = resolve_model(first, num_layers=s.num_layers if s.task == "tatoeba" else None)
+    return bf16_choice_for(ref, s.batch_size, 128, trimmed=True)
+
+
+@contextlib.contextmanager
+def _autocast(enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    import torch
+
+    from weamcli.common.sentence_vectors import inference_device
+
+    with torch.autocast(inference_device().type, dtype=torch.bfloat16):
+        yield
+
+
+def _evaluate_all(
+    s: EvaluateSettings, targets: dict[Path, list[dict[str, Any]]], progress: Any
+) -> str | None:
+    """Score every model of ``s``, each row appended to its results file's list in ``targets`` as
+    soon as it is scored; returns the fine-tuning language's row label (None for Tatoeba)."""
+    source = None
+    if s.task == "tatoeba":
+        from weamcli.evaluate.retrieval import evaluate_retrieval
+
+        for m in s.models:
+            evaluate_retrieval(
+                m,
+                s.lang_text,
+                s.data_dir or DEFAULT_TATOEBA,
+                layer=s.layer,
+                num_layers=s.num_layers,
+                name=s.name,
+                batch_size=s.batch_size,
+                progress=progress,
+                done=targets.setdefault(results_path(s.results, m), []),
+            )
+    else:
+        from weamcli.common.tasks import resolve_language
+        from weamcli.evaluate.classification import evaluate
+
+        spec = s.task_spec()
+        for m in s.models:
+            kw: dict[str, Any] = {}
+            if spec.kind == "tagging":
+                from weamcli.evaluate.tagging import evaluate_tagging as evaluate_kind
+
+                kw = {"max_examples": s.max_examples}
+            elif spec.kind == "qa":
+                from weamcli.evaluate.question_answering import evaluate_qa as evaluate_kind
+
+                kw = {"max_examples": s.max_examples, "normalisation": s.qa_normalisation}
+            else:
+                evaluate_kind = evaluate
+                kw = {"max_examples": s.max_examples} if s.max_examples else {}
+            evaluate_kind(
+                [m],
+                spec,
+                s.lang_text,
+                split=s.split,
+                name=s.name,
+                batch_size=s.batch_size,
+                progress=progress,
+                done=targets.setdefault(results_path(s.results, m), []),
+                **kw,
+            )
+        source = resolve_language(spec, spec.source_lang)[0]
+    return source
 
 
 def mean_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -131,7 +175,9 @@ def replace_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     append_records(path, rows, drop=replaced)
 
 
-def _write(targets: dict[Path, list[dict[str, Any]]], s: EvaluateSettings, *, event: str) -> dict[Path, int]:
+def _write(
+    targets: dict[Path, list[dict[str, Any]]], s: EvaluateSettings, precision: Any, *, event: str
+) -> dict[Path, int]:
     written: dict[Path, int] = {}
     for path, rows in targets.items():
         if not rows:
@@ -140,7 +186,7 @@ def _write(targets: dict[Path, list[dict[str, Any]]], s: EvaluateSettings, *, ev
         write_run_record(
             path.parent,
             "evaluate",
-            {**s.to_dict(), "results": str(path)},
+            {**s.to_dict(), "results": str(path), "bf16": precision.enabled, "bf16_reason": precision.reason},
             metrics={"rows": len(rows), **mean_metrics(rows)},
             event=event,
         )

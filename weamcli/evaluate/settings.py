@@ -51,6 +51,11 @@ class EvaluateSettings(TaskSettings):
         grid="[model] layers",
     )
     batch_size: int = option(32, help="Examples per forward pass.", minimum=1)
+    bf16: bool | None = option(
+        None,
+        help="bf16 autocast for inference (default: on where the GPU supports it; on a CPU, the short "
+        "cached measurement weam makes for this encoder, as for fine-tuning). Recorded in run.jsonl.",
+    )
     max_examples: int | None = option(
         None,
         help="Score only the first N units of each language (examples; sentences for tagging): quick "

@@ -54,6 +54,7 @@ class ExperimentConfig:
     seeds: list[int]
     tasks: list[str]
     threads: int | None
+    jobs: int | None
     base_model: str
     layers: list[int | None]
     methods: list[str]  # "baseline" first
@@ -282,6 +283,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         seeds=exp.seeds,
         tasks=exp.task_list,
         threads=exp.threads,
+        jobs=exp.jobs,
         base_model=model.base,
         layers=[n or None for n in model.layers],
         methods=methods,

@@ -10,17 +10,25 @@ comparison shows their cells as missing.
 from __future__ import annotations
 
 import json
-import traceback
+import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_file, check_writable
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import append_records, make_record
 from weamcli.experiment.config import ExperimentConfig, load_config
+from weamcli.experiment.parallel import (
+    InlineExecutor,
+    Parallelism,
+    StepFailure,
+    WorkerPool,
+    choose_parallelism,
+    oversubscribed,
+)
 from weamcli.experiment.plan import STEP_MARKER, Step, plan_experiment
 
 STATUS_FILE = "experiment-status.jsonl"
@@ -35,6 +43,8 @@ class ExperimentResult:
     blocked: list[str]
     comparison: Any = None  # the first table (the only one for one task and metric)
     comparisons: list[Any] = field(default_factory=list)  # one per task and metric
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of the steps run, by kind
+    parallelism: Parallelism | None = None
 
 
 StepRunner = Callable[[Step, ExperimentConfig, dict[str, Step], Callable[[str], None]], dict[str, Any]]
@@ -46,8 +56,14 @@ def run_experiment(
     progress: Progress | None = None,
     runners: dict[str, StepRunner] | None = None,
     only_plan: bool = False,
+    jobs: int | None = None,
+    threads: int | None = None,
 ) -> ExperimentResult:
-    """Run (or resume) the grid of ``config_path``; returns what ran, was skipped, failed."""
+    """Run (or resume) the grid of ``config_path``; returns what ran, was skipped, failed.
+
+    ``jobs`` (default ``[experiment] jobs``, else chosen from the machine: see
+    ``experiment.parallel``) steps run at once, each in its own process with ``threads`` (default
+    ``[experiment] threads``) CPU threads; with one job every step runs in this process."""
     config = load_config(config_path)
     steps = plan_experiment(config)
     by_key = {s.key: s for s in steps}
@@ -58,64 +74,151 @@ def run_experiment(
         return result
     from weamcli.experiment.steps import STEP_RUNNERS
 
+    given_runners = runners
     runners = {**STEP_RUNNERS, **(runners or {})}
     check_writable(config.out)  # before the first step, not after hours of them
     config.out.mkdir(parents=True, exist_ok=True)
-    bad: set[str] = set()
-    for index, step in enumerate(steps, 1):
-        prefix = f"[{index}/{len(steps)}] {step.kind} {step.key}"
-        state = step.state
-        if step.kind != "compare" and state == "done":
-            result.skipped.append(step.key)
-            say(f"{prefix}: already complete, skipped")
-            continue
-        blockers = [n for n in step.needs if n in bad]
-        if blockers and step.kind != "compare":
-            bad.add(step.key)
-            result.blocked.append(step.key)
-            say(f"{prefix}: skipped, needs failed step {blockers[0]}")
-            _status(config, step, "blocked", f"needs failed step {blockers[0]}")
-            continue
-        say(f"{prefix}: {'settings changed, running again' if state == 'changed' else 'running'}")
-        try:
-            info = runners[step.kind](step, config, by_key, say)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # a failed cell must not stop the grid; it is reported
-            bad.add(step.key)
-            message = str(exc) if isinstance(exc, WeamError) else f"{type(exc).__name__}: {exc}"
-            result.failed[step.key] = message
-            say(f"{prefix}: FAILED: {message}")
-            _status(config, step, "failed", message, detail=traceback.format_exc(limit=6))
-            continue
-        if step.kind == "compare":
-            result.comparison = info.get("comparison")
-            result.comparisons = info.get("comparisons") or []
+    jobs = jobs if jobs is not None else config.jobs
+    threads = threads if threads is not None else config.threads
+    if given_runners and jobs is None:
+        plan = Parallelism(1, threads, "custom runners run in this process")  # closures do not pickle
+    else:
+        plan = choose_parallelism(jobs, threads)
+    result.parallelism = plan
+    numbered = {step.key: f"[{i}/{len(steps)}] {step.kind} {step.key}" for i, step in enumerate(steps, 1)}
+    inline = InlineExecutor(say)
+    pool = WorkerPool(plan) if plan.jobs > 1 and sum(not s.done for s in steps) > 1 else None
+    if pool is not None:
+        say(f"running up to {plan.jobs} steps at once, {plan.threads} CPU thread(s) each ({plan.reason})")
+    warning = oversubscribed(plan)
+    if warning:
+        say(f"warning: {warning}")
+
+    def forward(key: str, message: str, done: int | None, total: int | None) -> None:
+        # several steps report at once: each line and bar names its step
+        if done is None:
+            say(f"  {key}: {message}")
         else:
-            step.out.mkdir(parents=True, exist_ok=True)
-            with atomic_file(step.out / STEP_MARKER) as fh:
-                json.dump(
-                    {
-                        "step": step.key,
-                        "fingerprint": step.fingerprint,
-                        "settings": step.settings.to_dict() if step.settings else None,
-                        "params": step.params,
-                        **{k: v for k, v in info.items() if isinstance(v, (str, int, float))},
-                    },
-                    fh,
-                    indent=2,
-                    default=str,
-                )
-        result.ran.append(step.key)
-        _status(config, step, "done", "")
+            say(f"{key}: {message}", done, total)
+
+    states = {s.key: s.state for s in steps}  # read once: running a step changes no other's
+    waiting = list(steps)  # in plan order: what the plan puts first starts first
+    running: dict[Future, tuple[Step, float]] = {}
+    finished: set[str] = set()  # done earlier or ran now
+    bad: set[str] = set()  # failed, or blocked by a failure
+    interrupted = True
+    try:
+        while waiting or running:
+            for step in list(waiting):
+                if step.kind == "compare" and (running or len(waiting) > 1):
+                    continue  # the comparison reads every evaluation: it goes last
+                if any(n not in finished and n not in bad for n in step.needs):
+                    continue
+                prefix = numbered[step.key]
+                state = states[step.key]
+                if step.kind != "compare" and state == "done":
+                    waiting.remove(step)
+                    result.skipped.append(step.key)
+                    finished.add(step.key)
+                    say(f"{prefix}: already complete, skipped")
+                    continue
+                blockers = [n for n in step.needs if n in bad]
+                if blockers and step.kind != "compare":
+                    waiting.remove(step)
+                    bad.add(step.key)
+                    result.blocked.append(step.key)
+                    say(f"{prefix}: skipped, needs failed step {blockers[0]}")
+                    _status(config, step, "blocked", f"needs failed step {blockers[0]}")
+                    continue
+                executor = pool if pool is not None and step.kind != "compare" else inline
+                if executor is pool and len(running) >= plan.jobs:
+                    continue  # every worker is busy
+                waiting.remove(step)
+                say(f"{prefix}: {'settings changed, running again' if state == 'changed' else 'running'}")
+                running[executor.submit(runners[step.kind], step, config, by_key)] = (step, time.monotonic())
+                if executor is inline:
+                    break  # it has finished: record it before looking further
+            if not running:
+                if waiting:  # a step needs one that is not in the plan: a planning bug
+                    raise RuntimeError(f"no step can start; waiting: {[s.key for s in waiting]}")
+                continue
+            if pool is not None:
+                completed, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                pool.drain(forward)
+            else:
+                completed = set(running)
+            for future in completed:
+                step, started = running.pop(future)
+                seconds = time.monotonic() - started
+                info = future.result()
+                if isinstance(info, StepFailure):
+                    bad.add(step.key)
+                    result.failed[step.key] = info.message
+                    say(f"{numbered[step.key]}: FAILED: {info.message}")
+                    _status(config, step, "failed", info.message, detail=info.detail, seconds=seconds)
+                    continue
+                _finish(config, step, info, seconds, plan, result)
+                finished.add(step.key)
+                if pool is not None:
+                    say(f"{numbered[step.key]}: finished in {seconds / 60:.1f} min")
+        interrupted = False
+    finally:
+        if pool is not None:
+            pool.shutdown(interrupt=interrupted)
+            pool.drain(forward)
     return result
 
 
-def _status(config: ExperimentConfig, step: Step, status: str, message: str, detail: str = "") -> None:
+def _finish(
+    config: ExperimentConfig,
+    step: Step,
+    info: dict[str, Any],
+    seconds: float,
+    plan: Parallelism,
+    result: ExperimentResult,
+) -> None:
+    """Record a step that ran: its marker (what makes it complete), its status line and time."""
+    if step.kind == "compare":
+        result.comparison = info.get("comparison")
+        result.comparisons = info.get("comparisons") or []
+    else:
+        step.out.mkdir(parents=True, exist_ok=True)
+        with atomic_file(step.out / STEP_MARKER) as fh:
+            json.dump(
+                {
+                    "step": step.key,
+                    "fingerprint": step.fingerprint,
+                    "settings": step.settings.to_dict() if step.settings else None,
+                    "params": step.params,
+                    "seconds": round(seconds, 1),
+                    "jobs": plan.jobs,
+                    "threads": plan.threads,
+                    **{k: v for k, v in info.items() if isinstance(v, (str, int, float))},
+                },
+                fh,
+                indent=2,
+                default=str,
+            )
+    result.ran.append(step.key)
+    result.seconds[step.kind] = result.seconds.get(step.kind, 0.0) + seconds
+    _status(config, step, "done", "", seconds=seconds)
+
+
+def _status(
+    config: ExperimentConfig,
+    step: Step,
+    status: str,
+    message: str,
+    detail: str = "",
+    seconds: float | None = None,
+) -> None:
+    metrics: dict[str, Any] = {"message": message, "detail": detail}
+    if seconds is not None:
+        metrics["seconds"] = round(seconds, 1)
     record = make_record(
         "experiment",
         {"config": str(config.path), "step": step.key, "kind": step.kind, "params": step.params},
         event=status,
-        metrics={"message": message, "detail": detail},
+        metrics=metrics,
     )
     append_records(config.out / STATUS_FILE, [record])

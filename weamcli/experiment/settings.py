@@ -32,7 +32,18 @@ class ExperimentSettings(Settings):
         "[task.<name>], [finetune.<name>], [evaluate.<name>] set one task's own options.",
         check=no_duplicates,
     )
-    threads: int | None = option(None, help="CPU threads for torch (default: torch's choice).", minimum=1)
+    threads: int | None = option(
+        None,
+        help="CPU threads for torch in each step (default: the cores shared equally among the jobs; "
+        "one job alone: torch's choice).",
+        minimum=1,
+    )
+    jobs: int | None = option(
+        None,
+        help="Steps run at once, each in its own process (default: 1 on a GPU; on a CPU one per core, "
+        "at most 4, as a small encoder gains less from a second thread than from a second step).",
+        minimum=1,
+    )
 
     def check_together(self) -> None:
         if self.task is not None and self.tasks is not None:

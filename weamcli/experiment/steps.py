@@ -81,7 +81,8 @@ def run_evaluate(step: Step, config: ExperimentConfig, steps: dict[str, Step], s
     (step.out / "results.jsonl").unlink(missing_ok=True)  # rows of an attempt that was not marked done
     result = run_evaluation(step.settings, progress=say)
     rows = result.rows
-    return {"rows": len(rows), **(mean_metrics(rows) if rows else {})}
+    say(f"  precision: {result.precision}")
+    return {"rows": len(rows), "precision": result.precision, **(mean_metrics(rows) if rows else {})}
 
 
 def run_compare(step: Step, config: ExperimentConfig, steps: dict[str, Step], say: Say) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_dir, atomic_file
+from weamcli.common.files import atomic_dir, atomic_file, building
 from weamcli.common.models import (
     ModelRef,
     load_model,
@@ -71,67 +71,69 @@ def ensure_warm_head(
         ref.path, ref.num_layers, corpus_key, steps, seed, batch_size, lr, max_length, mask_prob, trim, bf16
     )[:16]
     folder = cache_root / f"head-warmup-{key}"
-    if (folder / "head.safetensors").is_file():
-        progress(f"using warmed head {folder}")
+    waiting = f"waiting for another run warming up the same head ({folder})"
+    with building(folder, lambda: progress(waiting)):  # made once, even by runs side by side
+        if (folder / "head.safetensors").is_file():
+            progress(f"using warmed head {folder}")
+            return folder, key
+        progress(f"warming up the MLM head for {steps} steps (encoder frozen; cached in {folder})")
+        seed_everything(seed)  # before loading: the untrained head's random init depends on it
+        mlm = load_model(ref, AutoModelForMaskedLM)
+        keep = corpus_vocabulary(dataset, tokenizer) if trim else None
+        full = trim_vocabulary(mlm, keep) if trim else None
+        _, head = encoder_and_head(mlm)
+        emb = mlm.get_input_embeddings().weight
+        head_params = {id(p) for p in head.parameters() if p is not emb}
+        for p in mlm.parameters():
+            p.requires_grad_(id(p) in head_params)
+        with tempfile.TemporaryDirectory(prefix="weam-warmup-") as tmp:
+            args = training_args(
+                Path(tmp),
+                batch_size=batch_size,
+                grad_accum=1,
+                lr=lr,
+                epochs=1,
+                max_steps=steps,
+                save_steps=0,
+                logging_steps=max(1, steps // 5),
+                seed=seed,
+                bf16=bf16,
+            )
+            trainer = build_trainer(
+                mlm,
+                dataset,
+                tokenizer,
+                keep,
+                args,
+                objective="mlm",
+                mask_prob=mask_prob,
+                lam=0.0,
+                cp_unaligned=False,
+                callbacks=[progress_callback(progress)],
+            )
+            trainer.train()
+            if trainer.is_world_process_zero():
+                logs = [x for x in trainer.state.log_history if "loss_mp" in x]
+                with atomic_dir(folder, overwrite=True) as out:
+                    state = {k: v.cpu() for k, v in head_state(mlm, full, keep).items()}
+                    save_file(state, str(out / "head.safetensors"))
+                    with atomic_file(out / "head.json") as fh:
+                        json.dump(
+                            {
+                                "model": ref.path,
+                                "num_layers": ref.num_layers,
+                                "corpus": corpus_key,
+                                "steps": steps,
+                                "lr": lr,
+                                "seed": seed,
+                                "hash": key,
+                                "log": logs,
+                            },
+                            fh,
+                            indent=2,
+                        )
+            trainer.accelerator.wait_for_everyone()
         return folder, key
-    progress(f"warming up the MLM head for {steps} steps (encoder frozen; cached in {folder})")
-    seed_everything(seed)  # before loading: the untrained head's random init depends on it
-    mlm = load_model(ref, AutoModelForMaskedLM)
-    keep = corpus_vocabulary(dataset, tokenizer) if trim else None
-    full = trim_vocabulary(mlm, keep) if trim else None
-    _, head = encoder_and_head(mlm)
-    emb = mlm.get_input_embeddings().weight
-    head_params = {id(p) for p in head.parameters() if p is not emb}
-    for p in mlm.parameters():
-        p.requires_grad_(id(p) in head_params)
-    with tempfile.TemporaryDirectory(prefix="weam-warmup-") as tmp:
-        args = training_args(
-            Path(tmp),
-            batch_size=batch_size,
-            grad_accum=1,
-            lr=lr,
-            epochs=1,
-            max_steps=steps,
-            save_steps=0,
-            logging_steps=max(1, steps // 5),
-            seed=seed,
-            bf16=bf16,
-        )
-        trainer = build_trainer(
-            mlm,
-            dataset,
-            tokenizer,
-            keep,
-            args,
-            objective="mlm",
-            mask_prob=mask_prob,
-            lam=0.0,
-            cp_unaligned=False,
-            callbacks=[progress_callback(progress)],
-        )
-        trainer.train()
-        if trainer.is_world_process_zero():
-            logs = [x for x in trainer.state.log_history if "loss_mp" in x]
-            with atomic_dir(folder, overwrite=True) as out:
-                state = {k: v.cpu() for k, v in head_state(mlm, full, keep).items()}
-                save_file(state, str(out / "head.safetensors"))
-                with atomic_file(out / "head.json") as fh:
-                    json.dump(
-                        {
-                            "model": ref.path,
-                            "num_layers": ref.num_layers,
-                            "corpus": corpus_key,
-                            "steps": steps,
-                            "lr": lr,
-                            "seed": seed,
-                            "hash": key,
-                            "log": logs,
-                        },
-                        fh,
-                        indent=2,
-                    )
-        trainer.accelerator.wait_for_everyone()
-    return folder, key
 
 
 def load_head(mlm, folder: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from weamcli.align.run import read_alignment_folder
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_dir
+from weamcli.common.files import atomic_dir, building
 from weamcli.common.languages import Language, language
 from weamcli.common.progress import Progress, quiet
 from weamcli.pretrain.code_switch import LEXICON_FILE, read_lexicon, switch_words
@@ -172,9 +172,11 @@ def prepare_pairs(
         lexicon = read_lexicon(lexicon_file)  # checked before the cache: a run needs the file
         key = sha(key, _file_sha(lexicon_file), code_switch.prob, code_switch.seed)[:20]
     target = cache_dir / f"pairs-{lang.code}-{key}"
-    if (target / "dataset_info.json").is_file():
-        progress(f"using cached pieces {target}")
-        return load_from_disk(str(target)), text_key
+    waiting = f"waiting for another run mapping the same {lang.code} pairs ({target})"
+    with building(target, lambda: progress(waiting)):  # mapped once, even by runs side by side
+        if (target / "dataset_info.json").is_file():
+            progress(f"using cached pieces {target}")
+            return load_from_disk(str(target)), text_key
     meta, src, tgt, links = read_alignment_folder(folder)
     if meta.get("target_lang"):
         try:

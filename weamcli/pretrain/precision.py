@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from weamcli.common.files import atomic_file
+from weamcli.common.files import atomic_file, building
 
 CACHE_FILE = "bf16-choice.json"
 MARGIN = 1.10  # bf16 must be this much faster than fp32 to be chosen
@@ -214,12 +214,29 @@ def choose_bf16(
 
         cache_dir = weam_home() / "cache"
     path = Path(cache_dir) / CACHE_FILE
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        cached = _cached_choice(path, key)
+        return cached or Bf16Choice(False, "distributed CPU run without a cached bf16 measurement: fp32")
+    with building(path.with_name(f"bf16-{key}")):  # runs side by side measure a shape once
+        return _cached_choice(path, key) or _measure(
+            path, key, config, vocab, batch_size=batch_size, max_length=max_length, threads=threads
+        )
+
+
+def _cached_choice(path: Path, key: str) -> Bf16Choice | None:
     entry = _read_cache(path).get(key)
     if isinstance(entry, dict) and {"fp32_tokens_per_s", "bf16_tokens_per_s"} <= set(entry):
         choice = _decide(entry["fp32_tokens_per_s"], entry["bf16_tokens_per_s"])
         return replace(choice, reason=f"{choice.reason}, cached", cached=True)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        return Bf16Choice(False, "distributed CPU run without a cached bf16 measurement: fp32")
+    return None
+
+
+def _measure(
+    path: Path, key: str, config: Any, vocab: int, *, batch_size: int, max_length: int, threads: int
+) -> Bf16Choice:
+    """Calibrate, decide, and add the measurement to the cache file."""
+    import torch
+
     fp32, bf16 = calibrate(config, vocab_size=vocab, batch_size=batch_size, max_length=max_length)
     choice = _decide(fp32, bf16)
     record = {
@@ -232,7 +249,9 @@ def choose_bf16(
         "batch": [batch_size, max_length],
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    with contextlib.suppress(OSError):  # a read-only cache only costs a new measurement next time
+    # a read-only cache only costs a new measurement next time; the lock keeps the entries that
+    # runs side by side add at once
+    with contextlib.suppress(OSError), building(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         data = _read_cache(path)
         data[key] = record

@@ -1,0 +1,186 @@
+"""Running grid steps side by side: each in its own process with its share of the CPU threads.
+
+Small encoders scale poorly across threads (e5-small on 2 cores: a second thread buys far less
+than a second step running beside the first), and most of a grid's steps are independent (every
+baseline fine-tune, the pre-training runs of different methods, every seed). So on a CPU the grid
+runs up to ``jobs`` steps at once, each in a fresh process limited to ``threads`` CPU threads, with
+``jobs × threads`` no more than the cores: more threads than cores costs far more than it gives
+(two 2-thread jobs on 2 cores ran pre-training up to 10× slower). On a GPU one job keeps the card.
+
+A worker reports progress through a queue the main process renders; it returns plain values (a
+failure as its message and traceback), so nothing unpicklable crosses processes.
+"""
+
+from __future__ import annotations
+
+import os
+import queue as queue_module
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from weamcli.common.errors import WeamError
+
+AUTO_MAX_JOBS = 4  # past this, a job's 1/jobs of the cores is a slow critical path (pre-training)
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    jobs: int  # steps run at once
+    threads: int | None  # CPU threads per step (None: torch's own choice, one job only)
+    reason: str  # how it was chosen, for the log and the run records
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def gpu_present() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def choose_parallelism(jobs: int | None, threads: int | None) -> Parallelism:
+    """Steps at once and threads per step from what the user gave (None: choose).
+
+    Default on a GPU: one job. On a CPU: one job per core up to ``AUTO_MAX_JOBS``, each with an equal
+    share of the cores. A given ``threads`` fixes the share, so jobs = cores // threads."""
+    cores = cpu_cores()
+    if jobs is None:
+        if gpu_present():
+            return Parallelism(1, threads, "one job on a GPU")
+        if threads is not None:
+            jobs = max(1, min(AUTO_MAX_JOBS, cores // threads))
+            return Parallelism(jobs, threads, f"{cores} CPU cores at {threads} thread(s) a job")
+        jobs = max(1, min(AUTO_MAX_JOBS, cores))
+        return Parallelism(jobs, max(1, cores // jobs), f"{cores} CPU cores")
+    if threads is None:
+        threads = max(1, cores // jobs) if jobs > 1 else None
+    return Parallelism(jobs, threads, "as given")
+
+
+def oversubscribed(plan: Parallelism) -> str | None:
+    """A warning when jobs × threads exceeds the cores (None when it does not)."""
+    cores = cpu_cores()
+    if plan.threads is not None and plan.jobs * plan.threads > cores and not gpu_present():
+        return (
+            f"{plan.jobs} jobs × {plan.threads} threads on {cores} CPU cores: threads will wait on each "
+            "other (measured up to 10× slower); lower jobs or threads"
+        )
+    return None
+
+
+# ---------------------------------------------------------------------------- worker side
+
+_progress_queue: Any = None
+_step_key = ""
+
+
+def _init_worker(progress_queue: Any, threads: int | None) -> None:
+    global _progress_queue
+    _progress_queue = progress_queue
+    if threads:
+        # before torch starts its thread pools: OpenMP reads the variable once
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _report(message: str, done: int | None = None, total: int | None = None, /) -> None:
+    _progress_queue.put((_step_key, message, done, total))
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    message: str  # one line for the log and the comparison's notes
+    detail: str  # the traceback, for experiment-status.jsonl
+
+
+def run_step(runner: Callable[..., dict[str, Any]], step: Any, config: Any, steps: Any, say: Any) -> Any:
+    """The runner's info, or a StepFailure."""
+    try:
+        return runner(step, config, steps, say)
+    except Exception as exc:  # a failed cell must not stop the grid; KeyboardInterrupt does
+        message = str(exc) if isinstance(exc, WeamError) else f"{type(exc).__name__}: {exc}"
+        return StepFailure(message, traceback.format_exc(limit=6))
+
+
+def run_in_worker(runner: Callable[..., dict[str, Any]], step: Any, config: Any, steps: Any) -> Any:
+    """One step in a worker process; only plain values go back."""
+    global _step_key
+    _step_key = step.key
+    info = run_step(runner, step, config, steps, _report)
+    if isinstance(info, StepFailure):
+        return info
+    return {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool)) or v is None}
+
+
+# ---------------------------------------------------------------------------- main side
+
+
+class InlineExecutor:
+    """Runs a step at once in this process (one job, or the comparison): the pool's interface."""
+
+    def __init__(self, say: Any):
+        self.say = say
+
+    def submit(self, runner: Callable[..., Any], step: Any, config: Any, steps: Any) -> Future:
+        future: Future = Future()
+        future.set_result(run_step(runner, step, config, steps, self.say))
+        return future
+
+    def drain(self, forward: Callable[..., None]) -> None:
+        pass
+
+    def shutdown(self, *, interrupt: bool = False) -> None:
+        pass
+
+
+class WorkerPool:
+    """``jobs`` worker processes (spawned: a forked torch can deadlock) and their progress queue."""
+
+    def __init__(self, plan: Parallelism):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.queue = context.Queue()
+        self.pool = ProcessPoolExecutor(
+            max_workers=plan.jobs,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self.queue, plan.threads),
+        )
+
+    def submit(self, runner: Callable[..., Any], step: Any, config: Any, steps: Any) -> Future:
+        return self.pool.submit(run_in_worker, runner, step, config, steps)
+
+    def drain(self, forward: Callable[..., None]) -> None:
+        """Hand every queued progress report to ``forward(step_key, message, done, total)``."""
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue_module.Empty:
+                return
+            forward(*item)
+
+    def shutdown(self, *, interrupt: bool = False) -> None:
+        """Stop the workers; ``interrupt``: first stop their steps the way Ctrl-C does (a `kill` of
+        the main process reaches only it), so what they were writing is cleaned up."""
+        if interrupt:
+            import multiprocessing
+            import signal
+
+            for child in multiprocessing.active_children():
+                try:
+                    os.kill(child.pid, signal.SIGINT)
+                except (ProcessLookupError, TypeError):
+                    pass
+        self.pool.shutdown(wait=True, cancel_futures=True)
