@@ -127,7 +127,7 @@ def run_in_worker(runner: Callable[..., dict[str, Any]], step: Any, config: Any,
 
 
 class InlineExecutor:
-    """Runs a step at once in this process (one job, or the comparison): the pool's interface."""
+    """Runs a step at once in this process (one job, or the comparison), submitted like the pool's."""
 
     def __init__(self, say: Any):
         self.say = say
@@ -136,12 +136,6 @@ class InlineExecutor:
         future: Future = Future()
         future.set_result(run_step(runner, step, config, steps, self.say))
         return future
-
-    def drain(self, forward: Callable[..., None]) -> None:
-        pass
-
-    def shutdown(self, *, interrupt: bool = False) -> None:
-        pass
 
 
 class WorkerPool:

@@ -87,7 +87,9 @@ def run_experiment(
     result.parallelism = plan
     numbered = {step.key: f"[{i}/{len(steps)}] {step.kind} {step.key}" for i, step in enumerate(steps, 1)}
     inline = InlineExecutor(say)
-    pool = WorkerPool(plan) if plan.jobs > 1 and sum(not s.done for s in steps) > 1 else None
+    states = {s.key: s.state for s in steps}  # read once: running a step changes no other's
+    to_run = sum(state != "done" for state in states.values())
+    pool = WorkerPool(plan) if plan.jobs > 1 and to_run > 1 else None
     if pool is not None:
         say(f"running up to {plan.jobs} steps at once, {plan.threads} CPU thread(s) each ({plan.reason})")
     warning = oversubscribed(plan)
@@ -101,7 +103,6 @@ def run_experiment(
         else:
             say(f"{key}: {message}", done, total)
 
-    states = {s.key: s.state for s in steps}  # read once: running a step changes no other's
     waiting = list(steps)  # in plan order: what the plan puts first starts first
     running: dict[Future, tuple[Step, float]] = {}
     finished: set[str] = set()  # done earlier or ran now
