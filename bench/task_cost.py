@@ -62,9 +62,9 @@ def main() -> None:
     from weamcli.common.tasks import available_languages, load_task_split, sample_split
     from weamcli.evaluate.classification import resolve_languages
     from weamcli.evaluate.settings import EvaluateSettings
-    from weamcli.finetune.run import _bf16_choice
     from weamcli.finetune.settings import FinetuneSettings
     from weamcli.finetune.training import adamw, english_data
+    from weamcli.pretrain.precision import bf16_choice_for
 
     config = FinetuneSettings(task=args.task, model=args.model, out="unused")
     task = config.task_spec()
@@ -80,7 +80,7 @@ def main() -> None:
     # the training steps run in the precision `weam finetune` would choose here (bf16 autocast
     # where its cached measurement says it pays at this batch shape); inference runs in fp32, as in
     # the dev scoring and `weam evaluate`
-    bf16 = _bf16_choice(ref, config)
+    bf16 = bf16_choice_for(ref, config.batch_size, config.max_length, trimmed=True, requested=config.bf16)
     steps_per_epoch = math.ceil(len(family.train_dataset) / config.batch_size)
 
     timings = {}
@@ -145,7 +145,7 @@ def _family(kind, ref, train, dev, labels, config):
         from weamcli.finetune.question_answering import build_family
     else:
         raise SystemExit("sib200: use bench/evaluate_throughput.py and the baselines note (classification)")
-    return build_family(ref, train, dev, labels, config, lambda *a: None)
+    return build_family(ref, train, dev, labels, config, lambda *a: None, seed=0)
 
 
 def _fresh_model(kind, ref, labels):

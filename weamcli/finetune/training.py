@@ -1,9 +1,10 @@
-"""Fine-tuning the word-level task families (tagging, extractive QA) through HF Trainer, one seed
-at a time, with the epoch chosen on ENGLISH dev only.
+"""The one fine-tuning loop of every task family (classification, tagging, extractive QA): HF
+Trainer, one seed at a time, the epoch chosen on ENGLISH dev only.
 
-The family modules (``token_classification``, ``question_answering``) supply the model, the
-training features and a dev scorer; what is common (the English data and its sub-sample, optimiser
-groups, per-epoch selection, the saved folder) is here. ``finetune.run`` runs the seed loop.
+A family module (``classifier``, ``token_classification``, ``question_answering``) supplies a
+``Family``: the model, the training features, a dev scorer and its words; the English data, the
+optimiser, per-epoch selection and the saved folder (weam.json, model card, run record) are here.
+``finetune.run`` runs the seed loop.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from weamcli.common.tasks import (
 )
 from weamcli.finetune.settings import FinetuneSettings
 
-# weam.json keys of the base model that describe how its encoder came to be; carried into the fine-tune
 # the base model's weam.json keys a fine-tuned model keeps (its facts in every result row)
 CARRIED_KEYS = ("text_prefix", "method", "pretrain_langs", "pretrain_steps", "base_model", "num_layers")
 DEV_METRICS = {"classification": "accuracy", "tagging": "word accuracy", "qa": "F1"}
@@ -61,6 +61,17 @@ def english_data(task: TaskSpec, config: FinetuneSettings) -> tuple[AnySplit, An
     return train, dev, labels
 
 
+@dataclass(frozen=True)
+class CardWords:
+    """How a task family is named on the model card."""
+
+    pipeline: str  # the hub pipeline tag
+    head: str  # the head the encoder gets, for the card's summary
+    units: str  # what a training unit is (examples, sentences, questions)
+    loader: tuple[str, str]  # (module of weamcli.finetune, function) that loads the saved folder
+    labels_word: str = "labels"  # "labels" or "tags"
+
+
 @dataclass
 class Family:
     """What a task family gives the common trainer."""
@@ -70,7 +81,8 @@ class Family:
     train_dataset: Any  # a datasets.Dataset of features with labels (and "length")
     collator: Any
     dev_score: Callable[[Any], float]  # the model -> its English dev score (a fraction)
-    meta: dict[str, Any]  # the family's facts for weam.json (labels, windows, answer length ...)
+    meta: dict[str, Any]  # the family's facts for weam.json (labels, pooling, windows, answer length ...)
+    words: CardWords
 
 
 @dataclass
@@ -80,6 +92,7 @@ class TrainedSeed:
     dev_history: list[float]
     train_seconds: float
     params: int
+    metrics: dict[str, Any]  # what the seed's run record holds (the outer run.jsonl adds to it)
 
 
 def train_seed(
@@ -101,22 +114,10 @@ def train_seed(
     from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
     model = family.model
-    encoder = model.encoder
     if config.freeze_embeddings:
         # the word-embedding matrix (96M of e5-small's 118M parameters) dominates the update cost
-        encoder.get_input_embeddings().weight.requires_grad_(False)
-    head_ids = {id(p) for p in model.head_parameters()}
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if not p.requires_grad or id(p) in head_ids:
-            continue
-        (no_decay if p.ndim < 2 else decay).append(p)  # no decay on biases and LayerNorm
-    groups = [
-        {"params": decay, "lr": config.lr, "weight_decay": config.weight_decay},
-        {"params": no_decay, "lr": config.lr, "weight_decay": 0.0},
-        {"params": model.head_parameters(), "lr": config.head_lr, "weight_decay": config.weight_decay},
-    ]
-    optimizer = adamw([g for g in groups if g["params"]])
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    optimizer = adamw(parameter_groups(model, config))
     metric = DEV_METRICS[task.kind]
     history: list[float] = []
     best: dict[str, Any] = {"score": -1.0, "epoch": 0, "state": None}
@@ -182,100 +183,134 @@ def train_seed(
             (work / "runs").rename(tmp / "runs")
         shutil.rmtree(work, ignore_errors=True)
         params = parameter_count(model)
-        num_layers = encoder.config.num_hidden_layers
-        meta = {k: base_meta[k] for k in CARRIED_KEYS if k in base_meta}
-        meta.update(
-            text_prefix=ref.text_prefix,
-            method=base_meta.get("method", "baseline"),
-            pretrain_langs=list(base_meta.get("pretrain_langs", [])),
-            base_model=str(
-                base_meta.get("base_model") or base_meta.get("preset") or ref.label.split("-L")[0]
-            ),
-            num_layers=num_layers,
-            label=model_label(ref, base_meta, num_layers),
-            task=task.name,
-            kind=task.kind,
-            **family.meta,
-            finetune_seed=seed,
-            selection=config.select,
-            params=params,
-            selected_epoch=selected,
-            dev_metric=metric,
-            dev_score=score,
-            dev_history=history,
-            finetune_config=json.loads(json.dumps(run_config)),
-        )
+        outcome = {
+            "dev_metric": metric,
+            "dev_score": score,
+            **({"dev_accuracy": score} if metric == "accuracy" else {}),  # the key classification had
+            "selected_epoch": selected,
+            "dev_history": history,
+        }
+        meta = seed_metadata(ref, base_meta, task, family, config, seed, run_config, params, outcome)
         model.to("cpu").save(tmp, family.tokenizer, meta)
-        write_model_card(tmp, _card(meta, config, run_config, ref, target))
-        write_run_record(
-            tmp,
-            "finetune",
-            run_config,
-            seed=seed,
-            metrics={
-                "dev_metric": metric,
-                "dev_score": score,
-                "selected_epoch": selected,
-                "dev_history": history,
-                "train_seconds": seconds,
-                "params": params,
-            },
-        )
+        write_model_card(tmp, _card(meta, family.words, config, run_config, ref, target))
+        metrics = {**outcome, "train_seconds": seconds, "params": params}
+        write_run_record(tmp, "finetune", run_config, seed=seed, metrics=metrics)
     say(f"seed {seed}: saved epoch {selected} (English dev {metric} {score:.3f}) to {target}")
-    return TrainedSeed(selected, score, history, seconds, params)
+    return TrainedSeed(selected, score, history, seconds, params, metrics)
 
 
-_KIND_WORDS = {
-    "tagging": ("token-classification", "a linear tagging head on each word's first piece", "word accuracy"),
-    "qa": ("question-answering", "a start/end span head (extractive QA)", "F1"),
-}
+def parameter_groups(model: Any, config: FinetuneSettings) -> list[dict[str, Any]]:
+    """AdamW groups: the encoder's matrices (decayed), its biases and LayerNorms (not decayed), the
+    head (its own learning rate); parameters that do not train are left out."""
+    head_ids = {id(p) for p in model.head_parameters()}
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if not p.requires_grad or id(p) in head_ids:
+            continue
+        (no_decay if p.ndim < 2 else decay).append(p)  # no decay on biases and LayerNorm
+    groups = [
+        {"params": decay, "lr": config.lr, "weight_decay": config.weight_decay},
+        {"params": no_decay, "lr": config.lr, "weight_decay": 0.0},
+        {"params": model.head_parameters(), "lr": config.head_lr, "weight_decay": config.weight_decay},
+    ]
+    return [g for g in groups if g["params"]]
+
+
+def seed_metadata(
+    ref: ModelRef,
+    base_meta: dict[str, Any],
+    task: TaskSpec,
+    family: Family,
+    config: FinetuneSettings,
+    seed: int,
+    run_config: dict[str, Any],
+    params: int,
+    outcome: dict[str, Any],
+) -> dict[str, Any]:
+    """The weam.json of one fine-tuned seed: the base model's facts it carries, the task and the
+    family's facts, how it was selected and its English dev outcome."""
+    num_layers = family.model.encoder.config.num_hidden_layers
+    meta = {k: base_meta[k] for k in CARRIED_KEYS if k in base_meta}
+    meta.update(
+        text_prefix=ref.text_prefix,
+        method=base_meta.get("method", "baseline"),
+        pretrain_langs=list(base_meta.get("pretrain_langs", [])),
+        base_model=str(base_meta.get("base_model") or base_meta.get("preset") or ref.label.split("-L")[0]),
+        num_layers=num_layers,
+        label=model_label(ref, base_meta, num_layers),
+        task=task.name,
+        kind=task.kind,
+        **family.meta,
+        finetune_seed=seed,
+        selection=config.select,
+        params=params,
+        **outcome,
+        finetune_config=json.loads(json.dumps(run_config)),
+    )
+    return meta
 
 
 def _card(
-    meta: dict[str, Any], config: FinetuneSettings, run_config: dict[str, Any], ref: ModelRef, folder: Path
+    meta: dict[str, Any],
+    words: CardWords,
+    config: FinetuneSettings,
+    run_config: dict[str, Any],
+    ref: ModelRef,
+    folder: Path,
 ) -> str:
     """The model card of one fine-tuned seed, from its weam.json."""
-    pipeline, head, metric = _KIND_WORDS[meta["kind"]]
+    metric = meta["dev_metric"]
     pretrain = meta.get("pretrain_langs") or []
     method = meta.get("method", "baseline")
     encoder = meta["base_model"] + (f"+{method} ({', '.join(pretrain)})" if method != "baseline" else "")
-    loader = "load_tagger" if meta["kind"] == "tagging" else "load_span_model"
-    module = "token_classification" if meta["kind"] == "tagging" else "question_answering"
+    module, loader = words.loader
+    labels = meta.get("labels")
+    facts: list[tuple[str, Any]] = [
+        ("encoder", f"{encoder} from {ref.path}"),
+        ("continual pre-training", f"{method} on en–{', en–'.join(pretrain)}" if pretrain else "none"),
+        ("task", meta["task"] + (f": {words.labels_word} {', '.join(map(str, labels))}" if labels else "")),
+        ("training data", f"{run_config['n_train']:,} English {words.units} from {run_config['train_file']}"),
+        (
+            "model selection",
+            f"{config.select} on {run_config['n_dev']:,} English dev {words.units} from "
+            f"{run_config['dev_file']}",
+        ),
+    ]
+    if "doc_stride" in meta:
+        windows = f"{meta['max_length']} pieces, {meta['doc_stride']} shared between neighbours"
+        facts.append(("windows", windows))
+    facts += [
+        (
+            "training",
+            f"{config.epochs:g} epochs, batch {config.batch_size}, lr {config.lr:g} "
+            f"(head {config.head_lr:g})",
+        ),
+        ("seed", meta["finetune_seed"]),
+        ("layers", meta["num_layers"]),
+        ("parameters", f"{meta['params']:,}"),
+    ]
     return render_card(
         title=f"{meta['label']} fine-tuned on {meta['task']} (English), seed {meta['finetune_seed']}",
         summary=(
-            f"The encoder `{encoder}` with {head}, fine-tuned on ENGLISH data of {meta['task']} only (the "
-            f"epoch chosen by English dev {metric}): every other language is zero-shot. `weam evaluate` "
-            "scores it per language."
+            f"The encoder `{encoder}` with {words.head}, fine-tuned on ENGLISH data of {meta['task']} only "
+            f"(the epoch chosen by English dev {metric}): every other language is zero-shot. "
+            "`weam evaluate` scores it per language."
         ),
-        facts=[
-            ("encoder", f"{encoder} from {ref.path}"),
-            ("continual pre-training", f"{method} on en–{', en–'.join(pretrain)}" if pretrain else "none"),
-            ("task", meta["task"] + (f": tags {', '.join(meta['labels'])}" if meta.get("labels") else "")),
-            ("training data", f"{run_config['n_train']:,} English units from {run_config['train_file']}"),
-            ("model selection", f"{config.select} on {run_config['n_dev']:,} English dev units"),
-            ("windows", f"{config.max_length} pieces, {config.doc_stride} shared between neighbours"),
-            (
-                "training",
-                f"{config.epochs:g} epochs, batch {config.batch_size}, lr {config.lr:g} "
-                f"(head {config.head_lr:g})",
-            ),
-            ("seed", meta["finetune_seed"]),
-            ("parameters", f"{meta['params']:,}"),
-        ],
+        facts=facts,
         results=[
             (
                 f"English dev {metric} (selected epoch)",
                 f"{meta['dev_score']:.4f} (epoch {meta['selected_epoch']})",
             ),
             (f"English dev {metric} per epoch", ", ".join(f"{a:.3f}" for a in meta["dev_history"])),
+            (f"zero-shot {metric} per language", "run `weam evaluate`: rows go to results.jsonl"),
         ],
         languages=["en"],
-        tags=["weam", "cross-lingual", "zero-shot", pipeline, meta["task"]],
+        tags=["weam", "cross-lingual", "zero-shot", words.pipeline, meta["task"]],
         base_model=str(meta["base_model"]),
-        pipeline_tag=pipeline,
+        pipeline_tag=words.pipeline,
         usage=(
-            f"# the head is weam's own: load it with weam\n"
+            "# the head is weam's own: load it with weam\n"
             "from weamcli.common.models import resolve_model\n"
             f"from weamcli.finetune.{module} import {loader}\n\n"
             f'model, tokenizer, meta = {loader}(resolve_model("{folder}"))'
