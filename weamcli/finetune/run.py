@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from weamcli.common.convergence import Convergence, convergence
 from weamcli.common.errors import WeamError
 from weamcli.common.files import check_writable
 from weamcli.common.models import METADATA_FILE, ModelRef
@@ -33,6 +34,12 @@ class SeedRun:
     skipped: bool = False  # already complete from an earlier run with the same configuration
     dev_metric: str = "accuracy"  # what dev_accuracy holds: accuracy, word accuracy (tagging), F1 (QA)
     metrics: dict[str, Any] = field(default_factory=dict)  # the seed's run record (empty when skipped)
+    stopped_early: bool = False  # --patience ended it before the --epochs cap
+
+    @property
+    def convergence(self) -> Convergence:
+        """Whether the English dev curve had flattened (common.convergence)."""
+        return convergence(self.dev_history, stopped_early=self.stopped_early)
 
 
 @dataclass
@@ -150,6 +157,7 @@ def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | No
         meta.get("params", 0),
         skipped=True,
         dev_metric=meta.get("dev_metric", "accuracy"),
+        stopped_early=bool(meta.get("stopped_early", False)),
     )
 
 
@@ -199,4 +207,5 @@ def _train_seed(
         done.params,
         dev_metric=done.metrics["dev_metric"],
         metrics=done.metrics,
+        stopped_early=done.metrics["stopped_early"],
     )

@@ -10,13 +10,15 @@ optimiser, per-epoch selection and the saved folder (weam.json, model card, run 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from weamcli.common.convergence import convergence, convergence_of
 from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir
 from weamcli.common.model_card import render_card, write_model_card
@@ -110,8 +112,7 @@ def train_seed(
 ) -> TrainedSeed:
     """Train one seed and save the folder (encoder, tokenizer, head, weam.json, a model card,
     run.jsonl; with --report-to tensorboard, runs/)."""
-    import torch
-    from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+    from transformers import PrinterCallback, Trainer
 
     model = family.model
     if config.freeze_embeddings:
@@ -119,56 +120,29 @@ def train_seed(
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     optimizer = adamw(parameter_groups(model, config))
     metric = DEV_METRICS[task.kind]
-    history: list[float] = []
-    best: dict[str, Any] = {"score": -1.0, "epoch": 0, "state": None}
+    curve = DevCurve(config.patience)
+    best: dict[str, Any] = {"state": None}
     started = time.perf_counter()
 
-    class Selection(TrainerCallback):
-        """Score English dev after each epoch; keep the best epoch's weights (in memory, on the CPU)."""
-
-        def on_epoch_end(self, args, state, control, **kwargs):
-            score = float(family.dev_score(model))
-            model.train()
-            history.append(score)
-            epoch = len(history)
-            say(
-                f"seed {seed}: epoch {epoch}/{config.epochs:g} English dev {metric} {score:.3f} "
-                f"({time.perf_counter() - started:.0f} s)"
-            )
-            if config.select == "best-dev" and score > best["score"]:
-                state_dict = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-                best.update(score=score, epoch=epoch, state=state_dict)
+    def scored(epoch: int, score: float, improved: bool) -> None:
+        say(
+            f"seed {seed}: epoch {epoch}/{config.epochs:g} English dev {metric} {score:.3f} "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
+        if config.select == "best-dev" and improved:
+            best["state"] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
     with atomic_dir(target, overwrite=overwrite) as tmp:
         work = tmp / ".trainer"
-        args = TrainingArguments(
-            output_dir=str(work),
-            per_device_train_batch_size=config.batch_size,
-            num_train_epochs=config.epochs,
-            learning_rate=config.lr,
-            weight_decay=config.weight_decay,
-            lr_scheduler_type="linear",
-            warmup_steps=config.warmup_steps,
-            max_grad_norm=config.max_grad_norm,
-            eval_strategy="no",  # Selection scores dev itself: QA needs spans decoded over windows
-            save_strategy="no",
-            logging_strategy="epoch",
-            report_to=[] if config.report_to == "none" else [config.report_to],  # tensorboard: work/runs
-            seed=seed,
-            data_seed=seed,
-            train_sampling_strategy="group_by_length",
-            length_column_name="length",
-            disable_tqdm=True,
-            dataloader_num_workers=0,
-            use_cpu=not torch.cuda.is_available(),
-            bf16=bool(run_config.get("bf16")),
-        )
         trainer = Trainer(
             model=model,
-            args=args,
+            args=_training_args(config, seed, work, bf16=bool(run_config.get("bf16"))),
             train_dataset=family.train_dataset,
             data_collator=family.collator,
-            callbacks=[Selection(), trainer_steps(say, f"seed {seed}: training")],
+            callbacks=[
+                _selection(family, curve, scored),
+                trainer_steps(say, f"seed {seed}: training"),
+            ],
             optimizers=(optimizer, None),
         )
         trainer.remove_callback(PrinterCallback)  # progress goes through `say`, not stdout dicts
@@ -176,8 +150,9 @@ def train_seed(
         seconds = time.perf_counter() - started
         if config.select == "best-dev" and best["state"] is not None:
             model.load_state_dict(best["state"])
-            selected, score = best["epoch"], best["score"]
+            selected, score = curve.best_epoch, curve.best_score
         else:
+            history = curve.history
             selected, score = len(history), history[-1] if history else float("nan")
         if (work / "runs").is_dir():  # TensorBoard's event files stay with the model
             (work / "runs").rename(tmp / "runs")
@@ -188,15 +163,99 @@ def train_seed(
             "dev_score": score,
             **({"dev_accuracy": score} if metric == "accuracy" else {}),  # the key classification had
             "selected_epoch": selected,
-            "dev_history": history,
+            **curve.record(),
+            # the linear decay is planned over the --epochs cap: an early stop ends it part-way
+            "lr_schedule": "linear",
+            "schedule_steps": trainer.state.max_steps,
+            "steps_run": trainer.state.global_step,
         }
         meta = seed_metadata(ref, base_meta, task, family, config, seed, run_config, params, outcome)
         model.to("cpu").save(tmp, family.tokenizer, meta)
         write_model_card(tmp, _card(meta, family.words, config, run_config, ref, target))
         metrics = {**outcome, "train_seconds": seconds, "params": params}
         write_run_record(tmp, "finetune", run_config, seed=seed, metrics=metrics)
-    say(f"seed {seed}: saved epoch {selected} (English dev {metric} {score:.3f}) to {target}")
-    return TrainedSeed(selected, score, history, seconds, params, metrics)
+    stop = f", stopped early after {len(curve.history)} epochs" if curve.stopped_early else ""
+    say(f"seed {seed}: saved epoch {selected} (English dev {metric} {score:.3f}{stop}) to {target}")
+    return TrainedSeed(selected, score, curve.history, seconds, params, metrics)
+
+
+@dataclass
+class DevCurve:
+    """The English dev score after each epoch, the best epoch so far, and early stopping: stop once
+    ``patience`` epochs in a row brought no gain over the best (None: never)."""
+
+    patience: int | None
+    history: list[float] = field(default_factory=list)
+    best_score: float = -math.inf
+    best_epoch: int = 0  # 1-based; 0 while no epoch has scored
+    stopped_early: bool = False
+
+    def add(self, score: float) -> bool:
+        """Record the next epoch's score; True when it is the best so far (NaN never is)."""
+        self.history.append(score)
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, len(self.history)
+            return True
+        return False
+
+    def should_stop(self) -> bool:
+        return bool(self.patience) and len(self.history) - self.best_epoch >= self.patience
+
+    def record(self) -> dict[str, Any]:
+        """The curve's keys in weam.json and run.jsonl, with the convergence verdict."""
+        verdict = convergence(self.history, stopped_early=self.stopped_early)
+        return {
+            "dev_history": self.history,
+            "epochs_run": len(self.history),
+            "stopped_early": self.stopped_early,
+            **verdict.record(),
+        }
+
+
+def _selection(family: Family, curve: DevCurve, scored: Callable[[int, float, bool], None]):
+    """The TrainerCallback that scores English dev after each epoch, tells ``scored(epoch, score,
+    improved)`` and stops the training when the curve says so (before the --epochs cap: early)."""
+    from transformers import TrainerCallback
+
+    class Selection(TrainerCallback):
+        def on_epoch_end(self, args, state, control, **kwargs):
+            score = float(family.dev_score(family.model))
+            family.model.train()
+            improved = curve.add(score)
+            scored(len(curve.history), score, improved)
+            if curve.should_stop() and state.global_step < state.max_steps:
+                curve.stopped_early = True
+                control.should_training_stop = True
+
+    return Selection()
+
+
+def _training_args(config: FinetuneSettings, seed: int, work: Path, *, bf16: bool):
+    import torch
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(work),
+        per_device_train_batch_size=config.batch_size,
+        num_train_epochs=config.epochs,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type="linear",
+        warmup_steps=config.warmup_steps,
+        max_grad_norm=config.max_grad_norm,
+        eval_strategy="no",  # Selection scores dev itself: QA needs spans decoded over windows
+        save_strategy="no",
+        logging_strategy="epoch",
+        report_to=[] if config.report_to == "none" else [config.report_to],  # tensorboard: work/runs
+        seed=seed,
+        data_seed=seed,
+        train_sampling_strategy="group_by_length",
+        length_column_name="length",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+        bf16=bf16,
+    )
 
 
 def parameter_groups(model: Any, config: FinetuneSettings) -> list[dict[str, Any]]:
@@ -279,11 +338,15 @@ def _card(
     if "doc_stride" in meta:
         windows = f"{meta['max_length']} pieces, {meta['doc_stride']} shared between neighbours"
         facts.append(("windows", windows))
+    epochs = f"{config.epochs:g} epochs"
+    if config.patience:
+        stop = ", stopped early" if meta["stopped_early"] else ""
+        epochs = f"{meta['epochs_run']} of at most {epochs} (patience {config.patience}{stop})"
     facts += [
         (
             "training",
-            f"{config.epochs:g} epochs, batch {config.batch_size}, lr {config.lr:g} "
-            f"(head {config.head_lr:g})",
+            f"{epochs}, batch {config.batch_size}, lr {config.lr:g} (head {config.head_lr:g}), linear "
+            f"decay over {meta['schedule_steps']:,} steps ({meta['steps_run']:,} run)",
         ),
         ("seed", meta["finetune_seed"]),
         ("layers", meta["num_layers"]),
@@ -303,6 +366,7 @@ def _card(
                 f"{meta['dev_score']:.4f} (epoch {meta['selected_epoch']})",
             ),
             (f"English dev {metric} per epoch", ", ".join(f"{a:.3f}" for a in meta["dev_history"])),
+            ("English dev convergence", convergence_of(meta).words()),
             (f"zero-shot {metric} per language", "run `weam evaluate`: rows go to results.jsonl"),
         ],
         languages=["en"],
