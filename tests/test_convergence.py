@@ -37,21 +37,6 @@ def test_verdict_on_hand_made_curves():
     assert rising.record() == {"converged": False, "last_epoch_gain": 10.0, "convergence_threshold": 0.5}
 
 
-@pytest.fixture()
-def small_task(tmp_path):
-    """A two-label English task small enough to fine-tune `tiny` on in a second or two."""
-    words = {"sports": ["ball", "goal", "team", "match"], "health": ["doctor", "fever", "clinic", "pill"]}
-    rows = {"train": [], "dev": []}
-    for label, vocab in words.items():
-        for i in range(8):
-            rows["train"].append(f"the {vocab[i % 4]} and the {vocab[(i + 1) % 4]} {i}\t{label}")
-        for i in range(4):
-            rows["dev"].append(f"a {vocab[i]} today\t{label}")
-    for split, lines in rows.items():
-        (tmp_path / f"{split}.tsv").write_text("text\tlabel\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    return tmp_path
-
-
 def _settings(folder, out, **kw) -> FinetuneSettings:
     return FinetuneSettings(
         task="custom",

@@ -33,6 +33,7 @@ from weamcli.common.tasks import (
     resolve_language,
     sample_split,
 )
+from weamcli.finetune.embedding_rows import UsedRows, restore_embeddings, train_used_rows
 from weamcli.finetune.settings import FinetuneSettings
 
 # the base model's weam.json keys a fine-tuned model keeps (its facts in every result row)
@@ -115,10 +116,16 @@ def train_seed(
     from transformers import PrinterCallback, Trainer
 
     model = family.model
+    rows = None
     if config.freeze_embeddings:
         # the word-embedding matrix (96M of e5-small's 118M parameters) dominates the update cost
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    else:  # only the rows the training data uses get a gradient and optimiser state (embedding_rows)
+        ids = family.train_dataset["input_ids"]
+        rows = train_used_rows(model.encoder, ids, family.tokenizer.pad_token_id)
     optimizer = adamw(parameter_groups(model, config))
+    if rows is not None:
+        rows.follow(optimizer)
     metric = DEV_METRICS[task.kind]
     curve = DevCurve(config.patience)
     best: dict[str, Any] = {"state": None}
@@ -130,7 +137,7 @@ def train_seed(
             f"({time.perf_counter() - started:.0f} s)"
         )
         if config.select == "best-dev" and improved:
-            best["state"] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            best["state"] = _snapshot(model)
 
     with atomic_dir(target, overwrite=overwrite) as tmp:
         work = tmp / ".trainer"
@@ -148,12 +155,19 @@ def train_seed(
         trainer.remove_callback(PrinterCallback)  # progress goes through `say`, not stdout dicts
         trainer.train()
         seconds = time.perf_counter() - started
+        steps = trainer.state.max_steps, trainer.state.global_step
         if config.select == "best-dev" and best["state"] is not None:
-            model.load_state_dict(best["state"])
+            _restore(model, best.pop("state"))
             selected, score = curve.best_epoch, curve.best_score
         else:
             history = curve.history
             selected, score = len(history), history[-1] if history else float("nan")
+        # the optimiser's moments and the gradients go before the full matrix is rebuilt for saving
+        optimizer.state.clear()
+        model.zero_grad(set_to_none=True)
+        del trainer
+        _return_freed_memory()
+        restore_embeddings(model.encoder)
         if (work / "runs").is_dir():  # TensorBoard's event files stay with the model
             (work / "runs").rename(tmp / "runs")
         shutil.rmtree(work, ignore_errors=True)
@@ -166,8 +180,8 @@ def train_seed(
             **curve.record(),
             # the linear decay is planned over the --epochs cap: an early stop ends it part-way
             "lr_schedule": "linear",
-            "schedule_steps": trainer.state.max_steps,
-            "steps_run": trainer.state.global_step,
+            "schedule_steps": steps[0],
+            "steps_run": steps[1],
         }
         meta = seed_metadata(ref, base_meta, task, family, config, seed, run_config, params, outcome)
         model.to("cpu").save(tmp, family.tokenizer, meta)
@@ -177,6 +191,43 @@ def train_seed(
     stop = f", stopped early after {len(curve.history)} epochs" if curve.stopped_early else ""
     say(f"seed {seed}: saved epoch {selected} (English dev {metric} {score:.3f}{stop}) to {target}")
     return TrainedSeed(selected, score, curve.history, seconds, params, metrics)
+
+
+def _return_freed_memory() -> None:
+    """Hand freed memory back to the system (glibc keeps freed heap pages of a process, so a peak
+    after training would stack on the training's); a no-op where the C library has no malloc_trim."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):
+        pass
+
+
+def _snapshot(model: Any) -> dict[str, Any]:
+    """What training changes, on the CPU: the trainable parameters (not a frozen embedding matrix)
+    and the weight-decay factor of the embedding rows no step touched."""
+
+    return {
+        "params": {
+            k: p.detach().to("cpu", copy=True) for k, p in model.named_parameters() if p.requires_grad
+        },
+        "decay": {k: m.decay for k, m in model.named_modules() if isinstance(m, UsedRows)},
+    }
+
+
+def _restore(model: Any, snapshot: dict[str, Any]) -> None:
+    import torch
+
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in snapshot["params"].items():
+            params[name].copy_(value)
+    modules = dict(model.named_modules())
+    for name, decay in snapshot["decay"].items():
+        modules[name].decay = decay
 
 
 @dataclass
