@@ -157,7 +157,7 @@ def _family(kind, ref, train, dev, labels, config):
     from weamcli.finetune.run import FAMILY_MODULES
 
     module = importlib.import_module(FAMILY_MODULES[kind])
-    return module.build_family(ref, train, dev, labels, config, lambda *a: None, seed=0)
+    return module.build_family(ref, train, dev, labels, config, lambda *a: None)
 
 
 def _fresh_model(kind, ref, labels, config):

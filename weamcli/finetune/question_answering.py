@@ -225,9 +225,8 @@ def _best_span(
     return found
 
 
-def build_family(ref: ModelRef, train, dev, labels, config, say, *, seed: int) -> Any:
-    """The QA family for ``training.train_seed``: selection by English dev F1 (its dev scoring draws
-    no random numbers, so ``seed`` is not needed)."""
+def build_family(ref: ModelRef, train, dev, labels, config, say) -> Any:
+    """The QA family for ``training.train_seed``: selection by English dev F1."""
     from transformers import DataCollatorWithPadding
 
     from weamcli.evaluate.squad_metric import score_answers

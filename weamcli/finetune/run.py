@@ -192,7 +192,7 @@ def _train_seed(
 
     set_seed(seed)
     family = importlib.import_module(FAMILY_MODULES[task.kind]).build_family(
-        ref, train, dev, labels, config, say, seed=seed
+        ref, train, dev, labels, config, say
     )
     done = train_seed(
         ref, base_meta, task, family, config, seed, target, settings, overwrite=overwrite, say=say

@@ -238,9 +238,8 @@ def word_accuracy(predicted: Sequence[Sequence[int]], gold: Sequence[Sequence[in
     return right / total if total else float("nan")
 
 
-def build_family(ref: ModelRef, train, dev, labels: tuple[str, ...], config, say, *, seed: int) -> Any:
-    """The tagging family for ``training.train_seed``: selection by English dev word accuracy (its
-    dev scoring draws no random numbers, so ``seed`` is not needed)."""
+def build_family(ref: ModelRef, train, dev, labels: tuple[str, ...], config, say) -> Any:
+    """The tagging family for ``training.train_seed``: selection by English dev word accuracy."""
     from transformers import DataCollatorForTokenClassification
 
     from weamcli.finetune.classifier import encoder_for, shared_tokenizer
