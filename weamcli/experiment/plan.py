@@ -60,8 +60,8 @@ def model_name(config: ExperimentConfig, params: dict[str, Any]) -> str:
         name += f"+{params['method']}({','.join(params['langs'])})"
     if params.get("layers"):
         name += f"-L{params['layers']}"
-    if params.get("steps") is not None and len(config.steps) > 1:
-        name += f"@{params['steps']}"  # a point of the steps axis
+    if params.get("design") == "equal-passes" or (params.get("steps") is not None and len(config.steps) > 1):
+        name += f"@{params['steps']}"  # a point of the steps axis, or an equal-passes run's length
     return name
 
 
@@ -99,17 +99,28 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
                 sets = sets[:1]  # a restricted size axis varies depth alone, on the first language set
             for codes in sets:
                 key = f"pretrain/{method}-{'-'.join(codes)}-{size}"
-                settings = config.pretrain_settings(
-                    method, codes, layers, out / key, resume=False, overwrite=False
-                )
                 params = {"method": method, "layers": layers, "langs": codes}
-                steps.append(
-                    Step("pretrain", key, out / key, params, [f"align/en-{c}" for c in codes], settings)
-                )
-                # the steps axis runs on the reference cell (first language set, first depth); the
-                # language and size axes are compared at the last point
-                reference = depth == 0 and codes == config.lang_sets[0]
-                models.extend(_step_points(config, key, params, every_point=reference))
+                first = codes == config.lang_sets[0]
+                needs = [f"align/en-{c}" for c in codes]
+                if first or "equal-steps" in config.lang_sets_design:
+                    settings = config.pretrain_settings(
+                        method, codes, layers, out / key, resume=False, overwrite=False
+                    )
+                    steps.append(Step("pretrain", key, out / key, params, needs, settings))
+                    # the steps axis runs on the reference cell (first language set, first depth);
+                    # the language and size axes are compared at the last point
+                    models.extend(_step_points(config, key, params, every_point=depth == 0 and first))
+                if not first and "equal-passes" in config.lang_sets_design:
+                    n = config.equal_passes_steps(codes)
+                    if "equal-steps" in config.lang_sets_design and n == config.reference_steps():
+                        continue  # as many pairs as the reference set: the equal-steps run is this run
+                    key += "-passes"
+                    settings = config.pretrain_settings(
+                        method, codes, layers, out / key, resume=False, overwrite=False, max_steps=n
+                    )
+                    passes = {**params, "design": "equal-passes", "steps": n}
+                    steps.append(Step("pretrain", key, out / key, passes, needs, settings))
+                    models.append((key.removeprefix("pretrain/"), passes, out / key, key))
     # seed-major order: a grid stopped part-way has every model at its first seeds, not some
     # models at every seed (probes, which have no seed, come first)
     cells = [(None, task) for task in config.tasks if task in NOT_FINETUNED]
