@@ -179,3 +179,46 @@ def test_lang_curve_needs_several_language_counts(tmp_path):
     rows = [make_row("e5-small", "de", [True, False] * 50), make_row("x", "de", [True] * 100, method="weam")]
     comparison = compare_results([write_rows(tmp_path / "r.jsonl", rows)], "e5-small", n_boot=100)
     assert "languages" in plot_lang_curve(comparison)
+
+
+def test_side_axes_can_be_evaluated_on_fewer_tasks(tmp_path):
+    text = CONFIG.replace('task = "sib200"', 'tasks = ["sib200", "tatoeba"]')
+    text = text.replace(
+        'base = "tiny"',
+        'base = "tiny"\nlayers = [0, 1]\nlayers_methods = ["baseline", "weam"]\nlayers_tasks = ["tatoeba"]',
+    )
+    text = text.replace(
+        "steps = [0, 2, 6]", 'steps = [0, 2, 6]\nsteps_tasks = ["tatoeba"]\nlang_sets_tasks = ["tatoeba"]'
+    )
+    config = load_config(_config(tmp_path, text))
+    steps = plan_experiment(config)
+    finetuned = sorted({s.key.split("/")[2] for s in steps if s.kind == "finetune"})
+    # only the reference cell's models are fine-tuned: the plain model and each method's last point
+    assert finetuned == ["baseline-full", "tlm-de-sw-full@6", "weam-de-sw-full@6"]
+    probed = sorted(
+        s.key.split("/")[2] for s in steps if s.kind == "evaluate" and s.params["task"] == "tatoeba"
+    )
+    assert probed == sorted(
+        [
+            "baseline-full",
+            "baseline-L1",
+            "tlm-de-sw-full@2",
+            "tlm-de-sw-full@6",
+            "weam-de-sw-full@2",
+            "weam-de-sw-full@6",
+            "weam-de-full@6",
+            "weam-de-full-passes",
+            "weam-de-sw-zh-yo-full@6",
+            "weam-de-sw-zh-yo-full-passes",
+            "weam-de-sw-L1@6",
+        ]
+    )
+
+
+@pytest.mark.parametrize("key", ["lang_sets_tasks", "steps_tasks"])
+def test_axis_tasks_must_be_grid_tasks(tmp_path, key):
+    text = CONFIG.replace("steps = [0, 2, 6]", f'steps = [0, 2, 6]\n{key} = ["sib20"]')
+    path = _config(tmp_path, text)
+    with pytest.raises(WeamError, match="did you mean 'sib200'") as err:
+        load_config(path)
+    assert str(path) in str(err.value)

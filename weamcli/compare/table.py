@@ -284,19 +284,20 @@ def compare_all(
     n_boot: int = 1000,
     seed: int = 0,
     expected_models: dict[str, str] | None = None,
+    expected_by_task: dict[str, dict[str, str]] | None = None,
 ) -> list[Comparison]:
     """One comparison per task (or only ``task``) and per metric of that task, in the order the
-    tasks first appear in the results."""
+    tasks first appear in the results. ``expected_by_task`` (task -> label -> method) replaces
+    ``expected_models`` where a grid evaluates some models on some tasks only."""
     files = find_result_files(paths)
     loaded = load_results(files)
     tasks = [task] if task is not None else list(dict.fromkeys(r.task for r in loaded))
     out = []
     for name in tasks:
         rows, name, chosen = select_rows(loaded, name, split)
+        expected = expected_models if expected_by_task is None else expected_by_task.get(name, {})
         for metric in _metrics_of(rows, name):
-            out.append(
-                _compare(rows, files, baseline, name, chosen, metric, by, n_boot, seed, expected_models)
-            )
+            out.append(_compare(rows, files, baseline, name, chosen, metric, by, n_boot, seed, expected))
     return out
 
 

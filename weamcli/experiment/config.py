@@ -40,7 +40,21 @@ SECTIONS: dict[str, type[Settings]] = {
     "compare": CompareSettings,
 }
 # [pretrain] keys that shape the grid, not one run
-PRETRAIN_GRID_KEYS = ("methods", "lang_sets", "lang_sets_methods", "lang_sets_design", "steps")
+PRETRAIN_GRID_KEYS = (
+    "methods",
+    "lang_sets",
+    "lang_sets_methods",
+    "lang_sets_design",
+    "lang_sets_tasks",
+    "steps",
+    "steps_tasks",
+)
+# the grid's side axes, and which section names the tasks their extra models are evaluated on
+AXIS_TASK_KEYS = {
+    "langs": ("pretrain", "lang_sets_tasks"),
+    "steps": ("pretrain", "steps_tasks"),
+    "layers": ("model", "layers_tasks"),
+}
 # how the language sets' runs are sized against the first (reference) set's run: the same optimiser
 # steps (compute fixed), or the same passes over each language's pairs (data fixed: steps in
 # proportion to the set's pairs)
@@ -68,6 +82,8 @@ class ExperimentConfig:
     steps: list[int] = field(default_factory=list)
     lang_sets_methods: list[str] | None = None  # methods pre-trained on every set (None: all)
     lang_sets_design: list[str] = field(default_factory=lambda: ["equal-steps"])
+    # side axis ("langs", "steps", "layers") -> the tasks its extra models are evaluated on (absent: all)
+    axis_tasks: dict[str, list[str]] = field(default_factory=dict)
     layers_methods: list[str] | None = None  # methods run at every depth (None: all)
     tables: dict[str, dict[str, Any]] = field(repr=False, default_factory=dict)
 
@@ -217,6 +233,11 @@ class ExperimentConfig:
         assert reference is not None  # load_config refuses equal-passes without a step count
         return max(1, round(reference * self.pair_count(codes) / self.pair_count(self.lang_sets[0])))
 
+    def tasks_for(self, axis: str | None) -> list[str]:
+        """The tasks a model is evaluated on: every task of the grid, or for a model that only a
+        side axis adds (another language set, an earlier step, another depth) its ``*_tasks``."""
+        return self.axis_tasks.get(axis, self.tasks) if axis else self.tasks
+
     def lang_sets_for(self, method: str) -> list[list[str]]:
         """The language sets ``method`` is pre-trained on: all, or only the first."""
         if self.lang_sets_methods is None or method in self.lang_sets_methods:
@@ -321,6 +342,11 @@ def load_config(path: str | Path) -> ExperimentConfig:
     steps = _step_points(pre, source)
     lang_sets_methods = _method_subset(pre, "lang_sets_methods", methods, source, "pretrain")
     lang_sets_design = _lang_sets_design(pre, source, steps)
+    axis_tasks = {
+        axis: _task_subset(raw.get(section, {}), key, exp.task_list, source, section)
+        for axis, (section, key) in AXIS_TASK_KEYS.items()
+        if key in raw.get(section, {})
+    }
     layers_methods = _method_subset(raw.get("model", {}), "layers_methods", methods, source, "model")
     name = exp.name or path.stem
     out = Path(exp.out or f"runs/{name}")
@@ -340,6 +366,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         steps=steps,
         lang_sets_methods=lang_sets_methods,
         lang_sets_design=lang_sets_design,
+        axis_tasks=axis_tasks,
         layers_methods=layers_methods,
         tables={k: v for k, v in raw.items() if isinstance(v, dict)},
     )
@@ -419,6 +446,21 @@ def _step_points(pre: dict[str, Any], source: TomlSource) -> list[int]:
                 *source.locate("pretrain", key),
             )
     return sorted(value)
+
+
+def _task_subset(
+    table: dict[str, Any], key: str, tasks: list[str], source: TomlSource, section: str
+) -> list[str]:
+    value = table[key]
+    where = source.locate(section, key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise WeamError(f"[{section}] {key} must be a non-empty list of the grid's task names", *where)
+    for name in value:
+        if name not in tasks:
+            close = difflib.get_close_matches(name, tasks, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f" (the grid's: {', '.join(tasks)})"
+            raise WeamError(f"[{section}] {key}: '{name}' is not one of the grid's tasks{hint}", *where)
+    return list(value)
 
 
 def _lang_sets_design(pre: dict[str, Any], source: TomlSource, steps: list[int]) -> list[str]:

@@ -88,9 +88,10 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
     for depth, layers in enumerate(config.layers):
         size = f"L{layers}" if layers else "full"
         if depth == 0 or layers in config.layers_for("baseline"):
-            models.append(
-                (f"baseline-{size}", {"method": "baseline", "layers": layers, "langs": []}, None, None)
-            )
+            info = {"method": "baseline", "layers": layers, "langs": []}
+            if depth:
+                info["axis"] = "layers"  # evaluated on [model] layers_tasks
+            models.append((f"baseline-{size}", info, None, None))
         for method in pretraining:
             if depth and layers not in config.layers_for(method):
                 continue
@@ -99,8 +100,10 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
                 sets = sets[:1]  # a restricted size axis varies depth alone, on the first language set
             for codes in sets:
                 key = f"pretrain/{method}-{'-'.join(codes)}-{size}"
-                params = {"method": method, "layers": layers, "langs": codes}
                 first = codes == config.lang_sets[0]
+                params = {"method": method, "layers": layers, "langs": codes}
+                if depth or not first:
+                    params["axis"] = "layers" if depth else "langs"
                 needs = [f"align/en-{c}" for c in codes]
                 if first or "equal-steps" in config.lang_sets_design:
                     settings = config.pretrain_settings(
@@ -118,7 +121,7 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
                     settings = config.pretrain_settings(
                         method, codes, layers, out / key, resume=False, overwrite=False, max_steps=n
                     )
-                    passes = {**params, "design": "equal-passes", "steps": n}
+                    passes = {**params, "design": "equal-passes", "steps": n, "axis": "langs"}
                     steps.append(Step("pretrain", key, out / key, passes, needs, settings))
                     models.append((key.removeprefix("pretrain/"), passes, out / key, key))
     # seed-major order: a grid stopped part-way has every model at its first seeds, not some
@@ -129,6 +132,8 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
         # one task keeps the keys of earlier grids (their finished steps stay valid)
         part = f"{task}/" if len(config.tasks) > 1 else ""
         for name, info, folder, pretrain_key in models:
+            if task not in config.tasks_for(info.get("axis")):
+                continue  # a side axis evaluated on fewer tasks
             needs = [pretrain_key] if pretrain_key else []
             model = str(folder) if folder else config.base_model
             layers = None if folder else info["layers"]
@@ -173,7 +178,10 @@ def _step_points(
     for n in points:
         folder = config.out / key if n == points[-1] else snapshot_dir(config.out / key, n)
         label = name if len(config.steps) == 1 else f"{name}@{n}"
-        out.append((label, {**params, "steps": n}, folder, key))
+        point = {**params, "steps": n}
+        if n != points[-1]:
+            point["axis"] = "steps"  # an earlier point: evaluated on [pretrain] steps_tasks
+        out.append((label, point, folder, key))
     return out
 
 

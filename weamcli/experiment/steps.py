@@ -90,11 +90,11 @@ def run_compare(step: Step, config: ExperimentConfig, steps: dict[str, Step], sa
 
     for line in convergence_warnings(steps):
         say(f"warning: {line}")
-    expected = {}
+    expected: dict[str, dict[str, str]] = {}
     for s in steps.values():
         if s.kind == "evaluate":
-            expected[model_name(config, s.params)] = s.params["method"]
-    result = run_comparison(step.settings, expected_models=expected, notes=_length_notes(config, steps))
+            expected.setdefault(s.params["task"], {})[model_name(config, s.params)] = s.params["method"]
+    result = run_comparison(step.settings, expected_by_task=expected, notes=_length_notes(config, steps))
     return {"comparison": result.comparison, "comparisons": result.comparisons, "paths": result.written}
 
 
