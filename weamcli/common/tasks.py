@@ -14,6 +14,7 @@ custom --test 'data/{lang}.test.tsv' --lang de,fr`` and ``--task mine --path-pat
 from __future__ import annotations
 
 import csv
+import functools
 import glob
 import os
 import random
@@ -459,12 +460,15 @@ def _file_format(path: Path) -> str:
     return "csv"
 
 
-def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSplit:
+@functools.lru_cache(maxsize=4)
+def _read_table(path_text: str, mtime_ns: int, size: int, fmt: str) -> tuple[Any, int, dict[str, Any]]:
+    """A data file as a ``datasets.Dataset`` (and its non-empty line count and reader options),
+    read once per process while the file is unchanged: XNLI's one file holds every language, and an
+    evaluation reads it once per language."""
     import datasets
 
     datasets.disable_progress_bars()
-    fmt = _file_format(path)
-    header_lines = 1 if fmt == "csv" else 0
+    path = Path(path_text)
     nonempty = 0
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
@@ -475,8 +479,8 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
                     f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", path, number
                 ) from None
             nonempty += bool(raw.strip())
-    if nonempty <= header_lines:
-        raise WeamError(f"the {split} split is empty", path)
+    if nonempty <= (1 if fmt == "csv" else 0):
+        return None, nonempty, {}
     kwargs: dict[str, Any] = {}
     if fmt == "csv":
         tsv = path.suffix.lower() in (".tsv", ".txt")
@@ -492,6 +496,16 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
         raise WeamError(
             f"cannot read it as {'JSON lines' if fmt == 'json' else 'a table'} ({first})", path
         ) from None
+    return ds, nonempty, kwargs
+
+
+def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSplit:
+    fmt = _file_format(path)
+    header_lines = 1 if fmt == "csv" else 0
+    stat = path.stat()
+    ds, nonempty, kwargs = _read_table(str(path), stat.st_mtime_ns, stat.st_size, fmt)
+    if nonempty <= header_lines:
+        raise WeamError(f"the {split} split is empty", path)
     if len(ds) == 0:
         raise WeamError(f"the {split} split is empty", path)
     columns = set(ds.column_names)
