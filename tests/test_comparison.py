@@ -125,7 +125,16 @@ def test_table_values_are_exact(tmp_path):
     path = _small(tmp_path)
     comp = compare_results([path], "e5-small", n_boot=500, seed=0)
     assert [c.name for c in comp.columns] == ["e5-small", "e5-small+weam"]
-    assert [r.label for r in comp.rows] == ["en", "de", "sw", "es", "mean", "high-resource", "low-resource"]
+    assert [r.label for r in comp.rows] == [
+        "en",
+        "de",
+        "sw",
+        "es",
+        "mean",
+        "high-resource",
+        "low-resource",
+        "gap",
+    ]
     de = comp.cell("de", "e5-small+weam")
     assert (de.accuracy, de.delta, de.n) == (0.9, pytest.approx(0.2), 20)
     assert de.ci_low > 0 and de.sign == 1  # right on 4 more, wrong on none

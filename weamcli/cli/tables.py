@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from weamcli.common.result_rows import row_metrics, row_score
-from weamcli.compare.render import delta_text, mde_text, pct, power_legend, spread_text
+from weamcli.compare.render import column_title, delta_text, mde_text, pct, power_legend, spread_text
 from weamcli.compare.table import Cell, Comparison, metric_name
 
 from .console import console, escaped, say, stdout_is_terminal
@@ -78,15 +78,17 @@ def results_table(rows: list[dict[str, Any]], source_lang: str | None) -> Table:
     return table
 
 
-def _cell_text(cell: Cell) -> Text:
+def _cell_text(cell: Cell, lower_is_better: bool = False) -> Text:
     if cell.status == "missing":
         return Text("missing", style="dim italic")
     text = Text(pct(cell.accuracy) + ("*" if cell.partial else ""))
-    if cell.status == "baseline":
+    if cell.status in ("baseline", "info"):
         return text
     if cell.status == "no-baseline":
         return text.append("  no baseline", style="dim")
-    style = {1: "bold green", -1: "bold red", 0: "dim"}[cell.sign]
+    # the gap row: a falling gap (Δ < 0) is the good direction
+    good = -cell.sign if lower_is_better else cell.sign
+    style = {1: "bold green", -1: "bold red", 0: "dim"}[good]
     mark = {1: "▲", -1: "▼", 0: " "}[cell.sign]
     text.append(f"  {mark} {delta_text(cell)} {spread_text(cell)}", style=style)
     # An MDE above 1 point is the row's warning: yellow, not dim.
@@ -105,17 +107,18 @@ def render_table(comparison: Comparison) -> Table:
     )
     table.add_column("lang", style="bold", no_wrap=True, min_width=max(len(r.label) for r in c.rows))
     for col in c.columns:
-        header = col.name if col.reference is not None else f"{col.name} (baseline)"
+        header = column_title(col) if col.reference is not None else f"{column_title(col)} (baseline)"
         seeds = f"{len(col.seeds)} seed{'s' if len(col.seeds) != 1 else ''}"
         if col.reference:
             seeds += f", vs {escaped(col.reference)}"
         # Cells may wrap (accuracy above Δ) when the terminal is too narrow for one line each.
         table.add_column(f"{escaped(header)}\n[dim]{seeds}[/]", justify="right", min_width=len("88.8*"))
     for row in c.rows:
-        if row.kind == "mean":
+        if row.kind in ("mean", "gap"):
             table.add_section()
         label = Text(row.label, style="bold" if row.kind != "lang" else "")
-        table.add_row(label, *(_cell_text(c.cell(row.label, col.name)) for col in c.columns))
+        gap = row.kind == "gap"
+        table.add_row(label, *(_cell_text(c.cell(row.label, col.name), gap) for col in c.columns))
     return table
 
 

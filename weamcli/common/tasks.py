@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import glob
 import os
 import random
@@ -64,6 +65,10 @@ class TaskSpec:
     lang_files: dict[str, str] = field(default_factory=dict)  # language code -> {file} (UD treebanks)
     lang_column: str | None = None  # a file holding every language, this column saying which (XNLI)
     root_subdir: str | None = None  # --data-dir may name the folder holding it (PAWS-X's x-final/)
+    # a label value meaning "no gold label": such rows are left out and counted, not an error
+    # (MultiNLI's dev files mark pairs without annotator agreement "-"; its own evaluation drops them)
+    no_label: str | None = None
+    missing_hints: dict[str, str] = field(default_factory=dict)  # split -> what to do when its file is absent
     finetune_defaults: dict[str, Any] = field(default_factory=dict)  # the task's own fine-tuning defaults
     evaluate_defaults: dict[str, Any] = field(default_factory=dict)  # its own `weam evaluate` defaults
 
@@ -113,6 +118,11 @@ XNLI = TaskSpec(
     path_pattern="{root}/XNLI-1.0/xnli.{split}.tsv",
     files={"train": "{root}/multinli_1.0/multinli_1.0_train.txt"},
     lang_column="language",
+    no_label="-",
+    missing_hints={
+        "train": "MultiNLI 1.0's training file; or pass another English NLI file with --train, e.g. "
+        "multinli_1.0/multinli_1.0_dev_matched.txt (pairs without a gold label are left out)"
+    },
     hub_name="xnli",
     hub_columns={"sentence1": "premise", "sentence2": "hypothesis", "gold_label": "label"},
 )
@@ -270,6 +280,7 @@ class TaskSplit:
     pairs: list[str] | None
     labels: list[str]
     ids: list[Any]
+    unlabelled: int = 0  # rows the file marks as having no gold label, left out (MultiNLI's "-")
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -428,7 +439,9 @@ def _missing(task: TaskSpec, lang_code: str, split: str, path: Path | None) -> W
     ):
         return WeamError(f"no local data for task '{task.name}' (pass --data-dir)", task.default_root)
     if path is not None and not task.per_language and split in task.files:
-        return missing_file(path)
+        error = missing_file(path)
+        hint = task.missing_hints.get(split)
+        return WeamError(f"{error.message} ({hint})", path) if hint else error
     return WeamError(f"task '{task.name}' has no {split} data for language '{lang_code}'", path)
 
 
@@ -498,12 +511,15 @@ def _quiet_datasets() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSplit:
+@functools.lru_cache(maxsize=4)
+def _read_table(path_text: str, mtime_ns: int, size: int, fmt: str) -> tuple[Any, int, dict[str, Any]]:
+    """A data file as a ``datasets.Dataset`` (and its non-empty line count and reader options),
+    read once per process while the file is unchanged: XNLI's one file holds every language, and an
+    evaluation reads it once per language."""
     import datasets
 
     datasets.disable_progress_bars()
-    fmt = _file_format(path)
-    header_lines = 1 if fmt == "csv" else 0
+    path = Path(path_text)
     nonempty = 0
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
@@ -514,8 +530,8 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
                     f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", path, number
                 ) from None
             nonempty += bool(raw.strip())
-    if nonempty <= header_lines:
-        raise WeamError(f"the {split} split is empty", path)
+    if nonempty <= (1 if fmt == "csv" else 0):
+        return None, nonempty, {}
     kwargs: dict[str, Any] = {}
     if fmt == "csv":
         tsv = path.suffix.lower() in (".tsv", ".txt")
@@ -534,6 +550,16 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
         raise WeamError(
             f"cannot read it as {'JSON lines' if fmt == 'json' else 'a table'} ({first})", path
         ) from None
+    return ds, nonempty, kwargs
+
+
+def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSplit:
+    fmt = _file_format(path)
+    header_lines = 1 if fmt == "csv" else 0
+    stat = path.stat()
+    ds, nonempty, kwargs = _read_table(str(path), stat.st_mtime_ns, stat.st_size, fmt)
+    if nonempty <= header_lines:
+        raise WeamError(f"the {split} split is empty", path)
     if len(ds) == 0:
         raise WeamError(f"the {split} split is empty", path)
     columns = set(ds.column_names)
@@ -555,6 +581,11 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
         rows = [i for i, v in enumerate(ds[task.lang_column]) if str(v) == lang_code]
         if not rows:
             raise WeamError(f"no rows for language '{lang_code}' in column '{task.lang_column}'", path)
+    unlabelled = 0
+    if task.no_label is not None:
+        values = ds[task.label_column]
+        kept = [i for i in rows if str(values[i]) != task.no_label]  # rows index the whole file
+        unlabelled, rows = len(rows) - len(kept), kept
     ds = ds.select(rows) if len(rows) != len(ds) else ds
 
     def line(k: int) -> int:
@@ -584,7 +615,7 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
                 raise WeamError(
                     f"label '{label}' is not in the label set ({', '.join(task.labels)})", path, line(k)
                 )
-    return TaskSplit(task.name, lang_code, split, str(path), texts, pairs, labels, ids)
+    return TaskSplit(task.name, lang_code, split, str(path), texts, pairs, labels, ids, unlabelled)
 
 
 def _load_hub(task: TaskSpec, lang_code: str, split: str, *, local: Path | None) -> TaskSplit:

@@ -6,7 +6,7 @@ import csv
 import io
 
 from weamcli.compare.power import ALPHA, ONE_POINT, POWER, z_factor
-from weamcli.compare.table import Cell, Comparison, metric_name
+from weamcli.compare.table import NOT_CONVERGED_MARK, Cell, Column, Comparison, metric_name
 
 HOLM_MARK = "†"  # Δ survives Holm–Bonferroni over the column's zero-shot languages
 WEAK_MARK = "‡"  # MDE above 1 point: the row cannot detect a 1-point effect
@@ -38,6 +38,11 @@ def mde_text(cell: Cell) -> str:
     return pct(cell.mde) + (f" {WEAK_MARK}" if cell.cannot_detect_one_point else "")
 
 
+def column_title(col: Column) -> str:
+    """A column's name, marked where one of its fine-tunes had not converged on English dev."""
+    return f"{col.name} {NOT_CONVERGED_MARK}" if col.not_converged else col.name
+
+
 def power_legend(comparison: Comparison) -> list[str]:
     """What ±, †, MDE and ‡ mean, for the footnote of every rendering."""
     point = f"{100 * ONE_POINT:g}"
@@ -61,6 +66,8 @@ def _markdown_cells(cell: Cell) -> tuple[str, str, str]:
     acc = pct(cell.accuracy) + star
     if cell.status == "baseline":
         return acc, "(baseline)", ""
+    if cell.status == "info":
+        return acc, "", ""
     if cell.status == "no-baseline":
         return acc, "no baseline", ""
     mark = {1: "▲ ", -1: "▼ ", 0: ""}[cell.sign]
@@ -78,11 +85,9 @@ def render_markdown(comparison: Comparison) -> str:
     header = ["lang"]
     for col in c.columns:
         short = {"accuracy": "acc", "f1": "F1", "exact_match": "EM"}.get(c.metric, c.metric)
-        header += (
-            [f"{col.name} {short}", f"{col.name} Δ", f"{col.name} MDE"]
-            if col.reference is not None
-            else [f"{col.name} {short}"]
-        )
+        name = column_title(col)
+        compared = col.reference is not None
+        header += [f"{name} {short}", f"{name} Δ", f"{name} MDE"] if compared else [f"{name} {short}"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
     for row in c.rows:
@@ -132,6 +137,8 @@ CSV_FIELDS = (
     "p_value",
     "holm_significant",
     "cannot_detect_1pt",
+    # fine-tuned runs of the column whose English dev score was still rising at their last epoch
+    "not_converged_runs",
 )
 
 
@@ -180,5 +187,6 @@ def _csv_lines(writer, comparison: Comparison) -> None:
                     num(cell.p_value),
                     "" if cell.holm is None else int(cell.holm),
                     "" if cell.mde is None else int(cell.cannot_detect_one_point),
+                    len(col.not_converged),
                 ]
             )

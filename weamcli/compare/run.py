@@ -28,6 +28,7 @@ def run_comparison(
     settings: CompareSettings,
     *,
     expected_models: dict[str, str] | None = None,
+    expected_by_task: dict[str, dict[str, str]] | None = None,
     notes: Sequence[str] = (),
 ) -> ComparisonResult:
     """Compare (one table per task and metric), then write table.md, table.csv, plots and
@@ -50,6 +51,7 @@ def run_comparison(
         n_boot=s.bootstrap,
         seed=s.seed,
         expected_models=expected_models,
+        expected_by_task=expected_by_task,
     )
     for comparison in comparisons:
         comparison.notes.extend(notes)

@@ -22,6 +22,7 @@ from weamcli.common.tasks import (
     sample_split,
 )
 
+SAMPLE_SEED = 0  # --max-examples draws its sample with this seed, the same for every model
 _SEED_DIR = re.compile(r"^seed-(\d+)$")
 
 
@@ -108,7 +109,10 @@ def evaluate(
         checked = replace(task, labels=labels or task.labels)  # labels outside the head's set: one-line error
         for code in codes:
             if (labels, code) not in data:
-                data[(labels, code)] = sample_split(load_split(checked, code, split), max_examples, None)
+                # a fixed random sample (seed 0), not the first N: XNLI's files run genre by genre,
+                # and parallel sets (XNLI, SIB-200) keep the same examples at the same positions
+                part = load_split(checked, code, split)
+                data[(labels, code)] = sample_split(part, max_examples, SAMPLE_SEED)
     rows: list[dict[str, Any]] = []
     for ref, meta in plans:
         say(f"evaluating {ref.path} on {len(codes)} language(s)")

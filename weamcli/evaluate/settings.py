@@ -59,9 +59,10 @@ class EvaluateSettings(TaskSettings):
     )
     max_examples: int | None = option(
         None,
-        help="Score only the first N units of each language (examples; sentences for tagging): quick "
-        "runs; QA: a fixed random sample of N questions, the same ids in every language. 0 = all "
-        "(default: all, except xquad 150). Rows record what was scored (n, ids; QA: sample).",
+        help="Score only N units of each language: classification a fixed random sample (seed 0: the "
+        "same positions in every language, so the same examples in parallel sets such as XNLI), "
+        "tagging the first N sentences, QA a fixed random sample of N questions, the same ids in every "
+        "language. 0 = all (default: all, except xquad 150). Rows record what was scored (n, ids).",
         minimum=0,
     )
     qa_normalisation: str = option(

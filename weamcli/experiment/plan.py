@@ -109,8 +109,8 @@ def model_name(config: ExperimentConfig, params: dict[str, Any]) -> str:
         name += f"+{params['method']}({','.join(params['langs'])})"
     if params.get("layers"):
         name += f"-L{params['layers']}"
-    if params.get("steps") is not None and len(config.steps) > 1:
-        name += f"@{params['steps']}"  # a point of the steps axis
+    if params.get("design") == "equal-passes" or (params.get("steps") is not None and len(config.steps) > 1):
+        name += f"@{params['steps']}"  # a point of the steps axis, or an equal-passes run's length
     return name
 
 
@@ -137,9 +137,10 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
     for depth, layers in enumerate(config.layers):
         size = f"L{layers}" if layers else "full"
         if depth == 0 or layers in config.layers_for("baseline"):
-            models.append(
-                (f"baseline-{size}", {"method": "baseline", "layers": layers, "langs": []}, None, None)
-            )
+            info = {"method": "baseline", "layers": layers, "langs": []}
+            if depth:
+                info["axis"] = "layers"  # evaluated on [model] layers_tasks
+            models.append((f"baseline-{size}", info, None, None))
         for method in pretraining:
             if depth and layers not in config.layers_for(method):
                 continue
@@ -148,17 +149,30 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
                 sets = sets[:1]  # a restricted size axis varies depth alone, on the first language set
             for codes in sets:
                 key = f"pretrain/{method}-{'-'.join(codes)}-{size}"
-                settings = config.pretrain_settings(
-                    method, codes, layers, out / key, resume=False, overwrite=False
-                )
+                first = codes == config.lang_sets[0]
                 params = {"method": method, "layers": layers, "langs": codes}
-                steps.append(
-                    Step("pretrain", key, out / key, params, [f"align/en-{c}" for c in codes], settings)
-                )
-                # the steps axis runs on the reference cell (first language set, first depth); the
-                # language and size axes are compared at the last point
-                reference = depth == 0 and codes == config.lang_sets[0]
-                models.extend(_step_points(config, key, params, every_point=reference))
+                if depth or not first:
+                    params["axis"] = "layers" if depth else "langs"
+                needs = [f"align/en-{c}" for c in codes]
+                if first or "equal-steps" in config.lang_sets_design:
+                    settings = config.pretrain_settings(
+                        method, codes, layers, out / key, resume=False, overwrite=False
+                    )
+                    steps.append(Step("pretrain", key, out / key, params, needs, settings))
+                    # the steps axis runs on the reference cell (first language set, first depth);
+                    # the language and size axes are compared at the last point
+                    models.extend(_step_points(config, key, params, every_point=depth == 0 and first))
+                if not first and "equal-passes" in config.lang_sets_design:
+                    n = config.equal_passes_steps(codes)
+                    if "equal-steps" in config.lang_sets_design and n == config.reference_steps():
+                        continue  # as many pairs as the reference set: the equal-steps run is this run
+                    key += "-passes"
+                    settings = config.pretrain_settings(
+                        method, codes, layers, out / key, resume=False, overwrite=False, max_steps=n
+                    )
+                    passes = {**params, "design": "equal-passes", "steps": n, "axis": "langs"}
+                    steps.append(Step("pretrain", key, out / key, passes, needs, settings))
+                    models.append((key.removeprefix("pretrain/"), passes, out / key, key))
     # seed-major order: a grid stopped part-way has every model at its first seeds, not some
     # models at every seed (probes, which have no seed, come first)
     cells = [(None, task) for task in config.tasks if task in NOT_FINETUNED]
@@ -167,6 +181,8 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
         # one task keeps the keys of earlier grids (their finished steps stay valid)
         part = f"{task}/" if len(config.tasks) > 1 else ""
         for name, info, folder, pretrain_key in models:
+            if task not in config.tasks_for(info.get("axis")):
+                continue  # a side axis evaluated on fewer tasks
             needs = [pretrain_key] if pretrain_key else []
             model = str(folder) if folder else config.base_model
             layers = None if folder else info["layers"]
@@ -211,7 +227,10 @@ def _step_points(
     for n in points:
         folder = config.out / key if n == points[-1] else snapshot_dir(config.out / key, n)
         label = name if len(config.steps) == 1 else f"{name}@{n}"
-        out.append((label, {**params, "steps": n}, folder, key))
+        point = {**params, "steps": n}
+        if n != points[-1]:
+            point["axis"] = "steps"  # an earlier point: evaluated on [pretrain] steps_tasks
+        out.append((label, point, folder, key))
     return out
 
 

@@ -74,3 +74,9 @@ class ModelSettings(Settings):
         "every language set).",
         check=no_duplicates,
     )
+    layers_tasks: list[str] | None = option(
+        None,
+        help="Tasks the models of the other depths are evaluated on (default: every task of the grid); "
+        "narrows a side axis without starving the main comparison.",
+        check=no_duplicates,
+    )

@@ -89,6 +89,9 @@ def finetune(
     from weamcli.finetune.training import english_data
 
     train, dev, labels = english_data(task, config)
+    for part in (train, dev):
+        if getattr(part, "unlabelled", 0):
+            say(f"{part.source}: left out {part.unlabelled} rows without a gold label ('{task.no_label}')")
     base_meta = model.metadata()
     # the calibration times a masked-LM step, the nearest shape it has: the encoder dominates both
     bf16 = bf16_choice_for(
@@ -107,6 +110,8 @@ def finetune(
         **settings.hyperparameters(),
         "bf16": bf16.enabled,
     }
+    if getattr(train, "unlabelled", 0):  # only where it happens: older seed folders stay valid
+        run_config["train_unlabelled"] = train.unlabelled
     result = FinetuneResult(str(out), task.name, "")
     for seed in seeds:
         target = out / f"seed-{seed}"
