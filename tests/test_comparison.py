@@ -273,7 +273,7 @@ def test_write_comparison_writes_everything(tmp_path):
     assert record["seed"] == 4 and record["config"]["baseline"] == "e5-small"
     assert record["metrics"]["e5-small+weam"]["delta"] == pytest.approx(0.35 / 3)
     # Both models have one size and no steps axis: those plots are skipped, and the notes say why.
-    assert set(record["config"]["plots_skipped"]) == {"model_size", "pretrain_steps"}
+    assert set(record["config"]["plots_skipped"]) == {"model_size", "pretrain_steps", "lang_curve"}
     assert any("model_size' skipped" in note for note in comp.notes)
     assert not list((tmp_path / "cmp").glob(".*tmp"))  # no temporary files left behind
 
