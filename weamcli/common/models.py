@@ -288,12 +288,18 @@ def load_model(ref: ModelRef, auto_class: Any = None, **kwargs: Any):
         raise
 
 
-def _broken_weights(ref: ModelRef) -> Path | None:
-    """The first weights file of a model folder that cannot be opened, or None."""
+def weights_folder(ref: ModelRef) -> Path | None:
+    """The local folder holding ``ref``'s weight files (a hub model's cached snapshot), or None."""
     folder = Path(ref.path)
     if not folder.is_dir():
         folder = _hub_snapshot(ref.path) or folder
-    if not folder.is_dir():
+    return folder if folder.is_dir() else None
+
+
+def _broken_weights(ref: ModelRef) -> Path | None:
+    """The first weights file of a model folder that cannot be opened, or None."""
+    folder = weights_folder(ref)
+    if folder is None:
         return None
     from safetensors import safe_open
 

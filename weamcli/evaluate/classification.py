@@ -81,6 +81,7 @@ def evaluate(
     All data is loaded and checked against each model's label set before any model runs, so bad
     input fails fast with nothing written. ``done``: each row is also appended there as soon as
     its language is scored, so a caller keeps the finished languages of an interrupted run."""
+    from weamcli.common.embedding_rows import rows_on_demand
     from weamcli.common.sentence_vectors import inference_device
     from weamcli.finetune.classifier import HEAD_FILE, load_classifier, predict
 
@@ -126,6 +127,7 @@ def evaluate(
             num_layers=model.encoder.config.num_hidden_layers,
             name=name,
         )
+        rows_on_demand(model, ref)  # after counting the parameters: the rows read stay few
         stage = f"{facts['model']} seed {facts['seed']}: languages"
         say(stage, 0, len(codes))
         for index, code in enumerate(codes, 1):

@@ -117,9 +117,8 @@ def check_results_file(path: Path) -> None:
 
 
 def inference_precision(s: EvaluateSettings) -> Any:
-    """bf16 autocast or fp32 for scoring (a ``Bf16Choice``): as given, else as for a training step
-    of the first model's encoder at this batch size (the cached measurement; its word-embedding
-    matrix does no work in a forward pass, so the head is timed at the trimmed size)."""
+    """bf16 autocast or fp32 for scoring (a ``Bf16Choice``): as given, else by timing inference (a
+    forward pass of a stand-in of the first model's encoder at this batch size; cached)."""
     from weamcli.pretrain.precision import Bf16Choice, bf16_choice_for
 
     if s.bf16 is not None:
@@ -129,7 +128,7 @@ def inference_precision(s: EvaluateSettings) -> Any:
 
     first = expand_model_folders([s.models[0]])[0] if s.task != "tatoeba" else s.models[0]
     ref = resolve_model(first, num_layers=s.num_layers if s.task == "tatoeba" else None)
-    return bf16_choice_for(ref, s.batch_size, 128, trimmed=True)
+    return bf16_choice_for(ref, s.batch_size, 128, kind="inference")
 
 
 @contextlib.contextmanager

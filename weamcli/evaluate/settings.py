@@ -54,8 +54,9 @@ class EvaluateSettings(TaskSettings):
     batch_size: int = option(32, help="Examples per forward pass.", minimum=1)
     bf16: bool | None = option(
         None,
-        help="bf16 autocast for inference (default: on where the GPU supports it; on a CPU, the short "
-        "cached measurement weam makes for this encoder, as for fine-tuning). Recorded in run.jsonl.",
+        help="bf16 autocast for inference (default: on where the GPU supports it; on a CPU, where a short "
+        "cached timing of inference on a 1-layer stand-in of this encoder says it pays). Recorded in "
+        "run.jsonl.",
     )
     max_examples: int | None = option(
         None,
