@@ -62,6 +62,7 @@ class ExperimentConfig:
     # the steps axis: optimiser steps at which each pre-training run is fine-tuned and evaluated
     # (0, the plain model, is the baseline); empty: only the run's end
     steps: list[int] = field(default_factory=list)
+    share_gpus: bool = False  # more jobs than GPUs: jobs share them
     lang_sets_methods: list[str] | None = None  # methods pre-trained on every set (None: all)
     layers_methods: list[str] | None = None  # methods run at every depth (None: all)
     tables: dict[str, dict[str, Any]] = field(repr=False, default_factory=dict)
@@ -284,6 +285,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         tasks=exp.task_list,
         threads=exp.threads,
         jobs=exp.jobs,
+        share_gpus=exp.share_gpus,
         base_model=model.base,
         layers=[n or None for n in model.layers],
         methods=methods,

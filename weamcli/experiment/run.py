@@ -58,12 +58,15 @@ def run_experiment(
     only_plan: bool = False,
     jobs: int | None = None,
     threads: int | None = None,
+    share_gpus: bool | None = None,
 ) -> ExperimentResult:
     """Run (or resume) the grid of ``config_path``; returns what ran, was skipped, failed.
 
     ``jobs`` (default ``[experiment] jobs``, else chosen from the machine: see
     ``experiment.parallel``) steps run at once, each in its own process with ``threads`` (default
-    ``[experiment] threads``) CPU threads; with one job every step runs in this process."""
+    ``[experiment] threads``) CPU threads and, on GPUs, a GPU of its own (``share_gpus``, default
+    ``[experiment] share_gpus``: more jobs than GPUs share them); with one job every step runs in
+    this process."""
     config = load_config(config_path)
     steps = plan_experiment(config)
     by_key = {s.key: s for s in steps}
@@ -80,10 +83,11 @@ def run_experiment(
     config.out.mkdir(parents=True, exist_ok=True)
     jobs = jobs if jobs is not None else config.jobs
     threads = threads if threads is not None else config.threads
+    share_gpus = share_gpus if share_gpus is not None else config.share_gpus
     if given_runners and jobs is None:
         plan = Parallelism(1, threads, "custom runners run in this process")  # closures do not pickle
     else:
-        plan = choose_parallelism(jobs, threads)
+        plan = choose_parallelism(jobs, threads, share_gpus)
     result.parallelism = plan
     numbered = {step.key: f"[{i}/{len(steps)}] {step.kind} {step.key}" for i, step in enumerate(steps, 1)}
     inline = InlineExecutor(say)
@@ -91,7 +95,7 @@ def run_experiment(
     to_run = sum(state != "done" for state in states.values())
     pool = WorkerPool(plan) if plan.jobs > 1 and to_run > 1 else None
     if pool is not None:
-        say(f"running up to {plan.jobs} steps at once, {plan.threads} CPU thread(s) each ({plan.reason})")
+        say(plan.describe())
     warning = oversubscribed(plan)
     if warning:
         say(f"warning: {warning}")

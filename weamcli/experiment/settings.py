@@ -40,9 +40,15 @@ class ExperimentSettings(Settings):
     )
     jobs: int | None = option(
         None,
-        help="Steps run at once, each in its own process (default: 1 on a GPU; on a CPU one per core, "
-        "at most 4, as a small encoder gains less from a second thread than from a second step).",
+        help="Steps run at once, each in its own process (default: one per GPU, each on its own GPU; "
+        "on a CPU one per core, at most 4, as a small encoder gains less from a second thread than "
+        "from a second step).",
         minimum=1,
+    )
+    share_gpus: bool = option(
+        False,
+        help="With more jobs than GPUs, let jobs share the GPUs (round robin) instead of stopping with "
+        "an error (each job has a GPU of its own by default).",
     )
 
     def check_together(self) -> None:
