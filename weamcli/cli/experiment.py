@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
 
 from weamcli.experiment.settings import ExperimentSettings
 
 from .app import WeamCommand, app
-from .console import command, console, progress_display, say, setup_threads, threads_option
+from .console import command, console, escaped, progress_display, say, setup_threads, threads_option
 from .options import settings_option
 from .tables import print_comparison
 
@@ -30,9 +29,9 @@ def experiment_command(
     plan: bool = typer.Option(
         False,
         "--plan",
-        help="Only list the grid's steps: done, changed (settings differ: will re-run) or todo; with a "
-        "finished comparison in the output folder, also the mean row's minimum detectable effect and the "
-        "seeds and test units a 1-point effect would need.",
+        help="Only check every input the grid will read and list its steps: done, changed (with what "
+        "changed, old → new: will re-run) or todo; with a finished comparison in the output folder, also "
+        "the mean row's minimum detectable effect and the seeds and test units a 1-point effect would need.",
         metavar="",  # a flag: no "<bool>" in the help
     ),
     threads: int | None = threads_option(
@@ -53,12 +52,14 @@ def experiment_command(
     seeds, through align → pretrain → finetune → evaluate → compare.
 
     Every variant gets the same data, steps and head warm-up. Every section of the config is
-    checked before any step runs. Steps whose output is complete with the same settings are
-    skipped, so a killed run resumes where it stopped; a step whose settings changed re-runs, with
-    everything downstream of it. A failed step is recorded in experiment-status.jsonl and its cells
-    show as missing in the comparison.
+    checked before any step runs, and every input it reads. Steps whose output is complete with the
+    same settings are skipped, so a killed run resumes where it stopped (run it again); a step whose
+    settings changed re-runs, with everything downstream of it. A failed step is recorded in
+    experiment-status.jsonl and its cells show as missing in the comparison. Several processes
+    started on one config split its steps (each step is claimed before it runs).
     """
     from weamcli.experiment.config import load_config
+    from weamcli.experiment.inputs import check_experiment_out, check_inputs
     from weamcli.experiment.plan import plan_experiment
     from weamcli.experiment.run import run_experiment
 
@@ -73,18 +74,36 @@ def experiment_command(
     setup_threads(threads or cfg.threads)
     steps = plan_experiment(cfg)
     if plan:
+        check_experiment_out(cfg)  # what a run checks before its first step, checked now
+        check_inputs(cfg, steps, {s.kind for s in steps})
+        by_key = {s.key: s for s in steps}
         for step in steps:
-            console.print(f"{_STATE_MARKS[step.state]}  {step.kind:<9} {step.key}", highlight=False)
+            state = step.state
+            line = f"{_STATE_MARKS[state]}  {step.kind:<9} {escaped(step.key)}"
+            if state == "changed":
+                line += f"[dim]: {escaped('; '.join(step.changes(by_key)))}[/]"
+            console.print(line, highlight=False, soft_wrap=True)
         _print_power_plan(cfg.out / "compare")
         return
     started = time.monotonic()
     say(f"experiment '{cfg.name}': {len(steps)} steps into {cfg.out}")
-    with progress_display() as progress:
-        result = run_experiment(config, progress=progress, jobs=jobs, threads=threads, share_gpus=share_gpus)
+    try:
+        with progress_display() as progress:
+            result = run_experiment(
+                config,
+                progress=progress,
+                jobs=jobs,
+                threads=threads,
+                share_gpus=share_gpus,
+            )
+    except KeyboardInterrupt:
+        say(f"run `weam experiment {config}` again to continue where it stopped")
+        raise
     minutes = (time.monotonic() - started) / 60
     say(
         f"finished in {minutes:.1f} min: {len(result.ran)} ran, {len(result.skipped)} already complete, "
-        f"{len(result.failed)} failed, {len(result.blocked)} blocked"
+        + (f"{len(result.elsewhere)} run by other processes, " if result.elsewhere else "")
+        + f"{len(result.failed)} failed, {len(result.blocked)} blocked"
     )
     if result.seconds:
         # step time by kind (summed over steps that ran side by side, so it can exceed the wall time)
@@ -107,14 +126,14 @@ def _print_power_plan(compare_dir: Path) -> None:
 
     plans = pilot_plans(compare_dir)
     for p in plans:
-        head = f"[cyan]power[/]    {escape(p.task)} {escape(p.metric)}:"
+        head = f"[cyan]power[/]    {escaped(p.task)} {escaped(p.metric)}:"
         if p.estimate is None:
-            console.print(f"{head} {escape(p.reason)}", highlight=False)
+            console.print(f"{head} {escaped(p.reason)}", highlight=False)
             continue
         e, units = p.estimate, f"{p.unit}s/lang"
         target = f"{100 * e.target:g}-point"
         now = f"{e.units:.0f} {units}, {e.seeds} seed{'s' if e.seeds != 1 else ''}"
-        which = escape(f"{p.column} vs {p.reference}") + (
+        which = escaped(f"{p.column} vs {p.reference}") + (
             f", the largest of {p.compared}" if p.compared > 1 else ""
         )
         line = f"{head} mean-row MDE {100 * e.mde:.1f} points ({which}; {now})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from weamcli.finetune.settings import FinetuneSettings
 
-from .console import console, progress_display, setup_threads, threads_option
+from .console import console, escaped, progress_display, setup_threads, threads_option
 from .options import settings_command
 
 
@@ -24,6 +24,6 @@ def finetune_command(
         note = " (kept from an earlier run)" if run.skipped else f" in {run.train_seconds:.0f} s"
         console.print(
             f"seed {run.seed}: epoch {run.selected_epoch}, English dev {run.dev_metric} "
-            f"{run.dev_accuracy:.3f}{note} → {run.path}",
+            f"{run.dev_accuracy:.3f}{note} → {escaped(run.path)}",
             highlight=False,
         )

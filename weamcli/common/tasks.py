@@ -13,16 +13,19 @@ custom --test 'data/{lang}.test.tsv' --lang de,fr`` and ``--task mine --path-pat
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import os
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
+from weamcli.common.files import missing_file
 from weamcli.common.languages import Language, language
 
 SPLITS = ("train", "dev", "test")
@@ -403,7 +406,7 @@ def _glob_languages(pattern: str, root: str | None, split: str) -> list[str]:
 def _column_values(path: Path | None, column: str) -> list[str]:
     """The distinct values of one column of a TSV (XNLI's language column), in first-seen order."""
     if path is None or not path.is_file():
-        raise WeamError("file not found", path)
+        raise missing_file(path)
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, [])
@@ -425,8 +428,21 @@ def _missing(task: TaskSpec, lang_code: str, split: str, path: Path | None) -> W
     ):
         return WeamError(f"no local data for task '{task.name}' (pass --data-dir)", task.default_root)
     if path is not None and not task.per_language and split in task.files:
-        return WeamError("file not found", path)
+        return missing_file(path)
     return WeamError(f"task '{task.name}' has no {split} data for language '{lang_code}'", path)
+
+
+def check_split_available(task: TaskSpec, code: str, split: str) -> None:
+    """Fail now, with the error reading it would give, when ``split`` of language ``code`` has no
+    file (nothing is read: `weam experiment --plan` checks every file a grid will read this way).
+    A split only the hub has is left to the read."""
+    lang_code = resolve_language(task, code)[0]
+    path = split_path(task, lang_code, split)
+    if path is not None and path.is_file():
+        return
+    if path is None and task.hub_name is not None and task.kind == "classification":
+        return
+    raise _missing(task, lang_code, split, path)
 
 
 def load_split(task: TaskSpec, lang_code: str, split: str) -> TaskSplit:
@@ -446,6 +462,40 @@ def _file_format(path: Path) -> str:
     if suffix in (".jsonl", ".json"):
         return "json"
     return "csv"
+
+
+def _check_fields(path: Path, delimiter: str, quoting: int) -> None:
+    """Every row of a table has as many fields as its header: a ragged row is a one-line error
+    naming its line (the table reader's own error names neither file line nor fix)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, quoting=quoting)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            for row in reader:
+                if row and len(row) != len(header):
+                    name = "tab" if delimiter == "\t" else repr(delimiter)
+                    raise WeamError(
+                        f"{len(row)} {name}-separated fields, but the header (line 1) has {len(header)}",
+                        path,
+                        reader.line_num,
+                    )
+        except csv.Error as exc:
+            raise WeamError(f"cannot read it as a table ({exc})", path, reader.line_num) from None
+
+
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    import logging
+
+    logger = logging.getLogger("datasets")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSplit:
@@ -474,8 +524,11 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
         kwargs = {"delimiter": "\t" if tsv else ",", "na_filter": False}
         if tsv:
             kwargs["quoting"] = csv.QUOTE_NONE
+        _check_fields(path, kwargs["delimiter"], kwargs.get("quoting", csv.QUOTE_MINIMAL))
     try:
-        ds = datasets.load_dataset(fmt, data_files=str(path), split="train", **kwargs)
+        with _quiet_datasets():  # its own log line of a parse error names no line: ours follows
+            # data_files are glob patterns: a folder named "news[v2]" must match itself
+            ds = datasets.load_dataset(fmt, data_files=glob.escape(str(path)), split="train", **kwargs)
     except Exception as exc:  # pandas / arrow parse errors carry long messages; keep the first line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeamError(

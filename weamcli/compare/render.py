@@ -10,6 +10,7 @@ from weamcli.compare.table import Cell, Comparison, metric_name
 
 HOLM_MARK = "†"  # Δ survives Holm–Bonferroni over the column's zero-shot languages
 WEAK_MARK = "‡"  # MDE above 1 point: the row cannot detect a 1-point effect
+NO_SPREAD = "n/a"  # Δ never varied in the bootstrap: no MDE can be estimated (it is not 0)
 
 
 def pct(x: float | None, signed: bool = False) -> str:
@@ -33,7 +34,7 @@ def spread_text(cell: Cell) -> str:
 def mde_text(cell: Cell) -> str:
     """'4.0' (points), with ‡ where the row cannot detect a 1-point effect."""
     if cell.mde is None:
-        return ""
+        return NO_SPREAD if cell.se == 0 else ""
     return pct(cell.mde) + (f" {WEAK_MARK}" if cell.cannot_detect_one_point else "")
 
 
@@ -48,7 +49,8 @@ def power_legend(comparison: Comparison) -> list[str]:
         f"MDE: minimum detectable effect (points), the true Δ found with {POWER:.0%} power at "
         f"two-sided α = {ALPHA}: (z_0.975 + z_0.80) × SE = {z_factor():.2f} × SE, SE the standard "
         f"deviation of the same paired bootstrap's draws ({comparison.unit}s and seeds resampled). "
-        f"{WEAK_MARK}: MDE above {point} point: this row cannot detect a {point}-point effect.",
+        f"{WEAK_MARK}: MDE above {point} point: this row cannot detect a {point}-point effect. "
+        f"{NO_SPREAD}: Δ has zero variance (the models agree on every {comparison.unit}): cannot estimate.",
     ]
 
 

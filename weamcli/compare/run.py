@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from weamcli.common.files import check_output_dir
+from weamcli.common.run_records import RUN_RECORD
 from weamcli.compare.settings import CompareSettings
 from weamcli.compare.table import Comparison, compare_all
 from weamcli.compare.write import check_out_dir, default_out_dir, write_comparison
@@ -36,6 +38,8 @@ def run_comparison(
     with ``overwrite`` (and only once the new one is complete), a folder of other files never."""
     s = settings
     out = Path(s.out) if s.out is not None else default_out_dir(s.results)
+    rule = dict.fromkeys(("table.md", RUN_RECORD))  # the rule every command's --overwrite follows
+    check_output_dir(out, command="weam compare", markers=rule, inputs=s.results)
     check_out_dir(out, overwrite=s.overwrite)
     comparisons = compare_all(
         s.results,

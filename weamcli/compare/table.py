@@ -502,7 +502,7 @@ def _spread(draws: np.ndarray, units_only: np.ndarray, seeds_only: np.ndarray, s
         "ci_high": high,
         "se": se,
         "half_width": (high - low) / 2,
-        "mde": mde(se),
+        "mde": mde(se) if se > 0 else None,  # no spread at all: the MDE cannot be estimated, it is not 0
         "p_value": bootstrap_p_value(draws),
         "se_units": bootstrap_se(units_only),
         "se_seeds": bootstrap_se(seeds_only) if several_seeds else None,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from weamcli.common.settings import no_duplicates, option
 from weamcli.common.task_settings import TaskSettings
@@ -87,6 +88,30 @@ class EvaluateSettings(TaskSettings):
             self.fail("num_layers", "is used by --task tatoeba only (fine-tuned models keep their depth)")
         if self.task == "tatoeba" and self.max_examples is not None:
             self.fail("max_examples", "is not used by --task tatoeba")
+        single = self._one_language_file()
+        if single is not None and len(self.langs) > 1:
+            name, path = single
+            self.fail(
+                name,
+                f"'{path}' names one file without {{lang}}, and one file is one language: give one "
+                f"--lang (not {self.lang_text}), or a pattern such as 'data/{{lang}}{Path(path).suffix}' "
+                "for one file per language",
+            )
+
+    def _one_language_file(self) -> tuple[str, str] | None:
+        """The option and path of a scored file that holds one language (no ``{lang}``), or None:
+        scoring it under several language codes would report the same file twice."""
+        from weamcli.common.tasks import TASKS
+
+        option, path = ("test", self.test) if self.split == "test" else ("dev", self.dev)
+        builtin = TASKS.get(self.task)
+        if path is None and builtin is None and self.task not in ("custom", "tatoeba"):
+            option, path = "path_pattern", self.path_pattern  # an own task's one pattern
+        if path is None or "{lang}" in path or "{file}" in path:
+            return None
+        if builtin is not None and builtin.lang_column:
+            return None  # one file holds every language, a column says which (XNLI)
+        return option, path
 
     @property
     def lang_text(self) -> str:

@@ -295,9 +295,33 @@ def load_config(path: str | Path) -> ExperimentConfig:
         layers_methods=layers_methods,
         tables={k: v for k, v in raw.items() if isinstance(v, dict)},
     )
+    _check_task_names(config)
     _check_task_parts(config)
     _check_every_section(config)
     return config
+
+
+def _check_task_names(config: ExperimentConfig) -> None:
+    """With several tasks, each name is a built-in task or has its own ``[task.<name>]`` part (a
+    misspelt ``"udpso"`` must not silently become a second own task read through ``[task]``)."""
+    from weamcli.common.tasks import NOT_FINETUNED, OWN_TASKS, TASKS
+
+    if len(config.tasks) < 2:
+        return  # one task: [task] itself describes an own task
+    known = [*TASKS, *OWN_TASKS, *NOT_FINETUNED]
+    parts = [k for k, v in config.tables.get("task", {}).items() if isinstance(v, dict)]
+    for name in config.tasks:
+        if name in known or name in parts:
+            continue
+        close = difflib.get_close_matches(name, [*known, *parts], n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        line = _line_of(config.source.text, f'"{name}"') or config.source.locate("experiment", "tasks")[1]
+        raise WeamError(
+            f"[experiment] tasks: '{name}' is neither a built-in task ({', '.join(known)}) nor defined "
+            f"in a [task.{name}] section (with several tasks, each own task needs its own part){hint}",
+            config.path,
+            line,
+        )
 
 
 def _check_task_parts(config: ExperimentConfig) -> None:

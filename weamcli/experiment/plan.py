@@ -19,6 +19,9 @@ from weamcli.pretrain.output_folder import snapshot_dir
 
 STEP_MARKER = ".weam-step.json"
 RUN_ONLY = ("resume", "overwrite", "report_to")  # how a step is run (and logged), not what it computes
+# 2: every setting's effective value is fingerprinted, defaults included (1 hashed only values that
+# differed from the default, so a new default in a weam upgrade left old steps "done")
+FINGERPRINT_SCHEME = 2
 
 
 @dataclass
@@ -50,6 +53,52 @@ class Step:
     @property
     def done(self) -> bool:
         return self.state == "done"
+
+    def changes(self, steps: dict[str, Step]) -> list[str]:
+        """Why a ``changed`` step will run again: each setting whose value changed (``key old →
+        new``), else the steps it needs that changed, else an older fingerprint scheme."""
+        marker = self.marker() or {}
+        old = marker.get("values")
+        if old is None and isinstance(marker.get("settings"), dict):  # a marker of an earlier weam
+            old = {k: v for k, v in marker["settings"].items() if k not in RUN_ONLY}
+        new = effective_values(self.settings) if self.settings else {}
+        said = [
+            f"{key} {_shown(old.get(key, _ABSENT))} → {_shown(new.get(key, _ABSENT))}"
+            for key in sorted(set(old or {}) | set(new))
+            if old is not None and old.get(key, _ABSENT) != new.get(key, _ABSENT)
+        ]
+        if said:
+            return said
+        needed = marker.get("needs")
+        for key in self.needs:
+            if steps[key].state != "done":
+                said.append(f"needs {key}, which runs again")
+            elif isinstance(needed, dict) and needed.get(key) not in (None, steps[key].fingerprint):
+                said.append(f"{key} ran again since this step ran")
+        if not said and marker.get("scheme") != FINGERPRINT_SCHEME:
+            said.append("fingerprinted by an earlier weam (defaults now count too); settings as recorded")
+        return said
+
+
+_ABSENT = object()
+
+
+def _shown(value: Any) -> str:
+    if value is _ABSENT:
+        return "(unset)"
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def effective_values(settings: Settings) -> dict[str, Any]:
+    """What a step's fingerprint covers: every option of its settings with the value it runs with,
+    defaults included (and a pre-training objective's own options with their defaults), except
+    the options that only say how it is run (``RUN_ONLY``)."""
+    values = settings.to_dict()
+    objective = getattr(settings, "objective_values", None)
+    if callable(objective):
+        values.update(objective())
+    return {k: v for k, v in sorted(values.items()) if k not in RUN_ONLY}
 
 
 def model_name(config: ExperimentConfig, params: dict[str, Any]) -> str:
@@ -169,15 +218,14 @@ def _step_points(
 def _fingerprint(steps: list[Step]) -> None:
     by_key: dict[str, Step] = {}
     for step in steps:
-        # options left at their default are not hashed: adding an option to weam re-runs nothing
-        own = (
-            {k: v for k, v in step.settings.non_defaults().items() if k not in RUN_ONLY}
-            if step.settings
-            else {}
-        )
+        # the effective value of every setting: a default that changes in a weam upgrade re-runs
+        # the steps that read it (so does a new option, once)
+        own = effective_values(step.settings) if step.settings else {}
         upstream = [by_key[n].fingerprint for n in step.needs]
         data = json.dumps(
-            {"kind": step.kind, "settings": own, "needs": upstream}, sort_keys=True, default=str
+            {"kind": step.kind, "scheme": FINGERPRINT_SCHEME, "settings": own, "needs": upstream},
+            sort_keys=True,
+            default=str,
         )
         step.fingerprint = hashlib.sha256(data.encode()).hexdigest()[:16]
         by_key[step.key] = step

@@ -51,7 +51,7 @@ def run_pretrain(step: Step, config: ExperimentConfig, steps: dict[str, Step], s
         if old is not None and not _same_run(old, step.settings):
             say("  the settings changed since the interrupted run: starting over")
             settings = dataclasses.replace(step.settings, overwrite=True)
-    pretrain(settings, progress=say)
+    pretrain(settings, progress=say, resume_hint=f"run `weam experiment {config.path}` again")
     return {}
 
 

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_dir, check_writable
+from weamcli.common.files import (
+    atomic_dir,
+    check_not_protected,
+    check_output_dir,
+    check_writable,
+    json_marker,
+)
 from weamcli.common.model_card import render_card, write_model_card
 from weamcli.common.models import METADATA_FILE, ModelRef, model_label, parameter_count
 from weamcli.common.progress import Progress, quiet, trainer_steps
@@ -72,6 +78,11 @@ def finetune(
     if out.exists() and not out.is_dir():
         raise WeamError("output exists and is not a folder", out)
     check_writable(out)  # before the model, the data and the training, not after
+    check_not_protected(out)
+    inputs = [settings.model, settings.data_dir, settings.train, settings.dev]
+    for seed in seeds:  # a seed folder is replaced only when it is a weam fine-tune, never an input
+        fine_tune = {METADATA_FILE: json_marker(having="finetune_seed")}
+        check_output_dir(out / f"seed-{seed}", command="weam finetune", markers=fine_tune, inputs=inputs)
     if model is None:
         model = resolve_model(settings.model, num_layers=settings.num_layers, progress=say)
     # load (and validate) the data before any model or output exists
