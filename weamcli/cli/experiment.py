@@ -47,6 +47,7 @@ def experiment_command(
         show_default=False,
     ),
     share_gpus: bool | None = settings_option(ExperimentSettings, "share_gpus"),
+    executor: str | None = settings_option(ExperimentSettings, "executor"),
 ) -> None:
     """Run a grid: methods (baseline, mlm, tlm, weam) × pre-training language sets × model sizes ×
     seeds, through align → pretrain → finetune → evaluate → compare.
@@ -71,6 +72,10 @@ def experiment_command(
     if share_gpus is not None and share_gpus != cfg.share_gpus:
         flag = "--share-gpus" if share_gpus else "--no-share-gpus"
         say(f"{flag} overrides [experiment] share_gpus = {str(cfg.share_gpus).lower()}")
+    if executor is not None:
+        ExperimentSettings(executor=executor)  # checked like the TOML's value, --plan too
+    if executor is not None and executor != cfg.executor:
+        say(f"--executor {executor} overrides [experiment] executor = {cfg.executor}")
     setup_threads(threads or cfg.threads)
     steps = plan_experiment(cfg)
     if plan:
@@ -95,6 +100,7 @@ def experiment_command(
                 jobs=jobs,
                 threads=threads,
                 share_gpus=share_gpus,
+                executor=executor,
             )
     except KeyboardInterrupt:
         say(f"run `weam experiment {config}` again to continue where it stopped")

@@ -25,7 +25,7 @@ from weamcli.common.settings import Settings, TomlSource
 from weamcli.common.task_settings import TaskSettings
 from weamcli.compare.settings import CompareSettings
 from weamcli.evaluate.settings import EvaluateSettings
-from weamcli.experiment.settings import METHODS, ExperimentSettings, ModelSettings
+from weamcli.experiment.settings import METHODS, ExperimentSettings, ModelSettings, SlurmSettings
 from weamcli.finetune.settings import FinetuneSettings
 from weamcli.pretrain.settings import OBJECTIVE_OPTIONS, PretrainSettings
 
@@ -38,6 +38,7 @@ SECTIONS: dict[str, type[Settings]] = {
     "evaluate": EvaluateSettings,
     "task": TaskSettings,
     "compare": CompareSettings,
+    "slurm": SlurmSettings,
 }
 # [pretrain] keys that shape the grid, not one run
 PRETRAIN_GRID_KEYS = ("methods", "lang_sets", "lang_sets_methods", "steps")
@@ -63,6 +64,8 @@ class ExperimentConfig:
     # (0, the plain model, is the baseline); empty: only the run's end
     steps: list[int] = field(default_factory=list)
     share_gpus: bool = False  # more jobs than GPUs: jobs share them
+    executor: str = "local"  # local or slurm
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)  # each Slurm job's resources
     lang_sets_methods: list[str] | None = None  # methods pre-trained on every set (None: all)
     layers_methods: list[str] | None = None  # methods run at every depth (None: all)
     tables: dict[str, dict[str, Any]] = field(repr=False, default_factory=dict)
@@ -241,6 +244,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
     exp = ExperimentSettings.from_table(raw.get("experiment", {}), source=source)
     model = ModelSettings.from_table(raw.get("model", {}), source=source)
+    slurm = SlurmSettings.from_table(raw.get("slurm", {}), source=source)
     pre = raw.get("pretrain", {})
     methods = _list_of_str(pre.get("methods", ["weam", "tlm"]), source, "methods")
     for m in methods:
@@ -286,6 +290,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
         threads=exp.threads,
         jobs=exp.jobs,
         share_gpus=exp.share_gpus,
+        executor=exp.executor,
+        slurm=slurm,
         base_model=model.base,
         layers=[n or None for n in model.layers],
         methods=methods,

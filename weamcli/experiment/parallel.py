@@ -20,7 +20,7 @@ import queue as queue_module
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from weamcli.common.errors import WeamError
@@ -34,9 +34,15 @@ class Parallelism:
     threads: int | None  # CPU threads per step (None: torch's own choice, one job only)
     reason: str  # how it was chosen, for the log and the run records
     gpus: tuple[str, ...] = ()  # each worker's CUDA_VISIBLE_DEVICES, one per job (none: not set)
+    kind: str = "local"  # local workers, or slurm jobs (experiment.slurm)
 
     def describe(self) -> str:
         """The pool in words, for the log."""
+        if self.kind == "slurm":
+            return (
+                f"submitting each ready step as a Slurm job ({self.reason}; at most {self.jobs} at once, "
+                f"{self.threads} torch thread(s) each) and following the jobs from here"
+            )
         each = f"{self.threads} CPU thread(s) each"
         if self.gpus:
             shared = len(set(self.gpus)) < len(self.gpus)
@@ -155,6 +161,7 @@ def _report(message: str, done: int | None = None, total: int | None = None, /) 
 class StepFailure:
     message: str  # one line for the log and the comparison's notes
     detail: str  # the traceback, for experiment-status.jsonl
+    extra: dict[str, Any] = field(default_factory=dict)  # more for the status line (a Slurm job's log)
 
 
 def run_step(runner: Callable[..., dict[str, Any]], step: Any, config: Any, steps: Any, say: Any) -> Any:
