@@ -148,7 +148,9 @@ def missing_file(path: str | os.PathLike, what: str = "file") -> WeamError:
 
 # hidden entries weam itself leaves in a folder: temporary siblings (.NAME.HOST.PID.X.partial),
 # locks (.NAME.lock) and write probes; they never make a folder someone else's
-_WEAM_HIDDEN = re.compile(r"^\..+\.(partial|tmp|old|lock)$|^\.weam-write-probe\.")
+_WEAM_HIDDEN = re.compile(
+    r"^\..+\.[A-Za-z0-9-]+\.\d+\.(?:[^.]+\.)?(?:partial|tmp|old)$|^\..+\.lock$|^\.weam-write-probe\."
+)
 
 
 def _protected(out: Path) -> str | None:
