@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from weamcli.experiment.settings import ExperimentSettings
+
 from .app import WeamCommand, app
 from .console import command, console, escaped, progress_display, say, setup_threads, threads_option
+from .options import settings_option
 from .tables import print_comparison
 
 if TYPE_CHECKING:
@@ -37,12 +40,14 @@ def experiment_command(
     jobs: int | None = typer.Option(
         None,
         "--jobs",
-        help="Steps run at once, each in its own process (overrides \\[experiment] jobs; default: 1 on a "
-        "GPU, on a CPU one per core up to 4).",
+        help="Steps run at once, each in its own process (overrides \\[experiment] jobs; default: one per "
+        "GPU, each on its own GPU; on a CPU one per core up to 4).",
         metavar="N",
         min=1,
         show_default=False,
     ),
+    share_gpus: bool | None = settings_option(ExperimentSettings, "share_gpus"),
+    executor: str | None = settings_option(ExperimentSettings, "executor"),
 ) -> None:
     """Run a grid: methods (baseline, mlm, tlm, weam) × pre-training language sets × model sizes ×
     seeds, through align → pretrain → finetune → evaluate → compare.
@@ -64,6 +69,13 @@ def experiment_command(
         say(f"--threads {threads} overrides [experiment] threads = {cfg.threads}")
     if jobs is not None and cfg.jobs is not None and jobs != cfg.jobs:
         say(f"--jobs {jobs} overrides [experiment] jobs = {cfg.jobs}")
+    if share_gpus is not None and share_gpus != cfg.share_gpus:
+        flag = "--share-gpus" if share_gpus else "--no-share-gpus"
+        say(f"{flag} overrides [experiment] share_gpus = {str(cfg.share_gpus).lower()}")
+    if executor is not None:
+        ExperimentSettings(executor=executor)  # checked like the TOML's value, --plan too
+    if executor is not None and executor != cfg.executor:
+        say(f"--executor {executor} overrides [experiment] executor = {cfg.executor}")
     setup_threads(threads or cfg.threads)
     steps = plan_experiment(cfg)
     if plan:
@@ -82,7 +94,14 @@ def experiment_command(
     say(f"experiment '{cfg.name}': {len(steps)} steps into {cfg.out}")
     try:
         with progress_display() as progress:
-            result = run_experiment(config, progress=progress, jobs=jobs, threads=threads)
+            result = run_experiment(
+                config,
+                progress=progress,
+                jobs=jobs,
+                threads=threads,
+                share_gpus=share_gpus,
+                executor=executor,
+            )
     except KeyboardInterrupt:
         say(f"run `weam experiment {config}` again to continue where it stopped")
         raise

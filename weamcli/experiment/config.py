@@ -25,7 +25,7 @@ from weamcli.common.settings import Settings, TomlSource
 from weamcli.common.task_settings import TaskSettings
 from weamcli.compare.settings import CompareSettings
 from weamcli.evaluate.settings import EvaluateSettings
-from weamcli.experiment.settings import METHODS, ExperimentSettings, ModelSettings
+from weamcli.experiment.settings import METHODS, ExperimentSettings, ModelSettings, SlurmSettings
 from weamcli.finetune.settings import FinetuneSettings
 from weamcli.pretrain.settings import OBJECTIVE_OPTIONS, PretrainSettings
 
@@ -38,6 +38,7 @@ SECTIONS: dict[str, type[Settings]] = {
     "evaluate": EvaluateSettings,
     "task": TaskSettings,
     "compare": CompareSettings,
+    "slurm": SlurmSettings,
 }
 # [pretrain] keys that shape the grid, not one run
 PRETRAIN_GRID_KEYS = (
@@ -80,6 +81,9 @@ class ExperimentConfig:
     # the steps axis: optimiser steps at which each pre-training run is fine-tuned and evaluated
     # (0, the plain model, is the baseline); empty: only the run's end
     steps: list[int] = field(default_factory=list)
+    share_gpus: bool = False  # more jobs than GPUs: jobs share them
+    executor: str = "local"  # local or slurm
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)  # each Slurm job's resources
     lang_sets_methods: list[str] | None = None  # methods pre-trained on every set (None: all)
     lang_sets_design: list[str] = field(default_factory=lambda: ["equal-steps"])
     # side axis ("langs", "steps", "layers") -> the tasks its extra models are evaluated on (absent: all)
@@ -309,6 +313,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
     exp = ExperimentSettings.from_table(raw.get("experiment", {}), source=source)
     model = ModelSettings.from_table(raw.get("model", {}), source=source)
+    slurm = SlurmSettings.from_table(raw.get("slurm", {}), source=source)
     pre = raw.get("pretrain", {})
     methods = _list_of_str(pre.get("methods", ["weam", "tlm"]), source, "methods")
     for m in methods:
@@ -359,6 +364,9 @@ def load_config(path: str | Path) -> ExperimentConfig:
         tasks=exp.task_list,
         threads=exp.threads,
         jobs=exp.jobs,
+        share_gpus=exp.share_gpus,
+        executor=exp.executor,
+        slurm=slurm,
         base_model=model.base,
         layers=[n or None for n in model.layers],
         methods=methods,

@@ -39,6 +39,8 @@ from weamcli.experiment.parallel import (
     oversubscribed,
 )
 from weamcli.experiment.plan import FINGERPRINT_SCHEME, STEP_MARKER, Step, effective_values, plan_experiment
+from weamcli.experiment.settings import ExperimentSettings
+from weamcli.experiment.slurm import SlurmPool, slurm_parallelism
 
 POLL_SECONDS = 2.0  # how often a process whose remaining steps run elsewhere looks again
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"  # who wrote a status line
@@ -69,18 +71,27 @@ def run_experiment(
     only_plan: bool = False,
     jobs: int | None = None,
     threads: int | None = None,
+    share_gpus: bool | None = None,
+    executor: str | None = None,
+    submitit_cluster: str = "slurm",
 ) -> ExperimentResult:
     """Run (or resume) the grid of ``config_path``; returns what ran, was skipped, failed.
 
     ``jobs`` (default ``[experiment] jobs``, else chosen from the machine: see
     ``experiment.parallel``) steps run at once, each in its own process with ``threads`` (default
-    ``[experiment] threads``) CPU threads; with one job every step runs in this process.
+    ``[experiment] threads``) CPU threads and, on GPUs, a GPU of its own (``share_gpus``, default
+    ``[experiment] share_gpus``: more jobs than GPUs share them); with one job every step runs in
+    this process.
 
     Before any step: the output folder must be new or this experiment's, and every input the
     steps will read (with the runners given, the inputs of the kinds they leave to weam) must be
     there. Each step is claimed before it runs (``experiment.claims``), so further processes
     started on the same config split the remaining steps with this one and wait for the steps
-    the others run; a step is never run by two at once."""
+    the others run; a step is never run by two at once.
+
+    ``executor`` (default ``[experiment] executor``): ``local``, or ``slurm``: each ready step is a
+    Slurm job through submitit (``experiment.slurm``; ``submitit_cluster="local"`` runs those jobs
+    as subprocesses of this machine, for tests), followed from here."""
     config = load_config(config_path)
     steps = plan_experiment(config)
     by_key = {s.key: s for s in steps}
@@ -100,19 +111,29 @@ def run_experiment(
     mark_experiment_out(config)
     jobs = jobs if jobs is not None else config.jobs
     threads = threads if threads is not None else config.threads
-    if given_runners and jobs is None:
+    share_gpus = share_gpus if share_gpus is not None else config.share_gpus
+    if executor is not None:
+        ExperimentSettings(executor=executor)  # the option's own check: --executor must be one of ...
+    executor = executor if executor is not None else config.executor
+    if executor == "slurm":
+        plan = slurm_parallelism(config.slurm, jobs, threads, len(steps))
+    elif given_runners and jobs is None:
         plan = Parallelism(1, threads, "custom runners run in this process")  # closures do not pickle
     else:
-        plan = choose_parallelism(jobs, threads)
+        plan = choose_parallelism(jobs, threads, share_gpus)
     result.parallelism = plan
     numbered = {step.key: f"[{i}/{len(steps)}] {step.kind} {step.key}" for i, step in enumerate(steps, 1)}
     inline = InlineExecutor(say)
     states = {s.key: s.state for s in steps}  # read once: running a step changes no other's
     to_run = sum(state != "done" for state in states.values())
-    pool = WorkerPool(plan) if plan.jobs > 1 and to_run > 1 else None
+    pool: WorkerPool | SlurmPool | None = None
+    if executor == "slurm":
+        pool = SlurmPool(config, threads, cluster=submitit_cluster)
+    elif plan.jobs > 1 and to_run > 1:
+        pool = WorkerPool(plan)
     if pool is not None:
-        say(f"running up to {plan.jobs} steps at once, {plan.threads} CPU thread(s) each ({plan.reason})")
-    warning = oversubscribed(plan)
+        say(plan.describe())
+    warning = oversubscribed(plan) if executor == "local" else None
     if warning:
         say(f"warning: {warning}")
 
@@ -203,7 +224,7 @@ def run_experiment(
                         bad.add(step.key)
                         result.failed[step.key] = info.message
                         say(f"{numbered[step.key]}: FAILED: {info.message}")
-                        _status(config, step, "failed", info.message, detail=info.detail, seconds=seconds)
+                        _status(config, step, "failed", info.message, info.detail, seconds, extra=info.extra)
                         continue
                     _finish(config, step, info, seconds, plan, result, by_key)
                     finished.add(step.key)
@@ -269,8 +290,10 @@ def _status(
     message: str,
     detail: str = "",
     seconds: float | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    metrics: dict[str, Any] = {"message": message, "detail": detail, "process": PROCESS}
+    metrics: dict[str, Any] = {"message": message, "detail": detail, "process": PROCESS, **(extra or {})}
     if seconds is not None:
         metrics["seconds"] = round(seconds, 1)
     record = make_record(
