@@ -1,11 +1,13 @@
 """Small alignment folders for the pretrain tests, in `weam align`'s output format, built from the
 first lines of real NTREX-128 data: words split by a simple regex (characters for Chinese) and
-linked along the diagonal, with the lexicon those links give. Link quality does not matter to these
-tests, only the format."""
+linked along the diagonal, with the lexicon those links give; or generated from a small word list
+(`make_generated_alignment_folder`) where a test must also run without the real data. Link quality
+does not matter to these tests, only the format."""
 
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import Counter
 from pathlib import Path
@@ -38,6 +40,37 @@ def make_alignment_folder(
         "pairs": len(src),
     }
     (out / "align.json").write_text(json.dumps(meta), encoding="utf-8")
+    return out
+
+
+# English–German word pairs for generated corpora (common words: a few pieces each in XLM-R)
+_WORD_PAIRS = [
+    ("the", "der"), ("house", "Haus"), ("is", "ist"), ("small", "klein"), ("old", "alt"),
+    ("woman", "Frau"), ("man", "Mann"), ("reads", "liest"), ("a", "ein"), ("book", "Buch"),
+    ("today", "heute"), ("city", "Stadt"), ("water", "Wasser"), ("cold", "kalt"), ("and", "und"),
+    ("we", "wir"), ("see", "sehen"), ("tree", "Baum"), ("green", "grün"), ("child", "Kind"),
+    ("plays", "spielt"), ("garden", "Garten"), ("in", "im"), ("evening", "Abend"), ("dog", "Hund"),
+    ("runs", "läuft"), ("fast", "schnell"), ("school", "Schule"), ("new", "neu"), ("train", "Zug"),
+]  # fmt: skip
+
+
+def make_generated_alignment_folder(out: Path, lang: str, pairs: int, *, seed: int = 0) -> Path:
+    """An alignment folder of ``pairs`` generated sentence pairs (4–14 words, word by word from
+    ``_WORD_PAIRS`` in English word order), linked along the diagonal: no real data needed."""
+    rng = random.Random(seed)
+    src_tok, tgt_tok, links = [], [], []
+    for _ in range(pairs):
+        words = [rng.choice(_WORD_PAIRS) for _ in range(rng.randint(4, 14))]
+        src_tok.append([en for en, _ in words] + ["."])
+        tgt_tok.append([de for _, de in words] + ["."])
+        links.append(" ".join(f"{i}-{i}" for i in range(len(words) + 1)))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "source.tok").write_text("".join(" ".join(x) + "\n" for x in src_tok), encoding="utf-8")
+    (out / "target.tok").write_text("".join(" ".join(x) + "\n" for x in tgt_tok), encoding="utf-8")
+    (out / "alignment.txt").write_text("".join(x + "\n" for x in links), encoding="utf-8")
+    (out / "lexicon.tsv").write_text(_lexicon(src_tok, tgt_tok, links), encoding="utf-8")
+    meta = {"source_lang": "en", "target_lang": lang, "backend": "generated", "symmetrize": "none"}
+    (out / "align.json").write_text(json.dumps({**meta, "pairs": pairs}), encoding="utf-8")
     return out
 
 

@@ -269,7 +269,7 @@ def test_windows_line_endings_in_raw_pretrain_files_as_in_align(tmp_path):
         (["pretrain", "--max-steps", "-1"], "--max-steps must be at least 1, got -1"),
         (["pretrain", "--epochs", "-2"], "--epochs must be above 0, got -2"),
         (["pretrain", "--lr", "-1"], "--lr must be above 0, got -1"),
-        # typer's own parse error: a short usage panel, exit 2, no traceback
+        # typer's own parse error: one error line like weam's own, exit 2, no traceback
         (["pretrain", "--max-steps", "five"], "Invalid value for '--max-steps'"),
         (["pretrain", "--lang", "de,de"], "--lang names 'de' twice"),
         (["pretrain", "--lang", "xx"], "'xx'"),
@@ -426,8 +426,8 @@ def test_a_write_limit_hit_by_a_library_is_one_line(task_root, tmp_path):
     )
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert_one_line_error(proc.stderr, str(out / "seed-13"), "file too large", "nothing was replaced")
-    assert not (out / "seed-13").exists()
-    no_partials(out)
+    assert not out.exists()  # not even the empty folder the seed would have gone into
+    no_partials(tmp_path)
 
 
 # --------------------------------------------------------------------------------------- interruptions
@@ -679,7 +679,7 @@ def test_overwrite_refuses_a_folder_that_is_not_a_run(align_folder, tmp_path):
     args = ["pretrain", "-l", "de", "-a", str(align_folder), "-m", "tiny", "-o", str(mine), "--overwrite"]
     result = runner.invoke(app, args)
     assert result.exit_code == 2
-    assert_one_line_error(result.output, str(mine), "not a weam pretrain run (e.g. thesis.tex")
+    assert_one_line_error(result.output, str(mine), "weam pretrain did not write (e.g. thesis.tex)")
     assert (mine / "thesis.tex").read_text() == "years of work"
 
 
@@ -833,3 +833,492 @@ def test_help_has_no_type_noise(command):
     assert result.exit_code == 0
     for noise in ("<bool>", "<int | None>", "<int>", "<str>"):
         assert noise not in result.output, (noise, command)
+
+
+# --------------------------------------------------------------------------------------- round two (issue 22)
+
+EN_LINES = "the house is big\na dog runs\nthe red car\n"
+DE_LINES = "das haus ist groß\nein hund läuft\ndas rote auto\n"
+
+
+def parallel_files(folder: Path) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "c.en").write_text(EN_LINES, encoding="utf-8")
+    (folder / "c.de").write_text(DE_LINES, encoding="utf-8")
+    return folder / "c.en", folder / "c.de"
+
+
+def toy_grid(out: Path, root: Path, **extra: str) -> str:
+    """A tiny grid on the toy task (baseline only, one seed): seconds to run."""
+    text = f"""
+[experiment]
+out = "{out}"
+seeds = [13]
+task = "toy"
+threads = 1
+jobs = 1
+
+[model]
+base = "tiny"
+
+[pretrain]
+methods = []
+
+[task]
+data_dir = "{root}"
+path_pattern = "{{root}}/{{lang}}/{{split}}.tsv"
+code_style = "iso1"
+text_column = "text"
+label_column = "label"
+id_column = "id"
+
+[finetune]
+epochs = 1
+batch_size = 4
+
+[evaluate]
+langs = ["en", "de"]
+
+[compare]
+bootstrap = 100
+"""
+    for old, new in extra.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.mark.parametrize("case", ["thesis", "dotfiles", "root", "home", "input"])
+def test_align_overwrite_replaces_only_its_own_output(tmp_path, monkeypatch, case):
+    """Item 1: `weam align -o DIR --overwrite` replaced whatever DIR held (exit 0)."""
+    src, tgt = parallel_files(tmp_path / "corpus")
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    out = {"root": Path("/"), "home": home, "input": tmp_path / "corpus"}.get(case, tmp_path / "mine")
+    if case in ("thesis", "dotfiles"):
+        out.mkdir()
+        (out / ("thesis.tex" if case == "thesis" else ".vimrc")).write_text("years of work")
+
+    def files() -> dict:
+        return {} if case == "root" else {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    before = files()
+    result = runner.invoke(app, ["align", str(src), str(tgt), "-o", str(out), "--overwrite"])
+    assert result.exit_code == 2, result.output
+    why = {
+        "thesis": "holds files weam align did not write (e.g. thesis.tex)",
+        "dotfiles": "holds files weam align did not write (e.g. .vimrc)",
+        "root": "is the root folder",
+        "home": "is your home folder",
+        "input": f"holds {src}, an input of this run",
+    }[case]
+    assert_one_line_error(result.output, f"{out}: {why}")
+    assert files() == before
+    # its own earlier output is replaced as asked
+    mine = tmp_path / "aligned"
+    assert runner.invoke(app, ["align", str(src), str(tgt), "-o", str(mine)]).exit_code == 0
+    assert runner.invoke(app, ["align", str(src), str(tgt), "-o", str(mine), "--overwrite"]).exit_code == 0
+
+
+def test_every_command_follows_the_one_overwrite_rule(finetuned, task_root, tmp_path, monkeypatch):
+    """Item 1: the same rule in finetune (its seed folders), compare (its inputs) and the
+    experiment (`out`): a folder weam did not write, an input, `/` are refused before any work."""
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the output was checked")
+
+    monkeypatch.setattr("weamcli.common.models.resolve_model", no_work)
+    out = tmp_path / "ft"
+    (out / "seed-13").mkdir(parents=True)
+    (out / "seed-13" / "notes.txt").write_text("mine")
+    args = ["finetune", *task_args(task_root), "-m", "tiny", "-o", str(out), "--overwrite"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, str(out / "seed-13"), "weam finetune did not write (e.g. notes.txt)")
+    assert (out / "seed-13" / "notes.txt").read_text() == "mine"
+    model = finetuned / "seed-13"  # fine-tuning a fine-tune into its own folder would replace it
+    args = ["finetune", *task_args(task_root), "-m", str(model), "-o", str(finetuned), "--overwrite"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, str(model), "an input of this run")
+    result = runner.invoke(app, ["finetune", *task_args(task_root), "-m", "tiny", "-o", "/"])
+    assert_one_line_error(result.output, "/: is the root folder")
+
+    cmp_out = tmp_path / "cmp"
+    cmp_out.mkdir()
+    results = cmp_out / "results.jsonl"
+    results.write_text(json.dumps(make_row("m", "de", [True, False])) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["compare", str(results), "-b", "m", "-o", str(cmp_out), "--overwrite"])
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, str(cmp_out), "an input of this run")
+    assert results.is_file()
+
+    for where, why in ((tmp_path / "thesis", "weam experiment did not write (e.g. thesis.tex)"),):
+        where.mkdir()
+        (where / "thesis.tex").write_text("years of work")
+        config = tmp_path / "exp.toml"
+        config.write_text(toy_grid(where, task_root), encoding="utf-8")
+        for extra in ([], ["--plan"]):
+            result = runner.invoke(app, ["experiment", str(config), *extra])
+            assert result.exit_code == 2, result.output
+            assert_one_line_error(result.output, str(where), why)
+        assert sorted(p.name for p in where.iterdir()) == ["thesis.tex"]
+
+
+@pytest.mark.parametrize("task", ["toy", "custom"])
+def test_one_file_is_one_language(finetuned, task_root, tmp_path, task):
+    """Item 2: a test file without {lang} scored under --lang de,fr reported German twice."""
+    results = tmp_path / "results.jsonl"
+    test = task_root / "de" / "test.tsv"
+    args = task_args(task_root) if task == "toy" else ["--task", "custom", "--text-column", "text"]
+    args = [*args, "--label-column", "label"] if task == "custom" else args
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            *args,
+            "--test",
+            str(test),
+            "--lang",
+            "de,fr",
+            "-m",
+            str(finetuned),
+            "--results",
+            str(results),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert_one_line_error(result.output, f"--test '{test}'", "one file is one language", "{lang}")
+    assert not results.exists()
+    result = runner.invoke(
+        app, ["evaluate", "--task", "squad-format", "--test", "mlqa.json", "--lang", "de,es", "-m", "tiny"]
+    )
+    assert_one_line_error(result.output, "one file is one language")
+
+
+def _plan_case(tmp_path: Path, task_root: Path, case: str) -> tuple[Path, str, str]:
+    """An experiment config with one bad input, the file its error names and the words it says."""
+    src, tgt = parallel_files(tmp_path / "corpus")
+    source = "missing.en" if case == "source" else "c.en"
+    grid = {
+        "methods = []": f'methods = ["tlm"]\nlang_sets = [["de"]]\nmax_steps = 1\n'
+        f'source = "{src.parent / source}"\ntarget = "{tgt.parent}/c.{{lang}}"'
+    }
+    where, words = {
+        "typo-task": ("exp.toml:5:", "'udpso' is neither a built-in task"),
+        "task-root": (str(tmp_path / "nowhere"), "no local data for task 'toy'"),
+        "source": (str(src.parent / "missing.en"), "parallel file not found"),
+        "line-counts": (f"{src}:4:", "has 3 lines but its parallel file has 4"),
+        "model": ("model 'tinyy'", "did you mean 'tiny'?"),
+        "out": ("/: is the root folder", "a folder of their own"),
+    }[case]
+    if case == "typo-task":
+        grid['task = "toy"'] = 'tasks = ["toy", "udpso"]'
+        grid["[task]"] = "[task.toy]"
+    elif case == "task-root":
+        grid[f'data_dir = "{task_root}"'] = f'data_dir = "{tmp_path / "nowhere"}"'
+    elif case == "line-counts":
+        tgt.write_text(DE_LINES + "ein baum\n", encoding="utf-8")
+    elif case == "model":
+        grid['base = "tiny"'] = 'base = "tinyy"'
+    elif case == "out":
+        grid[f'out = "{tmp_path / "out"}"'] = 'out = "/"'
+    config = tmp_path / "exp.toml"
+    config.write_text(toy_grid(tmp_path / "out", task_root, **grid), encoding="utf-8")
+    return config, where, words
+
+
+@pytest.mark.parametrize("case", ["typo-task", "task-root", "source", "line-counts", "model", "out"])
+def test_plan_checks_every_input_before_any_step(task_root, tmp_path, case):
+    """Item 3: `--plan` passed (exit 0) what failed only when its step ran, after others had run."""
+    config, where, words = _plan_case(tmp_path, task_root, case)
+    for extra in (["--plan"], []):  # a run checks the same before its first step
+        result = runner.invoke(app, ["experiment", str(config), *extra])
+        assert result.exit_code == 2, (extra, result.output)
+        assert_one_line_error(result.output, where, words)
+    assert not (tmp_path / "out").exists()  # no step ran
+
+
+@pytest.mark.parametrize("command", ["align", "pretrain", "finetune", "evaluate", "compare", "experiment"])
+def test_every_success_line_prints_paths_as_they_are(finetuned, task_root, tmp_path, command):
+    """Item 5: an output path with [/x] crashed the success line (exit 1), [v2] vanished, :100:
+    became an emoji. Each command's success path, with such paths and names."""
+    weird = tmp_path / "a[" / "x]b[v2]c:100:"
+    assert all(part in str(weird) for part in ("[/x]", "[v2]", ":100:"))
+    name = "m[/x][v2]:100:"  # a model name, printed in tables
+    if command == "align":
+        src, tgt = parallel_files(weird / "corpus")
+        args, expect = ["align", str(src), str(tgt), "-o", str(weird / "align")], [f"wrote {weird / 'align'}"]
+    elif command == "pretrain":
+        folder = write_alignment_folder(weird / "align-en-de")
+        args = ["pretrain", "-l", "de", "-a", str(folder), "-m", "tiny", "-o", str(weird / "pre")]
+        args += ["--max-steps", "1", "--batch-size", "4", "--max-length", "32"]
+        expect = [f"model: {weird / 'pre'}"]
+    elif command == "finetune":
+        root = copy_of(task_root, weird / "toy")
+        args = ["finetune", *task_args(root), "-m", "tiny", "-o", str(weird / "ft"), "--epochs", "1"]
+        expect = [str(weird / "ft" / "seed-13")]
+    elif command == "evaluate":
+        args = ["evaluate", *task_args(task_root), "-m", str(finetuned), "--lang", "de", "--name", name]
+        args, expect = [*args, "--results", str(weird / "r.jsonl")], [name]
+    elif command == "compare":
+        rows = [make_row(name, lang, [True, False, True]) for lang in ("de", "es")]
+        rows += [make_row("n[v2]", lang, [True, True, False], method="weam") for lang in ("de", "es")]
+        weird.mkdir(parents=True)
+        (weird / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        args = ["compare", str(weird / "rows.jsonl"), "-b", name, "-o", str(weird / "cmp")]
+        args, expect = [*args, "--bootstrap", "100"], [name, "n[v2]"]
+    else:
+        weird.mkdir(parents=True)
+        config = weird / "exp.toml"
+        task = {'task = "toy"': 'task = "t[/x]:100:"'}  # an own task's name, in the table's title
+        config.write_text(toy_grid(weird / "grid", task_root, **task), "utf-8")
+        args, expect = ["experiment", str(config)], ["t[/x]:100: (test)"]
+    result = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    flat = "".join(result.output.split())
+    for needle in expect:
+        assert "".join(needle.split()) in flat, (needle, result.output)
+    assert "💯" not in result.output
+
+
+def test_evaluate_checks_its_results_file_and_keeps_rows_of_a_kill_9(finetuned, task_root, tmp_path):
+    """Item 6: --results FOLDER failed after the whole evaluation; a `kill -9` lost the finished
+    languages (rows were written at exit); a cut-off last line was appended after silently."""
+    args = ["evaluate", *task_args(task_root), "-m", str(finetuned), "--lang", "de,fr,es"]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    started = time.monotonic()
+    result = runner.invoke(app, [*args, "--results", str(folder)])
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, f"{folder}: is a folder")
+    assert time.monotonic() - started < 10  # before the models, not after
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_bytes(json.dumps(make_row("m", "de", [True])).encode() + b'\n{"task": "si')
+    result = runner.invoke(app, [*args, "--results", str(damaged)])
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, f"{damaged}:2:", "last line is cut off")
+    assert damaged.read_bytes().endswith(b'{"task": "si')  # nothing added after it
+
+    results = tmp_path / "results.jsonl"
+    killer = (
+        "import os, signal, sys\n"
+        "import weamcli.finetune.classifier as c\n"
+        "real, calls = c.predict, []\n"
+        "def predict(*a, **k):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 3:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return real(*a, **k)\n"
+        "c.predict = predict\n"
+        "sys.argv = ['weam', *sys.argv[1:]]\n"
+        "from weamcli.cli import main\n"
+        "main()\n"
+    )
+    cmd = [sys.executable, "-c", killer, *args, "--results", str(results), "--threads", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
+    assert [r["lang"] for r in rows] == ["de", "fr"]  # the two languages finished before the kill
+
+
+def test_align_inputs_that_cannot_work_are_one_line(tmp_path):
+    """Item 7: a whitespace-only corpus (exit 0, 0 links), the same file on both sides (aligned
+    without a word), a symlink loop (a traceback)."""
+    src, tgt = parallel_files(tmp_path)
+    blank = tmp_path / "blank.de"
+    blank.write_text("  \n\t\n \n", encoding="utf-8")
+    loop = tmp_path / "loop.en"
+    loop.symlink_to(tmp_path / "loop2.en")
+    (tmp_path / "loop2.en").symlink_to(loop)
+    cases = [
+        ([str(src), str(blank)], f"{blank}: no words to align: every line is empty or whitespace"),
+        ([str(src), str(src), "--tgt-lang", "de"], f"{src}: source and target are the same file"),
+        ([str(loop), str(tgt)], f"{loop}: is a symlink loop"),
+    ]
+    for files, message in cases:
+        out = tmp_path / "out"
+        result = runner.invoke(app, ["align", *files, "-o", str(out)])
+        assert result.exit_code == 2, result.output
+        assert_one_line_error(result.output, message)
+        assert not out.exists()
+        no_partials(tmp_path)
+
+
+def test_a_ragged_table_row_names_its_line(finetuned, task_root, tmp_path):
+    """Item 7: a row with a field too many printed a raw pandas line, without the line number."""
+    root = copy_of(task_root, tmp_path / "toy")
+    test = root / "de" / "test.tsv"
+    lines = test.read_text(encoding="utf-8").splitlines()
+    lines[2] += "\textra"
+    test.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["evaluate", *task_args(root), "-m", str(finetuned), "--lang", "de"]
+    result = runner.invoke(app, [*args, "--results", str(tmp_path / "r.jsonl")])
+    assert result.exit_code == 2
+    assert_one_line_error(
+        result.output, f"{test}:3:", "4 tab-separated fields, but the header (line 1) has 3"
+    )
+    assert "Failed to read" not in result.output
+
+
+def test_a_killed_align_leaves_nothing_in_tmp_and_its_partial_is_removed(tmp_path):
+    """Item 7: `kill -9` of align left its work folder in /tmp for ever."""
+    src, tgt = parallel_files(tmp_path / "corpus")
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    out = tmp_path / "out"
+    killer = (
+        "import os, signal, sys\n"
+        "import weamcli.align.run as r\n"
+        "def killed(*a, **k):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "r.run_binary = killed\n"
+        "sys.argv = ['weam', *sys.argv[1:]]\n"
+        "from weamcli.cli import main\n"
+        "main()\n"
+    )
+    cmd = [sys.executable, "-c", killer, "align", str(src), str(tgt), "-o", str(out)]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(scratch)}
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert list(scratch.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]  # the work was in there
+    assert runner.invoke(app, ["align", str(src), str(tgt), "-o", str(out)]).exit_code == 0
+    no_partials(tmp_path)
+
+
+def test_an_interrupted_grid_step_names_a_command_that_exists(align_folder, tmp_path, monkeypatch):
+    """Item 7: after Ctrl-C in an experiment the hint said to rerun with --resume, which `weam
+    experiment` does not have."""
+    from transformers import TrainerCallback
+
+    import weamcli.experiment.steps as steps
+    from weamcli.pretrain.run import pretrain
+    from weamcli.pretrain.settings import PretrainSettings
+
+    class StopAt3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                raise KeyboardInterrupt
+
+    said: list[str] = []
+    kept = {**FAST, "save_steps": 2}
+    settings = PretrainSettings(
+        langs=["de"], out=str(tmp_path / "model"), alignments=str(align_folder), max_steps=4, **kept
+    )
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(
+            settings,
+            callbacks=[StopAt3()],
+            progress=lambda m, *counts: said.append(m),
+            resume_hint="run `weam experiment grid.toml` again",
+        )
+    hint = next(m for m in said if "checkpoint-2 kept" in m)
+    assert hint.endswith("run `weam experiment grid.toml` again to continue") and "--resume" not in hint
+    seen = {}
+    monkeypatch.setattr("weamcli.pretrain.run.pretrain", lambda settings, **kw: seen.update(kw))
+    step = type("S", (), {"state": "todo", "out": tmp_path / "none", "settings": None})()
+    monkeypatch.setattr(steps.dataclasses, "replace", lambda s, **kw: s)
+    config = type("C", (), {"path": Path("study.toml")})()
+    steps.run_pretrain(step, config, {}, said.append)
+    assert seen["resume_hint"] == "run `weam experiment study.toml` again"
+
+
+def test_fingerprints_cover_defaults_and_plan_names_what_changed(task_root, tmp_path, monkeypatch):
+    """Item 8: only non-default settings were hashed, so a weam upgrade that changed a default
+    (XQuAD's training sample went 1,000 → 400) left the old steps done; `--plan` now says what
+    changed, old → new."""
+    from test_experiment import _fake_runners
+
+    from weamcli.common.tasks import TASKS
+    from weamcli.experiment.run import load_config, plan_experiment, run_experiment
+
+    config = tmp_path / "xquad.toml"
+    text = toy_grid(tmp_path / "out", task_root, **{'task = "toy"': 'task = "xquad"'})
+    rest = '[finetune]\nepochs = 1\n\n[evaluate]\nlangs = ["en", "de"]\n\n[compare]\nbootstrap = 100\n'
+    config.write_text(text.split("[task]")[0] + rest, "utf-8")  # a built-in task: no [task] needed
+    run_experiment(config, runners=_fake_runners([], set()))
+    assert all(s.state == "done" for s in plan_experiment(load_config(config)) if s.kind != "compare")
+    monkeypatch.setitem(TASKS["xquad"].finetune_defaults, "max_train_examples", 1000)  # the upgrade
+    steps = {s.key: s for s in plan_experiment(load_config(config))}
+    tune, score = steps["finetune/baseline-full/seed-13"], steps["evaluate/baseline-full/seed-13"]
+    assert tune.state == score.state == "changed"
+    assert tune.changes(steps) == ["max_train_examples 400 → 1000"]
+    assert score.changes(steps) == ["needs finetune/baseline-full/seed-13, which runs again"]
+    monkeypatch.setitem(TASKS["xquad"].finetune_defaults, "max_train_examples", 400)
+    # writing a default out changes nothing
+    config.write_text(
+        config.read_text().replace("epochs = 1", "epochs = 1\nmax_train_examples = 400"), "utf-8"
+    )
+    assert plan_experiment(load_config(config))[0].state == "done"
+
+    grid = tmp_path / "grid.toml"  # the command line says it too
+    grid.write_text(toy_grid(tmp_path / "toy-out", task_root), encoding="utf-8")
+    assert runner.invoke(app, ["experiment", str(grid)]).exit_code == 0
+    grid.write_text(grid.read_text().replace("batch_size = 4", "batch_size = 2"), encoding="utf-8")
+    result = runner.invoke(app, ["experiment", str(grid), "--plan"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(x.split()) for x in result.output.splitlines()]
+    assert "changed finetune finetune/baseline-full/seed-13: batch_size 4 → 2" in lines
+    needs = "needs finetune/baseline-full/seed-13, which runs again"
+    assert f"changed evaluate evaluate/baseline-full/seed-13: {needs}" in lines
+
+
+def test_zero_variance_is_cannot_estimate_never_mde_0(tmp_path):
+    """Item 9: two models that predicted identically gave "MDE 0.0 … a 1-point effect is already
+    detectable"."""
+    from weamcli.cli.experiment import _print_power_plan
+    from weamcli.compare.power import pilot_plans
+
+    rows = [
+        make_row(m, lang, [True, False, True, True], method=m)
+        for m in ("baseline", "weam")
+        for lang in ("de", "es")
+    ]
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "cmp"
+    result = runner.invoke(
+        app,
+        ["compare", str(results), "-b", "baseline", "-o", str(out), "--bootstrap", "100"],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "MDE n/a" in result.output and "MDE 0.0" not in result.output
+    assert "cannot estimate" in result.output
+    (plan,) = pilot_plans(out)
+    assert plan.estimate is None and plan.reason.startswith("cannot estimate: Δ has zero variance")
+    from weamcli.cli import console as console_module
+
+    screen = StringIO()
+    from rich.console import Console
+
+    real = console_module.console
+    try:
+        import weamcli.cli.experiment as experiment_cli
+
+        experiment_cli.console = Console(file=screen, width=200)
+        _print_power_plan(out)
+    finally:
+        experiment_cli.console = real
+    assert "cannot estimate" in screen.getvalue() and "MDE 0" not in screen.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pretrain", "-l", "de", "-a", "x", "--max-steps", "five"], "Invalid value for '--max-steps'"),
+        (["pretrain", "-a", "x"], "Missing option '--lang'"),
+        (["pretrian"], "No such command 'pretrian'"),
+        (["compare", "r.jsonl", "--bootstrapp", "5"], "No such option: --bootstrapp"),
+    ],
+)
+def test_parse_errors_are_one_error_line_like_weams_own(args, message):
+    """Item 10: Typer's own parse errors printed a usage panel, not weam's one `error:` line."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    line = assert_one_line_error(result.output, message, "--help")
+    assert result.output.strip() == line  # no usage text, no panel
+    assert "╭" not in result.output and "Usage:" not in result.output

@@ -272,6 +272,7 @@ CONFIG = """
 name = "t"
 out = "{out}"
 seeds = [13, 42]
+task = "toy"
 
 [model]
 base = "e5-small"
@@ -279,8 +280,15 @@ base = "e5-small"
 [pretrain]
 methods = ["weam"]
 lang_sets = [["de"]]
-source = "x.{{lang}}"
-target = "y.{{lang}}"
+source = "{data}/x.{{lang}}"
+target = "{data}/y.{{lang}}"
+
+[task]
+data_dir = "{data}/toy"
+path_pattern = "{{root}}/{{lang}}/{{split}}.tsv"
+code_style = "iso1"
+text_column = "text"
+label_column = "label"
 
 [evaluate]
 langs = ["en", "de"]
@@ -288,8 +296,14 @@ langs = ["en", "de"]
 
 
 def test_experiment_plan_prints_the_power_line(tmp_path):
+    from test_battery import write_task
+
+    data = tmp_path / "data"
+    write_task(data / "toy")  # --plan checks every input the grid will read
+    for name in ("x.de", "y.de"):
+        (data / name).write_text("a b\nc d\n", encoding="utf-8")
     config = tmp_path / "exp.toml"
-    config.write_text(CONFIG.format(out=tmp_path / "out"), encoding="utf-8")
+    config.write_text(CONFIG.format(out=tmp_path / "out", data=data).replace('"e5-small"', '"tiny"'), "utf-8")
     runner = CliRunner()
     result = runner.invoke(app, ["experiment", str(config), "--plan"])
     assert result.exit_code == 0, result.output

@@ -125,7 +125,16 @@ def test_table_values_are_exact(tmp_path):
     path = _small(tmp_path)
     comp = compare_results([path], "e5-small", n_boot=500, seed=0)
     assert [c.name for c in comp.columns] == ["e5-small", "e5-small+weam"]
-    assert [r.label for r in comp.rows] == ["en", "de", "sw", "es", "mean", "high-resource", "low-resource"]
+    assert [r.label for r in comp.rows] == [
+        "en",
+        "de",
+        "sw",
+        "es",
+        "mean",
+        "high-resource",
+        "low-resource",
+        "gap",
+    ]
     de = comp.cell("de", "e5-small+weam")
     assert (de.accuracy, de.delta, de.n) == (0.9, pytest.approx(0.2), 20)
     assert de.ci_low > 0 and de.sign == 1  # right on 4 more, wrong on none
@@ -264,7 +273,7 @@ def test_write_comparison_writes_everything(tmp_path):
     assert record["seed"] == 4 and record["config"]["baseline"] == "e5-small"
     assert record["metrics"]["e5-small+weam"]["delta"] == pytest.approx(0.35 / 3)
     # Both models have one size and no steps axis: those plots are skipped, and the notes say why.
-    assert set(record["config"]["plots_skipped"]) == {"model_size", "pretrain_steps"}
+    assert set(record["config"]["plots_skipped"]) == {"model_size", "pretrain_steps", "lang_curve"}
     assert any("model_size' skipped" in note for note in comp.notes)
     assert not list((tmp_path / "cmp").glob(".*tmp"))  # no temporary files left behind
 

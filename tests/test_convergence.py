@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from weamcli.common.convergence import THRESHOLD_POINTS, convergence, convergence_of
+from weamcli.common.convergence import RISING_THRESHOLD, convergence, convergence_of
 from weamcli.common.run_records import read_records
 from weamcli.finetune import classifier
 from weamcli.finetune.run import finetune
@@ -14,27 +14,27 @@ from weamcli.finetune.settings import FinetuneSettings
 
 
 def test_verdict_on_hand_made_curves():
-    assert THRESHOLD_POINTS == 0.5
+    assert RISING_THRESHOLD == 0.005
     rising = convergence([0.60, 0.70, 0.80])
-    assert rising.converged is False and rising.last_gain == pytest.approx(10.0)
+    assert rising.converged is False and rising.last_gain == pytest.approx(0.10)
     assert "NOT converged" in rising.words()
     # a last-epoch gain at the threshold is converged, just above it is not
     assert convergence([0.800, 0.805]).converged is True
     assert convergence([0.800, 0.8051]).converged is False
     flat = convergence([0.70, 0.72, 0.71])
-    assert flat.converged is True and flat.last_gain == pytest.approx(-1.0)
+    assert flat.converged is True and flat.last_gain == pytest.approx(-0.01)
     # the gain is over the best EARLIER epoch, not the one before the last
     assert convergence([0.9, 0.5, 0.8]).converged is True
     # another threshold is an argument
-    assert convergence([0.800, 0.81], threshold=2.0).converged is True
+    assert convergence([0.800, 0.81], threshold=0.02).converged is True
     # one epoch: no verdict; a stopped run is converged by construction
-    assert convergence([0.9]).converged is None and convergence([]).verdict == "unknown"
+    assert convergence([0.9]).converged is None and convergence([]).status == "unknown"
     assert convergence([0.5, 0.9, 0.95], stopped_early=True).converged is True
     assert convergence([0.5, float("nan")]).converged is None
     # recomputed from a record that predates the recorded verdict
     assert convergence_of({"dev_history": [0.1, 0.3]}).converged is False
     assert convergence_of({"dev_history": [0.1, 0.3], "stopped_early": True}).converged is True
-    assert rising.record() == {"converged": False, "last_epoch_gain": 10.0, "convergence_threshold": 0.5}
+    assert rising.record() == {"converged": False, "last_epoch_gain": 0.1, "convergence_threshold": 0.005}
 
 
 def _settings(folder, out, **kw) -> FinetuneSettings:
@@ -93,8 +93,8 @@ def test_a_rising_curve_is_flagged_and_stopping_keeps_the_best_epoch(
         if name == "rising":  # still 10 points up at the last of 3 epochs: flagged everywhere
             assert run.dev_history == curve and not run.stopped_early
             assert meta["converged"] is False and metrics["converged"] is False
-            assert meta["last_epoch_gain"] == pytest.approx(10.0) == metrics["last_epoch_gain"]
-            assert "NOT converged: still rising (last epoch +10.00 points" in card
+            assert meta["last_epoch_gain"] == pytest.approx(0.10) == metrics["last_epoch_gain"]
+            assert "NOT converged (English dev accuracy still rising: +10.0 points at its last epoch" in card
         else:  # no gain over 0.70 at epochs 3 and 4: stops, keeps epoch 2
             assert run.dev_history == curve[:4] and run.stopped_early
             assert (meta["selected_epoch"], meta["dev_score"], meta["epochs_run"]) == (2, 0.70, 4)

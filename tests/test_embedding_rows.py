@@ -1,128 +1,88 @@
-"""Training only the embedding rows the data uses equals training the whole matrix with AdamW."""
+"""Inference models read their word-embedding rows from the weights file as inputs use them: the
+same outputs as the loaded matrix, only the rows used kept, and the matrix kept where the file
+does not hold it as loaded."""
 
 from __future__ import annotations
 
-import json
-
+import numpy as np
+import pytest
 import torch
-from safetensors.torch import load_file
-from torch import nn
 
-from weamcli.finetune import training
-from weamcli.finetune.classifier import shared_tokenizer
-from weamcli.finetune.embedding_rows import UsedRows
-from weamcli.finetune.run import finetune
-from weamcli.finetune.settings import FinetuneSettings
+from weamcli.common.embedding_rows import RowsOnDemand, rows_on_demand
+from weamcli.common.models import load_model, parameter_count, resolve_model
+from weamcli.common.sentence_vectors import encode_sentences
+from weamcli.finetune.classifier import PooledClassifier, load_classifier, predict_logits, shared_tokenizer
+
+TEXTS = [
+    "Guten Morgen, wie geht es?",
+    "Habari ya asubuhi.",
+    "今天天气很好。",
+    "A sentence in English.",
+    "¿Qué tal?",
+]
 
 
-def test_used_rows_read_trained_rows_and_decay_the_rest():
-    torch.manual_seed(0)
-    embedding = nn.Embedding(10, 4, padding_idx=0)
-    original = embedding.weight.detach().clone()
-    rows = UsedRows(embedding, [2, 5, 7])
-    assert rows.table.shape == (3, 4) and not embedding.weight.requires_grad
+@pytest.fixture(scope="module")
+def classifier_folder(tmp_path_factory, tiny_ref):
+    """A `weam finetune`-style folder (encoder saved as transformers writes it, a head)."""
+    folder = tmp_path_factory.mktemp("rows") / "seed-1"
+    folder.mkdir()
+    model = PooledClassifier(load_model(tiny_ref), 3)
+    torch.manual_seed(1)
+    torch.nn.init.normal_(model.head.weight, std=1.0)
+    model.save(folder, shared_tokenizer(tiny_ref), {"labels": ["a", "b", "c"], "task": "sib200"})
+    return folder
+
+
+def test_a_classifier_gives_the_same_logits_reading_only_the_rows_it_uses(classifier_folder):
+    ref = resolve_model(str(classifier_folder))
+    full, tok, _ = load_classifier(ref)
+    lean, _, _ = load_classifier(ref)
+    params = parameter_count(lean)
+    assert rows_on_demand(lean, ref) is True
+    swapped = lean.encoder.get_input_embeddings()
+    assert isinstance(swapped, RowsOnDemand) and swapped.loaded == 0
+    for autocast in (False, True):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            expected = predict_logits(full, tok, TEXTS, batch_size=2)
+            got = predict_logits(lean, tok, TEXTS, batch_size=2)
+        assert np.array_equal(expected, got)
+    used = {tok.pad_token_id} | {i for text in TEXTS for i in tok(text)["input_ids"]}  # batches pad
+    assert swapped.loaded == len(used) < swapped.num_embeddings / 1000  # each row read once
+    assert params == parameter_count(full)  # counted before the swap, as evaluate does
+
+
+def test_an_encoder_saved_inside_a_masked_lm_model_reads_its_rows_too(tiny_ref):
+    """tiny is a BertForMaskedLM save (keys under "bert."); the Tatoeba probe loads it as an
+    encoder and reads every layer's hidden states, the embedding layer's included."""
+    tok = shared_tokenizer(tiny_ref)
+    full, lean = load_model(tiny_ref), load_model(tiny_ref)
+    assert rows_on_demand(lean, tiny_ref) is True
+    for layer in (0, -1):
+        a = encode_sentences(full, tok, TEXTS, layer=layer, batch_size=2)
+        b = encode_sentences(lean, tok, TEXTS, layer=layer, batch_size=2)
+        assert np.array_equal(a, b)
+
+
+def test_a_matrix_not_stored_as_loaded_is_kept(classifier_folder, tiny_ref):
+    ref = resolve_model(str(classifier_folder))
+    model, _, _ = load_classifier(ref)
     with torch.no_grad():
-        rows.table += 1.0
-    rows.decay = 0.5
-    ids = torch.tensor([[5, 3, 0], [7, 2, 9]])
-    out = rows(ids)
-    assert torch.equal(out[0, 0], original[5] + 1) and torch.equal(out[1, 1], original[2] + 1)
-    assert torch.equal(out[0, 1], original[3] * 0.5) and torch.equal(out[0, 2], original[0] * 0.5)
-    out.sum().backward()  # only the table gets a gradient: one count per use of each row
-    assert torch.equal(rows.table.grad[:, 0], torch.tensor([1.0, 1.0, 1.0]))
-    merged = rows.merge()
-    assert merged is embedding and embedding.weight.requires_grad
-    assert torch.equal(merged.weight[[2, 5, 7]], original[[2, 5, 7]] + 1)
-    assert torch.equal(merged.weight[[0, 1, 3]], original[[0, 1, 3]] * 0.5)
+        model.encoder.get_input_embeddings().weight[-1] += 1.0  # changed since loading
+    assert rows_on_demand(model, ref) is False
+    assert isinstance(model.encoder.get_input_embeddings(), torch.nn.Embedding)
+    other = resolve_model(str(classifier_folder))
+    (classifier_folder.parent / "no-weights").mkdir()
+    moved = type(other)(other.name, str(classifier_folder.parent / "no-weights"), "folder")
+    assert rows_on_demand(load_classifier(ref)[0], moved) is False  # no safetensors file there
+    assert rows_on_demand(torch.nn.Linear(2, 2), tiny_ref) is False  # no word embeddings at all
 
 
-def test_fine_tune_equals_full_matrix_adamw(small_task, tmp_path, tiny_ref, monkeypatch):
-    """Every saved tensor (untouched embedding rows included) of a fine-tune with weight decay equals
-    the same fine-tune training the whole matrix, through the real Trainer path."""
-
-    def run(name: str):
-        settings = FinetuneSettings(
-            task="custom",
-            train=str(small_task / "train.tsv"),
-            dev=str(small_task / "dev.tsv"),
-            text_column="text",
-            label_column="label",
-            model="tiny",
-            out=str(tmp_path / name),
-            seeds=[3],
-            batch_size=8,
-            max_length=32,
-            epochs=3,  # 2 steps an epoch: 6 optimiser steps under the linear schedule
-            lr=1e-2,
-            head_lr=1e-2,
-            weight_decay=0.1,
-            select="last",
-            bf16=False,
-            freeze_embeddings=False,
-        )
-        run = finetune(settings, model=tiny_ref).runs[0]
-        folder = tmp_path / name / "seed-3"
-        tensors = {
-            **load_file(str(folder / "model.safetensors")),
-            **load_file(str(folder / "classifier.safetensors")),
-        }
-        return run, tensors, json.loads((folder / "weam.json").read_text(encoding="utf-8"))
-
-    rows_run, rows, meta = run("rows")
-    with monkeypatch.context() as patch:
-        patch.setattr(training, "train_used_rows", lambda *a: None)  # the whole matrix trains
-        full_run, full, _ = run("full")
-    assert meta["steps_run"] == 6 and rows_run.dev_history == full_run.dev_history
-    assert rows.keys() == full.keys()
-    for name in full:
-        torch.testing.assert_close(rows[name], full[name], rtol=0, atol=1e-7, msg=name)
-    # the untouched rows did move (weight decay only): an implementation without the decay factor
-    # would be off by far more than the tolerance
-    key = next(k for k in full if k.endswith("word_embeddings.weight"))
-    base = load_file(str(tiny_ref.path) + "/model.safetensors")
-    base = base[next(k for k in base if k.endswith("word_embeddings.weight"))]
-    untouched = (full[key] - base).abs().max(dim=1).values < 1e-3
-    assert int(untouched.sum()) > 30000  # most of tiny's 32k rows: the data uses a few dozen
-    shrink = (full[key][untouched] / base[untouched])[base[untouched].abs() > 1e-2]
-    assert shrink.max() < 1 - 1e-4 and shrink.min() > 1 - 1e-2
-    assert (shrink.max() - shrink.min()) < 1e-5  # one factor for every untouched row
-
-
-def test_no_optimiser_state_for_the_rows_the_data_does_not_use(small_task, tmp_path, tiny_ref):
-    from transformers import Trainer
-
-    shapes: dict[bool, list[tuple[int, ...]]] = {}
-    real_train = Trainer.train
-    try:
-        for frozen in (True, False):
-
-            def train_and_look(self, *a, frozen=frozen, **kw):
-                out = real_train(self, *a, **kw)
-                shapes[frozen] = [tuple(s["exp_avg"].shape) for s in self.optimizer.state.values()]
-                return out
-
-            Trainer.train = train_and_look
-            finetune(
-                FinetuneSettings(
-                    task="custom",
-                    train=str(small_task / "train.tsv"),
-                    dev=str(small_task / "dev.tsv"),
-                    text_column="text",
-                    label_column="label",
-                    model="tiny",
-                    out=str(tmp_path / f"out-{frozen}"),
-                    epochs=1,
-                    bf16=False,
-                    freeze_embeddings=frozen,
-                ),
-                model=tiny_ref,
-            )
-    finally:
-        Trainer.train = real_train
-    vocab = len(shared_tokenizer(tiny_ref))
-    assert all(shape[0] < vocab // 100 for shape in shapes[True] + shapes[False])  # never the whole matrix
-    # trained embeddings add moments for one table: the rows the data uses (a few dozen of 250k)
-    extra = list(shapes[False])
-    for shape in shapes[True]:
-        extra.remove(shape)
-    assert len(extra) == 1 and extra[0][1] == 64 and 10 < extra[0][0] < 200, extra
+def test_rows_outside_the_vocabulary_are_an_error_as_with_the_matrix(classifier_folder):
+    ref = resolve_model(str(classifier_folder))
+    model, _, _ = load_classifier(ref)
+    rows_on_demand(model, ref)
+    embedding = model.encoder.get_input_embeddings()
+    with pytest.raises(IndexError):
+        embedding(torch.tensor([[1, embedding.num_embeddings]]))
+    assert embedding.loaded == 0

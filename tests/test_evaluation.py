@@ -298,3 +298,35 @@ def test_bf16_evaluation_is_recorded_and_agrees_with_fp32(tiny_ref, shared_data,
     assert len(set(preds["--no-bf16"])) > 1  # not a constant answer: agreement means something
     agree = np.mean([a == b for a, b in zip(preds["--bf16"], preds["--no-bf16"], strict=True)])
     assert agree >= 0.9, agree
+
+
+def test_evaluate_chooses_its_precision_by_timing_inference(
+    constant_model, shared_data, tmp_path, monkeypatch
+):
+    """Without --bf16/--no-bf16, on a CPU with bf16 instructions, evaluate's precision comes from
+    timing inference at its batch size (not a training step), is said and recorded with its reason,
+    and is measured once."""
+    import weamcli.pretrain.precision as precision
+
+    monkeypatch.setenv("WEAM_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: ["avx512_bf16"])
+    timed = []
+
+    def fake_calibrate(config, *, kind="training", batch_size, **_kw):
+        timed.append((kind, batch_size, config.num_hidden_layers))
+        return 100.0, 50.0  # bf16 twice as slow: fp32
+
+    monkeypatch.setattr(precision, "calibrate", fake_calibrate)
+    data = str(shared_data / "sib200/data/annotated")
+    args = ["evaluate", "--task", "sib200", "-m", str(constant_model), "--lang", "de", "--batch-size", "8",
+            "--results", str(tmp_path / "r.jsonl"), "--data-dir", data]  # fmt: skip
+    for run in range(2):
+        out = runner.invoke(app, args)
+        assert out.exit_code == 0, out.output
+        assert "inference measured" in " ".join(out.output.split())
+        config = read_records(tmp_path / "run.jsonl")[-1]["config"]
+        assert config["bf16"] is False
+        assert config["bf16_reason"].startswith("inference measured on a 1-layer stand-in: bf16 2.00x slower")
+        assert ("cached" in config["bf16_reason"]) is (run == 1)
+    assert timed == [("inference", 8, 2)]  # once, a forward pass of the 2-layer model at batch 8

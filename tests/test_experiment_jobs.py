@@ -121,7 +121,7 @@ def test_a_step_failing_in_a_worker_is_recorded_and_blocks_only_its_dependants(t
 
 
 def test_jobs_and_threads_share_the_cores(monkeypatch):
-    monkeypatch.setattr(parallel, "gpu_present", lambda: False)
+    monkeypatch.setattr(parallel, "gpu_count", lambda: 0)
     monkeypatch.setattr(parallel, "cpu_cores", lambda: 2)
     assert choose_parallelism(None, None) == Parallelism(2, 1, "2 CPU cores")
     assert choose_parallelism(None, 2).jobs == 1
@@ -131,8 +131,67 @@ def test_jobs_and_threads_share_the_cores(monkeypatch):
     assert oversubscribed(choose_parallelism(2, 1)) is None
     monkeypatch.setattr(parallel, "cpu_cores", lambda: 16)
     assert choose_parallelism(None, None) == Parallelism(4, 4, "16 CPU cores")
-    monkeypatch.setattr(parallel, "gpu_present", lambda: True)
+    monkeypatch.setattr(parallel, "gpu_count", lambda: 1)
     assert choose_parallelism(None, None).jobs == 1  # one card, one job
+
+
+def test_each_job_has_a_gpu_of_its_own_unless_told_to_share(monkeypatch):
+    monkeypatch.setattr(parallel, "cpu_cores", lambda: 16)
+    monkeypatch.setattr(parallel, "gpu_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert choose_parallelism(None, None) == Parallelism(2, 8, "one job per GPU (2)", ("0", "1"))
+    assert choose_parallelism(2, 1).gpus == ("0", "1")
+    assert choose_parallelism(1, None).gpus == ()  # one job runs in this process, as before
+    with pytest.raises(WeamError, match=r"3 jobs on 2 GPU\(s\).*--share-gpus"):
+        choose_parallelism(3, None)
+    assert choose_parallelism(3, None, share_gpus=True).gpus == ("0", "1", "0")
+    assert "GPUs shared" in choose_parallelism(3, None, share_gpus=True).describe()
+    # the GPUs this process was given are the ones handed on, by the names it was given
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
+    assert choose_parallelism(None, None).gpus == ("5", "7")
+
+
+def report_devices(step, config, steps, say):
+    """A runner for the workers (module level: it must pickle) that reports, from inside the
+    worker, the GPU it was given. The two fine-tunes wait for each other, so they run at once in
+    two workers."""
+    import os
+    import time
+
+    if step.kind == "compare":
+        return {}
+    if step.kind == "finetune":
+        barrier = config.out / "barrier"
+        barrier.mkdir(exist_ok=True)
+        (barrier / step.key.replace("/", "_")).touch()
+        deadline = time.monotonic() + 60
+        while len(list(barrier.iterdir())) < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the other fine-tune never started beside this one")
+            time.sleep(0.05)
+    return {"visible": os.environ.get("CUDA_VISIBLE_DEVICES", "unset"), "worker": os.getpid()}
+
+
+def test_workers_on_a_two_gpu_machine_get_one_gpu_each(toy_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "gpu_count", lambda: 2)  # this process's view: the workers see no patch
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    said: list[str] = []
+    fake = dict.fromkeys(("finetune", "evaluate", "compare"), report_devices)
+    result = run_experiment(
+        _config(tmp_path, toy_root), jobs=2, runners=fake, progress=lambda m, *rest: said.append(m)
+    )
+    assert not result.failed and result.parallelism.gpus == ("0", "1")
+    assert "running up to 2 steps at once, 1 CPU thread(s) each, one GPU each (0, 1) (as given)" in said
+    markers = [json.loads(p.read_text()) for p in (tmp_path / "out").rglob(STEP_MARKER)]
+    assert len(markers) == 4  # two fine-tunes and two evaluations
+    for marker in markers:
+        assert marker["visible"] == marker["gpu"]  # what the worker saw is what its marker records
+    finetunes = [m for m in markers if m["step"].startswith("finetune/")]
+    assert sorted(m["visible"] for m in finetunes) == ["0", "1"]  # at once: one GPU each
+    gpu_of_worker = {}
+    for marker in markers:  # a worker keeps its GPU from step to step
+        assert gpu_of_worker.setdefault(marker["worker"], marker["visible"]) == marker["visible"]
+    assert len(gpu_of_worker) == 2
 
 
 def test_jobs_is_checked_like_every_setting(toy_root, tmp_path):
@@ -178,3 +237,21 @@ def test_the_timed_study_config_plans_what_its_comment_says():
     kinds = [s.kind for s in plan_experiment(config)]
     counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
     assert counts == {"align": 4, "pretrain": 3, "finetune": 8, "evaluate": 8, "compare": 1}
+
+
+def test_more_jobs_than_gpus_stops_before_any_step(toy_root, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from weamcli.cli import app
+
+    monkeypatch.setattr(parallel, "gpu_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    path = _config(tmp_path, toy_root)
+    path.write_text(
+        path.read_text().replace("threads = 1", "threads = 1\nshare_gpus = true"), encoding="utf-8"
+    )
+    result = CliRunner().invoke(app, ["experiment", str(path), "--jobs", "3", "--no-share-gpus"])
+    assert result.exit_code == 2, result.output
+    assert "--no-share-gpus overrides [experiment] share_gpus = true" in result.output
+    assert "error: 3 jobs on 2 GPU(s)" in result.output and "--share-gpus" in result.output
+    assert not list((tmp_path / "out").rglob(STEP_MARKER))

@@ -6,7 +6,15 @@ import pytest
 import torch
 
 from weamcli.common.models import load_tokenizer
-from weamcli.pretrain.masking import PairCollator, build_pair, mask_tokens, split_layout, word_pieces
+from weamcli.pretrain.masking import (
+    NumberedExamples,
+    PairCollator,
+    build_pair,
+    mask_tokens,
+    row_keys,
+    split_layout,
+    word_pieces,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +95,15 @@ def test_collator_and_split_layout():
     assert labels[1, 3].item() == -100  # padding never carries a label
 
 
-def test_mask_tokens_rates_and_invariants():
+@pytest.mark.parametrize("keyed", [False, True], ids=["generator", "per-example keys"])
+def test_mask_tokens_rates_and_invariants(keyed):
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(10, 1000, (64, 128), generator=gen)
     maskable = torch.ones_like(ids, dtype=torch.bool)
     maskable[:, 0] = False
     pool = torch.arange(500, 510)
-    out, labels = mask_tokens(ids, maskable, mask_prob=0.3, mask_id=4, replace_pool=pool, generator=gen)
+    randomness = {"keys": row_keys(11, torch.arange(64))} if keyed else {"generator": gen}
+    out, labels = mask_tokens(ids, maskable, mask_prob=0.3, mask_id=4, replace_pool=pool, **randomness)
     masked = labels != -100
     assert abs(masked.float().mean().item() - 0.3 * 127 / 128) < 0.01
     assert not masked[:, 0].any()
@@ -119,6 +129,48 @@ def test_mask_tokens_masks_at_least_one_per_row():
         )
         assert ((labels != -100).sum(1) >= 1).all()
         assert not (labels != -100)[~maskable].any()
+
+
+def test_an_example_is_masked_alike_in_any_batch_or_padding():
+    """Keyed masking: a row's masks are a function of (step seed, example) alone — the batch it
+    shares, its place in it and the padded length change nothing (2 torchrun processes mask an
+    example as 1 process does); another step or example draws other masks."""
+    gen = torch.Generator().manual_seed(1)
+    rows = [torch.randint(10, 1000, (n,), generator=gen) for n in (9, 30, 17, 30)]
+    pool = torch.arange(500, 700)
+
+    def masked(order: list[int], width: int, seed: int = 5) -> dict[int, tuple[list[int], list[int]]]:
+        ids = torch.ones((len(order), width), dtype=torch.long)
+        maskable = torch.zeros_like(ids, dtype=torch.bool)
+        for r, e in enumerate(order):
+            ids[r, : len(rows[e])] = rows[e]
+            maskable[r, 1 : len(rows[e]) - 1] = True
+        keys = row_keys(seed, torch.tensor(order))
+        out, labels = mask_tokens(ids, maskable, mask_prob=0.3, mask_id=4, replace_pool=pool, keys=keys)
+        return {
+            e: (out[r, : len(rows[e])].tolist(), labels[r, : len(rows[e])].tolist())
+            for r, e in enumerate(order)
+        }
+
+    whole = masked([0, 1, 2, 3], 30)
+    assert masked([2, 0], 17) | masked([3, 1], 40) == whole  # split in two, reordered, padded otherwise
+    assert masked([1], 30)[1] == whole[1]
+    assert masked([0, 1, 2, 3], 30, seed=6)[1] != whole[1]  # the next step masks anew
+    positions = {e: [p for p, x in enumerate(whole[e][1]) if x != -100] for e in (1, 3)}
+    assert positions[1] != positions[3]  # two examples of the same length: their own masks
+
+
+def test_numbered_examples_carry_their_index_into_the_batch():
+    from datasets import Dataset
+
+    data = Dataset.from_list(
+        [{"input_ids": [0, 5 + i, 2, 6, 2], "sep": 2, "swap_from": [], "swap_to": []} for i in range(4)]
+    )
+    numbered = NumberedExamples(data)
+    assert len(numbered) == 4 and numbered[2]["example"] == 2 and numbered[2]["input_ids"][1] == 7
+    batch = PairCollator(pad_id=1)(numbered.__getitems__([3, 1]))
+    assert batch["example"].tolist() == [3, 1]
+    assert batch["input_ids"][:, 1].tolist() == [8, 6]
 
 
 def test_lone_boundary_marker_belongs_to_no_word(tok):

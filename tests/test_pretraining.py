@@ -190,6 +190,7 @@ def test_cli_bad_input_is_one_line(aligned, tmp_path):
     done = tmp_path / "done"
     done.mkdir()
     (done / "model.safetensors").write_text("precious")
+    (done / "weam.json").write_text("{}")  # a weam pretrain run (a folder of other files: test_battery)
     res = runner.invoke(
         app,
         ["pretrain", "--lang", "de", "-a", str(aligned / "align-en-{lang}"), "-m", "tiny", "-o", str(done)],

@@ -47,7 +47,7 @@ import multiprocessing
 import os
 import random
 import re
-import tempfile
+import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -61,7 +61,14 @@ from weamcli.align.gold import AlignmentScores, read_gold, score_alignments
 from weamcli.align.settings import BACKENDS, SIMALIGN_METHODS, SYMMETRIZATIONS, AlignSettings
 from weamcli.common.corpus import Pair, Pretokenizer, Tokenized, check_crlf_policy, input_words, read_pairs
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_dir, check_writable, read_json
+from weamcli.common.files import (
+    atomic_dir,
+    check_output_dir,
+    check_writable,
+    missing_file,
+    read_json,
+    real_path,
+)
 from weamcli.common.languages import language
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import write_run_record
@@ -356,13 +363,21 @@ def align_corpus(
     )
     random.seed(seed)
     out_dir = Path(out_dir)
+    inputs_given = [source, target, *(extra or ()), gold]
+    for path in inputs_given:
+        if path is not None and not Path(path).is_file():
+            raise missing_file(path)
+    if target is not None and os.path.samefile(source, target):
+        raise WeamError(
+            f"source and target are the same file ({target}): a parallel corpus has two sides", source
+        )
+    check_output_dir(out_dir, command="weam align", markers={ALIGN_META: None}, inputs=inputs_given)
 
     with (
         atomic_dir(out_dir, overwrite=overwrite) as tmp,
-        tempfile.TemporaryDirectory(prefix="weam-align-") as w,
+        _work_dir(tmp) as work,
         contextlib.ExitStack() as stack,
     ):
-        work = Path(w)
         encoder = stack.enter_context(EflomalInput(work)) if backend == "eflomal" else None
         with (
             open(tmp / "source.tok", "w", encoding="utf-8") as fs,
@@ -374,6 +389,8 @@ def align_corpus(
             )
         if n_pairs == 0:
             raise WeamError("the corpus has no lines", source)
+        if len(empty_list) == n_pairs:
+            _no_words(source, target, tmp)
         empty = set(empty_list)
         gold_links = gold_info = None
         if gold is not None:  # validate the gold file before the long alignment
@@ -482,6 +499,28 @@ def align_corpus(
         config["crlf"] = crlf
         write_run_record(tmp, "align", config, seed=seed, metrics=metrics)
     return AlignmentResult(out_dir, n_pairs, total_links, metrics, scores)
+
+
+@contextlib.contextmanager
+def _work_dir(tmp: Path) -> Iterator[Path]:
+    """eflomal's work files, inside the output's temporary folder: a ``kill -9`` leaves them in
+    the ``.partial`` that the next run removes (a folder in /tmp would stay for ever)."""
+    work = tmp / ".work"
+    work.mkdir()
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _no_words(source: Path, target: Path | None, tmp: Path) -> None:
+    """Every pair has an empty side: nothing can be aligned. Names the side without words."""
+    for side, name in ((source, "source.tok"), (target or source, "target.tok")):
+        if not any(line.strip() for line in _tok_lines(tmp / name)):
+            raise WeamError("no words to align: every line is empty or whitespace", side)
+    raise WeamError(
+        "no words to align: no line has words on both sides (each pair has an empty side)", source
+    )
 
 
 # Post-processing (symmetrise, format, count the lexicon) is the Python work after eflomal; it is
@@ -750,9 +789,9 @@ def align(settings: AlignSettings, *, progress: Progress | None = None) -> Align
     tgt = _language_of(s.tgt_lang, target, "target")
     out = Path(s.out) if s.out else Path("runs") / f"align-{src}-{tgt}"
     inputs = [
-        Path(p).resolve() for p in (s.source, s.target, s.extra, s.extra_source, s.extra_target, s.gold) if p
+        real_path(p) for p in (s.source, s.target, s.extra, s.extra_source, s.extra_target, s.gold) if p
     ]
-    if out.resolve() in inputs:
+    if real_path(out) in inputs:
         raise WeamError("is one of the input files; choose another output folder (-o)", out)
     check_writable(out.parent if not out.exists() else out)  # fail before the alignment, not after
     return align_corpus(

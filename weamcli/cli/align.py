@@ -14,7 +14,7 @@ from rich.table import Table
 
 from weamcli.align.settings import AlignSettings
 
-from .console import console, err_console, say, setup_threads, threads_option
+from .console import console, err_console, escaped, say, setup_threads, threads_option
 from .options import settings_command
 
 
@@ -33,7 +33,7 @@ def align_command(
     setup_threads(threads)
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -72,4 +72,4 @@ def align_command(
         dropped = m["gold"].get("dropped_invalid_links", 0)
         if dropped:
             say(f"dropped {dropped} out-of-range gold link(s)")
-    console.print(f"wrote {result.out_dir}")
+    console.print(f"wrote {escaped(result.out_dir)}", highlight=False)

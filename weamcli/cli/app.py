@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
+
+try:  # typer ≥ 0.22 carries its own copy of click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover (older typer: click itself)
+    from click.exceptions import UsageError
 
 
 def _quiet_help(option: Any) -> Any:
@@ -29,9 +36,33 @@ class WeamCommand(TyperCommand):
         return _quiet_help(super().get_help_option(ctx))
 
 
+@contextlib.contextmanager
+def _usage_errors_in_one_line() -> Iterator[None]:
+    """Typer/Click's own parse errors (``--max-steps five``, a missing option, an unknown command)
+    end like weam's: one ``error:`` line and exit 2, not a usage panel."""
+    try:
+        yield
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `weam` alone: the help, as asked
+            raise
+        from .console import fail
+
+        command = exc.ctx.command_path if exc.ctx is not None else "weam"
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        raise fail(f"{message} (see {command} --help)", exc.exit_code) from None
+
+
 class WeamGroup(TyperGroup):
     def get_help_option(self, ctx: Any) -> Any:
         return _quiet_help(super().get_help_option(ctx))
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _usage_errors_in_one_line():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _usage_errors_in_one_line():  # a command's own options are parsed in here
+            return super().invoke(ctx)
 
 
 app = typer.Typer(

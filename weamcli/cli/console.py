@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from weamcli.common.errors import WeamError
@@ -22,12 +23,20 @@ from weamcli.common.files import storage_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
-err_console = Console(stderr=True)
+# no emoji codes: a path like "runs/x:100:y" must not print a 💯
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 EXIT_ERROR = 2  # bad input or environment: one line
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 EXIT_TERMINATED = 143  # `kill` (128 + SIGTERM)
+
+
+def escaped(value: object) -> str:
+    """A user-supplied value (a path, a model or task name, a note naming them) for a string Rich
+    reads as markup: ``[/x]`` would crash the print and ``[v2]`` vanish. Every such value printed
+    through Rich markup goes through here (emoji codes like ``:100:`` are off on weam's consoles)."""
+    return escape(str(value))
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
@@ -152,7 +161,7 @@ class ProgressDisplay:
             )
 
             self._bar = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),  # stage names hold paths
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),

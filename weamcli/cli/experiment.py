@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.markup import escape
+
+from weamcli.experiment.settings import ExperimentSettings
 
 from .app import WeamCommand, app
-from .console import command, console, progress_display, say, setup_threads, threads_option
+from .console import command, console, escaped, progress_display, say, setup_threads, threads_option
+from .options import settings_option
 from .tables import print_comparison
 
 if TYPE_CHECKING:
@@ -27,9 +29,9 @@ def experiment_command(
     plan: bool = typer.Option(
         False,
         "--plan",
-        help="Only list the grid's steps: done, changed (settings differ: will re-run) or todo; with a "
-        "finished comparison in the output folder, also the mean row's minimum detectable effect and the "
-        "seeds and test units a 1-point effect would need.",
+        help="Only check every input the grid will read and list its steps: done, changed (with what "
+        "changed, old → new: will re-run) or todo; with a finished comparison in the output folder, also "
+        "the mean row's minimum detectable effect and the seeds and test units a 1-point effect would need.",
         metavar="",  # a flag: no "<bool>" in the help
     ),
     threads: int | None = threads_option(
@@ -38,23 +40,27 @@ def experiment_command(
     jobs: int | None = typer.Option(
         None,
         "--jobs",
-        help="Steps run at once, each in its own process (overrides \\[experiment] jobs; default: 1 on a "
-        "GPU, on a CPU one per core up to 4).",
+        help="Steps run at once, each in its own process (overrides \\[experiment] jobs; default: one per "
+        "GPU, each on its own GPU; on a CPU one per core up to 4).",
         metavar="N",
         min=1,
         show_default=False,
     ),
+    share_gpus: bool | None = settings_option(ExperimentSettings, "share_gpus"),
+    executor: str | None = settings_option(ExperimentSettings, "executor"),
 ) -> None:
     """Run a grid: methods (baseline, mlm, tlm, weam) × pre-training language sets × model sizes ×
     seeds, through align → pretrain → finetune → evaluate → compare.
 
     Every variant gets the same data, steps and head warm-up. Every section of the config is
-    checked before any step runs. Steps whose output is complete with the same settings are
-    skipped, so a killed run resumes where it stopped; a step whose settings changed re-runs, with
-    everything downstream of it. A failed step is recorded in experiment-status.jsonl and its cells
-    show as missing in the comparison.
+    checked before any step runs, and every input it reads. Steps whose output is complete with the
+    same settings are skipped, so a killed run resumes where it stopped (run it again); a step whose
+    settings changed re-runs, with everything downstream of it. A failed step is recorded in
+    experiment-status.jsonl and its cells show as missing in the comparison. Several processes
+    started on one config split its steps (each step is claimed before it runs).
     """
     from weamcli.experiment.config import load_config
+    from weamcli.experiment.inputs import check_experiment_out, check_inputs
     from weamcli.experiment.plan import plan_experiment
     from weamcli.experiment.run import run_experiment
 
@@ -63,21 +69,47 @@ def experiment_command(
         say(f"--threads {threads} overrides [experiment] threads = {cfg.threads}")
     if jobs is not None and cfg.jobs is not None and jobs != cfg.jobs:
         say(f"--jobs {jobs} overrides [experiment] jobs = {cfg.jobs}")
+    if share_gpus is not None and share_gpus != cfg.share_gpus:
+        flag = "--share-gpus" if share_gpus else "--no-share-gpus"
+        say(f"{flag} overrides [experiment] share_gpus = {str(cfg.share_gpus).lower()}")
+    if executor is not None:
+        ExperimentSettings(executor=executor)  # checked like the TOML's value, --plan too
+    if executor is not None and executor != cfg.executor:
+        say(f"--executor {executor} overrides [experiment] executor = {cfg.executor}")
     setup_threads(threads or cfg.threads)
     steps = plan_experiment(cfg)
     if plan:
+        check_experiment_out(cfg)  # what a run checks before its first step, checked now
+        check_inputs(cfg, steps, {s.kind for s in steps})
+        by_key = {s.key: s for s in steps}
         for step in steps:
-            console.print(f"{_STATE_MARKS[step.state]}  {step.kind:<9} {step.key}", highlight=False)
+            state = step.state
+            line = f"{_STATE_MARKS[state]}  {step.kind:<9} {escaped(step.key)}"
+            if state == "changed":
+                line += f"[dim]: {escaped('; '.join(step.changes(by_key)))}[/]"
+            console.print(line, highlight=False, soft_wrap=True)
         _print_power_plan(cfg.out / "compare")
         return
     started = time.monotonic()
     say(f"experiment '{cfg.name}': {len(steps)} steps into {cfg.out}")
-    with progress_display() as progress:
-        result = run_experiment(config, progress=progress, jobs=jobs, threads=threads)
+    try:
+        with progress_display() as progress:
+            result = run_experiment(
+                config,
+                progress=progress,
+                jobs=jobs,
+                threads=threads,
+                share_gpus=share_gpus,
+                executor=executor,
+            )
+    except KeyboardInterrupt:
+        say(f"run `weam experiment {config}` again to continue where it stopped")
+        raise
     minutes = (time.monotonic() - started) / 60
     say(
         f"finished in {minutes:.1f} min: {len(result.ran)} ran, {len(result.skipped)} already complete, "
-        f"{len(result.failed)} failed, {len(result.blocked)} blocked"
+        + (f"{len(result.elsewhere)} run by other processes, " if result.elsewhere else "")
+        + f"{len(result.failed)} failed, {len(result.blocked)} blocked"
     )
     if result.seconds:
         # step time by kind (summed over steps that ran side by side, so it can exceed the wall time)
@@ -100,14 +132,14 @@ def _print_power_plan(compare_dir: Path) -> None:
 
     plans = pilot_plans(compare_dir)
     for p in plans:
-        head = f"[cyan]power[/]    {escape(p.task)} {escape(p.metric)}:"
+        head = f"[cyan]power[/]    {escaped(p.task)} {escaped(p.metric)}:"
         if p.estimate is None:
-            console.print(f"{head} {escape(p.reason)}", highlight=False)
+            console.print(f"{head} {escaped(p.reason)}", highlight=False)
             continue
         e, units = p.estimate, f"{p.unit}s/lang"
         target = f"{100 * e.target:g}-point"
         now = f"{e.units:.0f} {units}, {e.seeds} seed{'s' if e.seeds != 1 else ''}"
-        which = escape(f"{p.column} vs {p.reference}") + (
+        which = escaped(f"{p.column} vs {p.reference}") + (
             f", the largest of {p.compared}" if p.compared > 1 else ""
         )
         line = f"{head} mean-row MDE {100 * e.mde:.1f} points ({which}; {now})"

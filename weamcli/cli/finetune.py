@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from weamcli.finetune.settings import FinetuneSettings
 
-from .console import console, progress_display, setup_threads, threads_option
+from .console import console, escaped, progress_display, setup_threads, threads_option
 from .options import settings_command
 
 
@@ -24,9 +24,9 @@ def finetune_command(
         note = " (kept from an earlier run)" if run.skipped else f" in {run.train_seconds:.0f} s"
         curve = f"; stopped early after {len(run.dev_history)} epochs" if run.stopped_early else ""
         if run.convergence.converged is False:
-            curve += f"; {run.convergence.words()}"
+            curve += f"; {run.convergence.words(run.dev_metric)}"
         console.print(
             f"seed {run.seed}: epoch {run.selected_epoch}, English dev {run.dev_metric} "
-            f"{run.dev_accuracy:.3f}{note}{curve} → {run.path}",
+            f"{run.dev_accuracy:.3f}{note}{curve} → {escaped(run.path)}",
             highlight=False,
         )

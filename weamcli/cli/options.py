@@ -92,3 +92,19 @@ def settings_command(
         return func
 
     return decorate
+
+
+def settings_option(settings_cls: type[Settings], name: str) -> Any:
+    """One option of ``settings_cls`` as a Typer option of a command that reads the rest from a
+    config file: its help (with "overrides [section] key") comes from the settings class, and so do
+    its checks (the core function builds the class with the value); the default is None ("not
+    given": the config's value stands)."""
+    opt = next(o for o in settings_cls.options() if o.name == name)
+    flag = f"{opt.flag}/--no-{opt.flag[2:]}" if opt.base_type is bool else opt.flag
+    return typer.Option(
+        None,
+        flag,
+        help=escape(f"{opt.describe()} Overrides [{settings_cls.section}] {opt.key}."),
+        metavar="" if opt.base_type is bool else _metavar(opt),
+        show_default=False,
+    )

@@ -7,7 +7,7 @@ import os
 
 from weamcli.pretrain.settings import PretrainSettings
 
-from .console import console, progress_display, setup_threads, threads_option
+from .console import console, escaped, progress_display, setup_threads, threads_option
 from .options import settings_command
 
 
@@ -28,8 +28,10 @@ def pretrain_command(
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only the first process reports
     table = Table(
-        title=f"weam pretrain: {result.method}, en–{','.join(result.langs)}, {result.steps} steps "
-        f"({result.epochs:.2f} epochs), {result.pairs:,} pairs"
+        title=escaped(
+            f"weam pretrain: {result.method}, en–{','.join(result.langs)}, {result.steps} steps "
+            f"({result.epochs:.2f} epochs), {result.pairs:,} pairs"
+        )
     )
     table.add_column("loss")
     table.add_column("first", justify="right")
@@ -38,4 +40,4 @@ def pretrain_command(
         if first is not None and last is not None:
             table.add_row(f"L_{name}", f"{first:.4f}", f"{last:.4f}")
     console.print(table)
-    console.print(f"model: {result.out_dir}")
+    console.print(f"model: {escaped(result.out_dir)}", highlight=False)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from weamcli.common.errors import WeamError
+from weamcli.common.files import missing_file
 
 UPOS_COLUMN = 3  # 0-based: ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC
 
@@ -30,7 +31,7 @@ def read_tagged(path: str | Path) -> list[TaggedSentence]:
     """Sentences of a ``.conllu`` file (UPOS), else of a two-column CoNLL file."""
     path = Path(path)
     if not path.is_file():
-        raise WeamError("file not found", path)
+        raise missing_file(path)
     if path.suffix.lower() == ".conllu":
         return read_conllu(path)
     return read_two_column(path)

@@ -43,6 +43,7 @@ from pathlib import Path
 import regex
 
 from weamcli.common.errors import WeamError
+from weamcli.common.files import missing_file
 from weamcli.common.languages import Language, language
 
 PAIR_SEPARATOR = "|||"
@@ -91,7 +92,7 @@ def read_lines(path: str | PathLike, *, crlf: str = "error") -> Iterator[str]:
     strip_cr = crlf == "strip"
     path = Path(path)
     if not path.is_file():
-        raise WeamError("file not found", path)
+        raise missing_file(path)
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open

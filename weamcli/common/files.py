@@ -21,7 +21,7 @@ import socket
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,127 @@ def check_writable(folder: str | os.PathLike) -> None:
         os.unlink(name)
     except OSError as exc:
         raise WeamError(f"cannot write here ({storage_problem(exc) or exc.strerror})", probe) from None
+
+
+def real_path(path: str | os.PathLike) -> Path:
+    """``path`` with ``~`` expanded and every symlink followed; never raises (a symlink loop is
+    left as it is: the read that follows names it)."""
+    return Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
+
+
+def missing_file(path: str | os.PathLike, what: str = "file") -> WeamError:
+    """The one-line error for an input ``path`` that cannot be read as a file: a folder, a broken
+    symlink, a symlink loop, or nothing there."""
+    p = Path(path)
+    if p.is_dir():
+        return WeamError(f"is a folder, not a {what}", path)
+    if p.is_symlink():
+        try:
+            p.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return WeamError("is a symlink loop (the link leads back to itself)", path)
+        return WeamError(f"is a broken symlink (to {os.readlink(p)}, which does not exist)", path)
+    return WeamError(f"{what} not found", path)
+
+
+# hidden entries weam itself leaves in a folder: temporary siblings (.NAME.HOST.PID.X.partial),
+# locks (.NAME.lock) and write probes; they never make a folder someone else's
+_WEAM_HIDDEN = re.compile(
+    r"^\..+\.[A-Za-z0-9-]+\.\d+\.(?:[^.]+\.)?(?:partial|tmp|old)$|^\..+\.lock$|^\.weam-write-probe\."
+)
+
+
+def _protected(out: Path) -> str | None:
+    """Why weam must never write an output over ``out`` (a resolved path), or None."""
+    home = real_path(Path.home())
+    cwd = real_path(Path.cwd())
+    if out == Path(out.anchor):
+        return "is the root folder"
+    if out == home:
+        return "is your home folder"
+    if home.is_relative_to(out):
+        return "holds your home folder"
+    if cwd.is_relative_to(out):
+        return "holds the working directory"
+    return None
+
+
+def check_not_protected(path: str | os.PathLike) -> None:
+    """Refuse, in one line, an output folder that is ``/``, the home folder (or a folder above it)
+    or one holding the working directory: outputs go into a folder of their own."""
+    why = _protected(real_path(path))
+    if why is not None:
+        raise WeamError(
+            f"{why}: weam writes its outputs into a folder of their own; choose another output folder",
+            path,
+        )
+
+
+def check_output_dir(
+    path: str | os.PathLike,
+    *,
+    command: str,
+    markers: Mapping[str, Callable[[Path], bool] | None],
+    inputs: Iterable[str | os.PathLike | None] = (),
+    ignore: Callable[[str], bool] | None = None,
+) -> None:
+    """The one rule for an output folder weam may replace (``--overwrite``), checked before any
+    work, with or without ``--overwrite``:
+
+    - never ``/``, the home folder, a folder above it or one holding the working directory;
+    - never a folder that is, or holds, one of the run's ``inputs``;
+    - an existing folder with entries must hold one of ``markers`` (file name → an optional check
+      of that file, e.g. that a ``weam.json`` is a fine-tune's): the command's own output of the
+      same kind. Anything else is someone's files, and replacing the folder would delete them.
+
+    ``ignore``: entry names that do not count (caches a failed run leaves, e.g. pretrain's
+    ``align-en-*``); weam's own hidden temporary files never count."""
+    out = real_path(path)
+    check_not_protected(path)
+    if not os.path.lexists(out):
+        return
+    if not out.is_dir():
+        raise WeamError("exists and is not a folder", path)
+    for given in inputs:
+        if given is None or not str(given):
+            continue
+        held = real_path(given)
+        if held == out or held.is_relative_to(out):
+            raise WeamError(
+                f"holds {given}, an input of this run; an output never replaces its own input: "
+                "choose another output folder",
+                path,
+            )
+    entries = [e for e in os.listdir(out) if not _WEAM_HIDDEN.match(e) and not (ignore and ignore(e))]
+    if not entries:
+        return
+    for name, check in markers.items():
+        marker = out / name
+        if marker.is_file() and (check is None or check(marker)):
+            return
+    example = sorted(entries, key=lambda e: (e.startswith("."), e))[0]
+    raise WeamError(
+        f"holds files {command} did not write (e.g. {example}), and no {' or '.join(markers)} of its "
+        "own; weam replaces only its own outputs: choose another output folder",
+        path,
+    )
+
+
+def json_marker(*, having: str | None = None, lacking: str | None = None) -> Callable[[Path], bool]:
+    """A marker check for ``check_output_dir``: the file is a JSON object that has the key
+    ``having`` and lacks the key ``lacking`` (a fine-tune's weam.json against a pre-training's)."""
+
+    def check(path: Path) -> bool:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if not isinstance(data, dict):
+            return False
+        return (having is None or having in data) and (lacking is None or lacking not in data)
+
+    return check
 
 
 def _tag() -> str:
@@ -275,6 +396,30 @@ def partial_dir(path: Path, *, owner: int | None = None) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{path.name}.{_tag()}.", suffix=".partial", dir=path.parent))
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    folder = Path(os.path.abspath(folder))
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+@contextlib.contextmanager
+def scratch_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary work folder beside ``path`` (a ``.partial`` sibling, see ``clean_stale``),
+    removed at the end: a ``kill -9`` leaves it where the next run writing ``path`` removes it,
+    not in /tmp for ever."""
+    path = Path(path)
+    clean_stale(path)
+    tmp = partial_dir(path)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path`` in one rename.
@@ -286,12 +431,18 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
     clean_stale(path)
     if path.exists() and not overwrite:
         raise WeamError("output folder already exists (pass --overwrite to replace it)", path)
+    made = _missing_folders(path.parent)
     tmp = partial_dir(path)
     try:
         yield tmp
         replace_dir(tmp, path)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        for folder in made:  # a failed write leaves no empty folder it made (deepest first)
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (another output is there now) or gone: keep the rest
+                break
         if isinstance(exc, WeamError) and exc.path and Path(exc.path).is_relative_to(tmp):
             # name the file where the user will look for it, not in the removed temporary folder
             final = path / Path(exc.path).relative_to(tmp)
@@ -301,24 +452,20 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
 
 
 @contextlib.contextmanager
-def building(path: str | os.PathLike, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """Hold an exclusive lock for making the cache entry ``path``: a second process that wants the
-    same entry (two grid steps side by side, two `weam pretrain` runs) waits, then finds it made,
-    instead of making it again. ``on_wait`` is called once if it has to wait. No lock under
-    torchrun (its ranks make an entry together) or where the system has no ``flock``."""
+def exclusive_lock(lock_file: str | os.PathLike, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_file`` (made if missing) for the block; ``on_wait`` is
+    called once if another process holds it. No lock where the system has no ``flock`` or the
+    folder cannot be written (then nothing is written there either)."""
     try:
         import fcntl
     except ImportError:  # not on POSIX
         yield
         return
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        yield
-        return
-    path = Path(path)
+    lock_file = Path(lock_file)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(path.with_name(f".{path.name}.lock"), "a+b")  # noqa: SIM115 (closed below)
-    except OSError:  # a read-only cache: the entry will not be written either, nothing to guard
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_file, "a+b")  # noqa: SIM115 (closed below)
+    except OSError:
         yield
         return
     with fh:
@@ -332,3 +479,17 @@ def building(path: str | os.PathLike, on_wait: Callable[[], None] | None = None)
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def building(path: str | os.PathLike, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock for making the cache entry ``path``: a second process that wants the
+    same entry (two grid steps side by side, two `weam pretrain` runs) waits, then finds it made,
+    instead of making it again. ``on_wait`` is called once if it has to wait. No lock under
+    torchrun (its ranks make an entry together) or where the system has no ``flock``."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        yield
+        return
+    path = Path(path)
+    with exclusive_lock(path.with_name(f".{path.name}.lock"), on_wait):
+        yield

@@ -94,18 +94,29 @@ def resolve_model(
     return _hub_ref(name, name, num_layers)
 
 
+def check_model_name(name: str) -> None:
+    """The checks ``resolve_model`` makes, without building an embedded preset: a folder must be
+    a model folder, a hub name must be cached when offline (`weam experiment --plan`)."""
+    if name not in BUILT_PRESETS:
+        resolve_model(name)
+
+
 def _hub_ref(repo_id: str, name: str, num_layers: int | None) -> ModelRef:
     if offline():
         from huggingface_hub import try_to_load_from_cache
 
         cached = try_to_load_from_cache(repo_id, "config.json")
         if not isinstance(cached, str):
+            import difflib
+
             presets = ", ".join(PRESETS)
+            close = difflib.get_close_matches(repo_id, PRESETS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
             raise WeamError(
                 f"model '{repo_id}' is not a preset ({presets}), not a local folder, and not in "
                 "the Hugging Face cache while HF_HUB_OFFLINE=1; on a machine with network access "
                 f"run `huggingface-cli download {repo_id}` (or unset HF_HUB_OFFLINE), or pass a "
-                "local save_pretrained folder"
+                f"local save_pretrained folder{hint}"
             )
     return ModelRef(name, repo_id, "hub" if name == repo_id else "preset", num_layers)
 
@@ -277,12 +288,18 @@ def load_model(ref: ModelRef, auto_class: Any = None, **kwargs: Any):
         raise
 
 
-def _broken_weights(ref: ModelRef) -> Path | None:
-    """The first weights file of a model folder that cannot be opened, or None."""
+def weights_folder(ref: ModelRef) -> Path | None:
+    """The local folder holding ``ref``'s weight files (a hub model's cached snapshot), or None."""
     folder = Path(ref.path)
     if not folder.is_dir():
         folder = _hub_snapshot(ref.path) or folder
-    if not folder.is_dir():
+    return folder if folder.is_dir() else None
+
+
+def _broken_weights(ref: ModelRef) -> Path | None:
+    """The first weights file of a model folder that cannot be opened, or None."""
+    folder = weights_folder(ref)
+    if folder is None:
         return None
     from safetensors import safe_open
 

@@ -54,6 +54,9 @@ ROW_KEYS = (
     "unit",
     "metrics",
 )
+# what a fine-tuned model's row adds about its English fine-tune (absent for probes and older rows):
+# the dev metric, the selected score and the whole dev curve, and whether patience stopped it
+FINETUNE_KEYS = ("dev_metric", "dev_score", "dev_history", "stopped_early")
 # a tagging row adds "words" (n counts sentences, correct and accuracy count words); a QA row has
 # "f1" and "exact_match" instead of correct/accuracy, and "unit_scores" (both, per question)
 KIND_METRICS = {"classification": ("accuracy",), "tagging": ("accuracy",), "qa": ("f1", "exact_match")}
@@ -80,7 +83,25 @@ def model_facts(
         "seed": meta.get("finetune_seed"),
         "model_path": ref.path,
         "selection": meta.get("selection"),
+        **_finetune_facts(meta),
     }
+
+
+def _finetune_facts(meta: dict[str, Any]) -> dict[str, Any]:
+    """The English fine-tune's dev curve, from weam.json (classification folders of older weams say
+    ``dev_accuracy``); empty for a model that was not fine-tuned by weam."""
+    if "dev_history" not in meta:
+        return {}
+    return {
+        "dev_metric": meta.get("dev_metric", "accuracy"),
+        "dev_score": meta.get("dev_score", meta.get("dev_accuracy")),
+        "dev_history": [float(x) for x in meta["dev_history"]],
+        "stopped_early": bool(meta.get("stopped_early", False)),
+    }
+
+
+def _finetune_columns(facts: dict[str, Any]) -> dict[str, Any]:
+    return {k: facts[k] for k in FINETUNE_KEYS if k in facts}
 
 
 def language_facts(file_code: str) -> dict[str, str]:
@@ -127,6 +148,7 @@ def make_row(
         gold=list(gold),
         model_path=facts["model_path"],
         selection=facts["selection"],
+        **_finetune_columns(facts),
     )
     row.update(kind="classification", unit="example", metrics=["accuracy"])
     row.update(extra)
@@ -167,6 +189,7 @@ def make_tagging_row(
         gold=[list(g) for g in gold],
         model_path=facts["model_path"],
         selection=facts["selection"],
+        **_finetune_columns(facts),
         kind="tagging",
         unit="sentence",
         metrics=["accuracy"],
@@ -203,6 +226,7 @@ def make_qa_row(
         gold=[list(g) for g in gold],
         model_path=facts["model_path"],
         selection=facts["selection"],
+        **_finetune_columns(facts),
         kind="qa",
         unit="question",
         metrics=["f1", "exact_match"],
@@ -259,6 +283,11 @@ class ResultRow:
     kind: str = "classification"
     unit: str = "example"
     pretrain_steps: int | None = None  # optimiser steps of continual pre-training (steps axis)
+    # the English fine-tune behind the row (None: a probe, or a row of an older weam)
+    dev_metric: str | None = None
+    dev_score: float | None = None  # the selected epoch's English dev score
+    dev_history: tuple[float, ...] | None = None
+    stopped_early: bool = False
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -356,4 +385,21 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
         where=f"{path}:{line}",
         kind=kind,
         unit=unit,
+        **_dev_curve(obj, path, line),
     )
+
+
+def _dev_curve(obj: dict[str, Any], path: Path, line: int) -> dict[str, Any]:
+    history = obj.get("dev_history")
+    if history is None:
+        return {}
+    if not isinstance(history, list) or any(
+        isinstance(v, bool) or not isinstance(v, (int, float)) for v in history
+    ):
+        raise WeamError("'dev_history' must be a list of numbers (an English dev score an epoch)", path, line)
+    return {
+        "dev_metric": str(obj.get("dev_metric") or "accuracy"),
+        "dev_score": float(obj["dev_score"]) if isinstance(obj.get("dev_score"), (int, float)) else None,
+        "dev_history": tuple(float(v) for v in history),
+        "stopped_early": bool(obj.get("stopped_early", False)),
+    }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from weamcli.common.errors import WeamError
+from weamcli.common.files import missing_file
 
 
 @dataclass
@@ -33,7 +34,7 @@ def read_squad(path: str | Path, *, need_answers: bool = True) -> list[QAExample
     """Every question of a SQuAD-v1.1-format file, in file order."""
     path = Path(path)
     if not path.is_file():
-        raise WeamError("file not found", path)
+        raise missing_file(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -13,16 +13,20 @@ custom --test 'data/{lang}.test.tsv' --lang de,fr`` and ``--task mine --path-pat
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import glob
 import os
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
+from weamcli.common.files import missing_file
 from weamcli.common.languages import Language, language
 
 SPLITS = ("train", "dev", "test")
@@ -61,6 +65,10 @@ class TaskSpec:
     lang_files: dict[str, str] = field(default_factory=dict)  # language code -> {file} (UD treebanks)
     lang_column: str | None = None  # a file holding every language, this column saying which (XNLI)
     root_subdir: str | None = None  # --data-dir may name the folder holding it (PAWS-X's x-final/)
+    # a label value meaning "no gold label": such rows are left out and counted, not an error
+    # (MultiNLI's dev files mark pairs without annotator agreement "-"; its own evaluation drops them)
+    no_label: str | None = None
+    missing_hints: dict[str, str] = field(default_factory=dict)  # split -> what to do when its file is absent
     finetune_defaults: dict[str, Any] = field(default_factory=dict)  # the task's own fine-tuning defaults
     evaluate_defaults: dict[str, Any] = field(default_factory=dict)  # its own `weam evaluate` defaults
 
@@ -110,6 +118,11 @@ XNLI = TaskSpec(
     path_pattern="{root}/XNLI-1.0/xnli.{split}.tsv",
     files={"train": "{root}/multinli_1.0/multinli_1.0_train.txt"},
     lang_column="language",
+    no_label="-",
+    missing_hints={
+        "train": "MultiNLI 1.0's training file; or pass another English NLI file with --train, e.g. "
+        "multinli_1.0/multinli_1.0_dev_matched.txt (pairs without a gold label are left out)"
+    },
     hub_name="xnli",
     hub_columns={"sentence1": "premise", "sentence2": "hypothesis", "gold_label": "label"},
 )
@@ -267,6 +280,7 @@ class TaskSplit:
     pairs: list[str] | None
     labels: list[str]
     ids: list[Any]
+    unlabelled: int = 0  # rows the file marks as having no gold label, left out (MultiNLI's "-")
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -403,7 +417,7 @@ def _glob_languages(pattern: str, root: str | None, split: str) -> list[str]:
 def _column_values(path: Path | None, column: str) -> list[str]:
     """The distinct values of one column of a TSV (XNLI's language column), in first-seen order."""
     if path is None or not path.is_file():
-        raise WeamError("file not found", path)
+        raise missing_file(path)
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, [])
@@ -425,8 +439,23 @@ def _missing(task: TaskSpec, lang_code: str, split: str, path: Path | None) -> W
     ):
         return WeamError(f"no local data for task '{task.name}' (pass --data-dir)", task.default_root)
     if path is not None and not task.per_language and split in task.files:
-        return WeamError("file not found", path)
+        error = missing_file(path)
+        hint = task.missing_hints.get(split)
+        return WeamError(f"{error.message} ({hint})", path) if hint else error
     return WeamError(f"task '{task.name}' has no {split} data for language '{lang_code}'", path)
+
+
+def check_split_available(task: TaskSpec, code: str, split: str) -> None:
+    """Fail now, with the error reading it would give, when ``split`` of language ``code`` has no
+    file (nothing is read: `weam experiment --plan` checks every file a grid will read this way).
+    A split only the hub has is left to the read."""
+    lang_code = resolve_language(task, code)[0]
+    path = split_path(task, lang_code, split)
+    if path is not None and path.is_file():
+        return
+    if path is None and task.hub_name is not None and task.kind == "classification":
+        return
+    raise _missing(task, lang_code, split, path)
 
 
 def load_split(task: TaskSpec, lang_code: str, split: str) -> TaskSplit:
@@ -448,12 +477,49 @@ def _file_format(path: Path) -> str:
     return "csv"
 
 
-def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSplit:
+def _check_fields(path: Path, delimiter: str, quoting: int) -> None:
+    """Every row of a table has as many fields as its header: a ragged row is a one-line error
+    naming its line (the table reader's own error names neither file line nor fix)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, quoting=quoting)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            for row in reader:
+                if row and len(row) != len(header):
+                    name = "tab" if delimiter == "\t" else repr(delimiter)
+                    raise WeamError(
+                        f"{len(row)} {name}-separated fields, but the header (line 1) has {len(header)}",
+                        path,
+                        reader.line_num,
+                    )
+        except csv.Error as exc:
+            raise WeamError(f"cannot read it as a table ({exc})", path, reader.line_num) from None
+
+
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    import logging
+
+    logger = logging.getLogger("datasets")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_table(path_text: str, mtime_ns: int, size: int, fmt: str) -> tuple[Any, int, dict[str, Any]]:
+    """A data file as a ``datasets.Dataset`` (and its non-empty line count and reader options),
+    read once per process while the file is unchanged: XNLI's one file holds every language, and an
+    evaluation reads it once per language."""
     import datasets
 
     datasets.disable_progress_bars()
-    fmt = _file_format(path)
-    header_lines = 1 if fmt == "csv" else 0
+    path = Path(path_text)
     nonempty = 0
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
@@ -464,8 +530,8 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
                     f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", path, number
                 ) from None
             nonempty += bool(raw.strip())
-    if nonempty <= header_lines:
-        raise WeamError(f"the {split} split is empty", path)
+    if nonempty <= (1 if fmt == "csv" else 0):
+        return None, nonempty, {}
     kwargs: dict[str, Any] = {}
     if fmt == "csv":
         tsv = path.suffix.lower() in (".tsv", ".txt")
@@ -474,13 +540,26 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
         kwargs = {"delimiter": "\t" if tsv else ",", "na_filter": False}
         if tsv:
             kwargs["quoting"] = csv.QUOTE_NONE
+        _check_fields(path, kwargs["delimiter"], kwargs.get("quoting", csv.QUOTE_MINIMAL))
     try:
-        ds = datasets.load_dataset(fmt, data_files=str(path), split="train", **kwargs)
+        with _quiet_datasets():  # its own log line of a parse error names no line: ours follows
+            # data_files are glob patterns: a folder named "news[v2]" must match itself
+            ds = datasets.load_dataset(fmt, data_files=glob.escape(str(path)), split="train", **kwargs)
     except Exception as exc:  # pandas / arrow parse errors carry long messages; keep the first line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeamError(
             f"cannot read it as {'JSON lines' if fmt == 'json' else 'a table'} ({first})", path
         ) from None
+    return ds, nonempty, kwargs
+
+
+def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSplit:
+    fmt = _file_format(path)
+    header_lines = 1 if fmt == "csv" else 0
+    stat = path.stat()
+    ds, nonempty, kwargs = _read_table(str(path), stat.st_mtime_ns, stat.st_size, fmt)
+    if nonempty <= header_lines:
+        raise WeamError(f"the {split} split is empty", path)
     if len(ds) == 0:
         raise WeamError(f"the {split} split is empty", path)
     columns = set(ds.column_names)
@@ -502,6 +581,11 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
         rows = [i for i, v in enumerate(ds[task.lang_column]) if str(v) == lang_code]
         if not rows:
             raise WeamError(f"no rows for language '{lang_code}' in column '{task.lang_column}'", path)
+    unlabelled = 0
+    if task.no_label is not None:
+        values = ds[task.label_column]
+        kept = [i for i in rows if str(values[i]) != task.no_label]  # rows index the whole file
+        unlabelled, rows = len(rows) - len(kept), kept
     ds = ds.select(rows) if len(rows) != len(ds) else ds
 
     def line(k: int) -> int:
@@ -531,7 +615,7 @@ def _load_file(task: TaskSpec, path: Path, lang_code: str, split: str) -> TaskSp
                 raise WeamError(
                     f"label '{label}' is not in the label set ({', '.join(task.labels)})", path, line(k)
                 )
-    return TaskSplit(task.name, lang_code, split, str(path), texts, pairs, labels, ids)
+    return TaskSplit(task.name, lang_code, split, str(path), texts, pairs, labels, ids, unlabelled)
 
 
 def _load_hub(task: TaskSpec, lang_code: str, split: str, *, local: Path | None) -> TaskSplit:

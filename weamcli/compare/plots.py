@@ -6,8 +6,10 @@ Four PNGs from a ``Comparison``:
   one line per method from 0 (the plain model, Δ = 0), 95% CI whiskers;
 - ``pretrain_langs.png``: mean zero-shot accuracy against the number of pre-training languages;
 - ``model_size.png``: mean zero-shot accuracy against parameters (millions, log axis), layers annotated.
-The last two use each run's last point of the steps axis. A figure with a single point to show is
-skipped, and the reason returned.
+- ``lang_curve.png``: mean zero-shot Δ and Δgap against the number of pre-training languages, one
+  line per method and design (equal steps; equal passes over each language's pairs), 95% CIs.
+The size and language plots use each run's last point of the steps axis. A figure with a single
+point to show is skipped, and the reason returned.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ PLOT_FILES = {
     "pretrain_steps": "pretrain_steps.png",
     "pretrain_langs": "pretrain_langs.png",
     "model_size": "model_size.png",
+    "lang_curve": "lang_curve.png",
 }
 _MARKERS = "osD^vP*X"
 
@@ -253,6 +256,91 @@ def plot_pretrain_langs(comparison: Comparison) -> plt.Figure | str:
     return fig
 
 
+def _design_lines(models: list[ModelSummary]) -> list[tuple[str, list[ModelSummary]]]:
+    """The curves hidden in one method's runs: equal steps (the step count most runs share) and
+    equal passes (the steps-per-language ratio most runs share), each kept when it has runs at two
+    or more language counts; the reference run belongs to both."""
+    runs = [m for m in models if m.pretrain_steps and m.n_pretrain_langs]
+    lines = []
+
+    def mode(values: list) -> object:
+        return max(sorted(set(values)), key=values.count) if values else None
+
+    steps = mode([m.pretrain_steps for m in runs])
+    same_steps = [m for m in runs if m.pretrain_steps == steps]
+    if len({m.n_pretrain_langs for m in same_steps}) > 1:
+        lines.append((f"equal steps ({steps})", same_steps))
+    ratio = mode([m.pretrain_steps / m.n_pretrain_langs for m in runs])
+    same_passes = [m for m in runs if m.pretrain_steps / m.n_pretrain_langs == ratio]
+    if len({m.n_pretrain_langs for m in same_passes}) > 1 and {id(m) for m in same_passes} - {
+        id(m) for m in same_steps
+    }:
+        lines.append((f"equal passes ({ratio:g} steps a language)", same_passes))
+    return lines
+
+
+def plot_lang_curve(comparison: Comparison) -> plt.Figure | str:
+    """Mean zero-shot Δ (left) and Δgap (right; English minus the zero-shot mean, against the
+    baseline's) against the number of pre-training languages, with 95% CIs: one line per method
+    and design, on the first depth."""
+    by_name = {m.model: m for m in comparison.models}
+    depth = max((m.num_layers for m in comparison.models if m.num_layers), default=None)
+    compared = [
+        by_name[c.name]
+        for c in comparison.compared_columns
+        if c.name in by_name and by_name[c.name].num_layers == depth and c.method != "baseline"
+    ]
+    curves = []
+    methods = sorted({m.method for m in compared}, key=lambda k: method_order_key(k, k))
+    for method in methods:
+        for design, runs in _design_lines([m for m in compared if m.method == method]):
+            curves.append((method, design, sorted(runs, key=lambda m: m.n_pretrain_langs)))
+    if not curves:
+        counts = sorted({m.n_pretrain_langs for m in compared})
+        return f"no method was pre-trained on several numbers of languages (counts: {counts or 'none'})"
+    has_gap = any(("gap", m.model) in comparison.cells for _, _, runs in curves for m in runs)
+    fig, axes = plt.subplots(1, 2 if has_gap else 1, figsize=(11 if has_gap else 6.8, 4.8), squeeze=False)
+    panels = (("mean", "Δ mean zero-shot"), ("gap", "Δgap (English − zero-shot)"))
+    for ax, (row, what) in zip(axes[0], panels, strict=False):  # one panel without a gap row
+        for method, design, runs in curves:
+            pts = []
+            for m in runs:
+                cell = comparison.cells.get((row, m.model))
+                if cell is not None and cell.delta is not None:
+                    pts.append((m.n_pretrain_langs, 100 * cell.delta, 100 * cell.ci_low, 100 * cell.ci_high))
+            if not pts:
+                continue
+            xs = [p[0] for p in pts]
+            ys = [p[1] for p in pts]
+            err = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
+            dashed = "passes" in design
+            ax.errorbar(
+                xs,
+                ys,
+                yerr=err,
+                capsize=3,
+                linestyle="--" if dashed else "-",
+                markersize=6,
+                label=f"{method}, {design}",
+                **_style(method, methods),
+            )
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ticks = sorted({m.n_pretrain_langs for _, _, runs in curves for m in runs})
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(t) for t in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("number of pre-training languages (each paired with English)")
+        ax.set_ylabel(f"{what} {metric_name(comparison)} (points, 95% CI)")
+        ax.grid(alpha=0.3)
+        _legend_below(ax)
+    axes[0][0].set_title(f"{comparison.task}: Δ against {comparison.baseline} by pre-training languages")
+    if has_gap:
+        axes[0][1].set_title("transfer gap: below 0 = the gap closes")
+    fig.tight_layout()
+    return fig
+
+
 def plot_model_size(comparison: Comparison) -> plt.Figure | str:
     """Mean accuracy against parameters (millions, log x): one line per method (and number of
     pre-training languages where a method has several); each size's layer count on its tick."""
@@ -316,6 +404,7 @@ def write_plots(
         ("pretrain_steps", plot_pretrain_steps),
         ("pretrain_langs", plot_pretrain_langs),
         ("model_size", plot_model_size),
+        ("lang_curve", plot_lang_curve),
     ):
         result = func(comparison)
         if isinstance(result, str):

@@ -183,6 +183,13 @@ def _table_plan(task: str, metric: str, unit: str, columns: dict[str, Any], targ
     if any(col.get("se_units") is None for col in compared.values()):
         plan.reason = "the comparison predates power figures; run its compare step again"
         return plan
+    if all(not col.get("se") for col in compared.values()):
+        plan.reason = (
+            "cannot estimate: Δ has zero variance (the compared models agree on every unit), so the "
+            "MDE is unknown, not 0; a pilot whose models differ is needed"
+        )
+        return plan
+    compared = {name: col for name, col in compared.items() if col.get("se")}  # the rest cannot say
     estimates = {
         name: sample_size(
             col["se_units"],

@@ -6,10 +6,11 @@ import csv
 import io
 
 from weamcli.compare.power import ALPHA, ONE_POINT, POWER, z_factor
-from weamcli.compare.table import Cell, Comparison, metric_name
+from weamcli.compare.table import NOT_CONVERGED_MARK, Cell, Column, Comparison, metric_name
 
 HOLM_MARK = "†"  # Δ survives Holm–Bonferroni over the column's zero-shot languages
 WEAK_MARK = "‡"  # MDE above 1 point: the row cannot detect a 1-point effect
+NO_SPREAD = "n/a"  # Δ never varied in the bootstrap: no MDE can be estimated (it is not 0)
 
 
 def pct(x: float | None, signed: bool = False) -> str:
@@ -33,8 +34,13 @@ def spread_text(cell: Cell) -> str:
 def mde_text(cell: Cell) -> str:
     """'4.0' (points), with ‡ where the row cannot detect a 1-point effect."""
     if cell.mde is None:
-        return ""
+        return NO_SPREAD if cell.se == 0 else ""
     return pct(cell.mde) + (f" {WEAK_MARK}" if cell.cannot_detect_one_point else "")
+
+
+def column_title(col: Column) -> str:
+    """A column's name, marked where one of its fine-tunes had not converged on English dev."""
+    return f"{col.name} {NOT_CONVERGED_MARK}" if col.not_converged else col.name
 
 
 def power_legend(comparison: Comparison) -> list[str]:
@@ -48,7 +54,8 @@ def power_legend(comparison: Comparison) -> list[str]:
         f"MDE: minimum detectable effect (points), the true Δ found with {POWER:.0%} power at "
         f"two-sided α = {ALPHA}: (z_0.975 + z_0.80) × SE = {z_factor():.2f} × SE, SE the standard "
         f"deviation of the same paired bootstrap's draws ({comparison.unit}s and seeds resampled). "
-        f"{WEAK_MARK}: MDE above {point} point: this row cannot detect a {point}-point effect.",
+        f"{WEAK_MARK}: MDE above {point} point: this row cannot detect a {point}-point effect. "
+        f"{NO_SPREAD}: Δ has zero variance (the models agree on every {comparison.unit}): cannot estimate.",
     ]
 
 
@@ -59,6 +66,8 @@ def _markdown_cells(cell: Cell) -> tuple[str, str, str]:
     acc = pct(cell.accuracy) + star
     if cell.status == "baseline":
         return acc, "(baseline)", ""
+    if cell.status == "info":
+        return acc, "", ""
     if cell.status == "no-baseline":
         return acc, "no baseline", ""
     mark = {1: "▲ ", -1: "▼ ", 0: ""}[cell.sign]
@@ -76,11 +85,9 @@ def render_markdown(comparison: Comparison) -> str:
     header = ["lang"]
     for col in c.columns:
         short = {"accuracy": "acc", "f1": "F1", "exact_match": "EM"}.get(c.metric, c.metric)
-        header += (
-            [f"{col.name} {short}", f"{col.name} Δ", f"{col.name} MDE"]
-            if col.reference is not None
-            else [f"{col.name} {short}"]
-        )
+        name = column_title(col)
+        compared = col.reference is not None
+        header += [f"{name} {short}", f"{name} Δ", f"{name} MDE"] if compared else [f"{name} {short}"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
     for row in c.rows:
@@ -130,6 +137,8 @@ CSV_FIELDS = (
     "p_value",
     "holm_significant",
     "cannot_detect_1pt",
+    # fine-tuned runs of the column whose English dev score was still rising at their last epoch
+    "not_converged_runs",
 )
 
 
@@ -178,5 +187,6 @@ def _csv_lines(writer, comparison: Comparison) -> None:
                     num(cell.p_value),
                     "" if cell.holm is None else int(cell.holm),
                     "" if cell.mde is None else int(cell.cannot_detect_one_point),
+                    len(col.not_converged),
                 ]
             )

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from weamcli.common.files import check_output_dir
+from weamcli.common.run_records import RUN_RECORD
 from weamcli.compare.settings import CompareSettings
 from weamcli.compare.table import Comparison, compare_all
 from weamcli.compare.write import check_out_dir, default_out_dir, write_comparison
@@ -26,6 +28,7 @@ def run_comparison(
     settings: CompareSettings,
     *,
     expected_models: dict[str, str] | None = None,
+    expected_by_task: dict[str, dict[str, str]] | None = None,
     notes: Sequence[str] = (),
 ) -> ComparisonResult:
     """Compare (one table per task and metric), then write table.md, table.csv, plots and
@@ -36,6 +39,8 @@ def run_comparison(
     with ``overwrite`` (and only once the new one is complete), a folder of other files never."""
     s = settings
     out = Path(s.out) if s.out is not None else default_out_dir(s.results)
+    rule = dict.fromkeys(("table.md", RUN_RECORD))  # the rule every command's --overwrite follows
+    check_output_dir(out, command="weam compare", markers=rule, inputs=s.results)
     check_out_dir(out, overwrite=s.overwrite)
     comparisons = compare_all(
         s.results,
@@ -46,6 +51,7 @@ def run_comparison(
         n_boot=s.bootstrap,
         seed=s.seed,
         expected_models=expected_models,
+        expected_by_task=expected_by_task,
     )
     for comparison in comparisons:
         comparison.notes.extend(notes)

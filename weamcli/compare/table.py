@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from weamcli.common.convergence import Convergence, convergence
 from weamcli.common.errors import WeamError
 from weamcli.common.result_rows import ResultRow
 from weamcli.compare.bootstrap import (
@@ -51,6 +52,9 @@ from weamcli.compare.load import find_result_files, load_results, select_rows
 from weamcli.compare.power import ALPHA, ONE_POINT, holm, mde
 
 SOURCE_LANG = "en"  # fine-tuning language: shown, but not part of the zero-shot means
+GAP_ROW = "gap"  # English minus the zero-shot mean: XTREME's cross-lingual transfer gap
+DEV_ROW = "en dev"  # the selected epoch's English dev score (model selection's own figure)
+NOT_CONVERGED_MARK = "⚠"
 # columns and plot lines in this order (methods it does not know come last): the baseline, the
 # masked-LM baselines, WEAM, then the explicit-alignment objectives
 METHOD_ORDER = (
@@ -71,7 +75,9 @@ class Cell:
     """One (row, column) of the table. The metric (``accuracy``: accuracy, word accuracy, F1 or
     exact match, whichever the comparison is about) and Δ are fractions (0.887, +0.015)."""
 
-    status: str  # "ok", "baseline" (the reference column itself), "missing", "no-baseline"
+    # "ok", "baseline" (the reference column itself), "missing", "no-baseline", "info" (a figure
+    # without a Δ: the English dev row)
+    status: str
     accuracy: float | None = None
     delta: float | None = None
     ci_low: float | None = None
@@ -110,8 +116,8 @@ class Cell:
 
 @dataclass
 class TableRow:
-    label: str  # "de", "mean", "high-resource", ...
-    kind: str  # "lang", "mean" or "group"
+    label: str  # "de", "mean", "high-resource", "gap", "en dev" ...
+    kind: str  # "lang", "mean", "group", "gap" (English − zero-shot mean) or "dev" (English dev)
     resource: str | None = None
     langs: tuple[str, ...] = ()  # the languages a mean/group row averages
 
@@ -123,6 +129,12 @@ class Column:
     reference: str | None  # the column Δ is measured against; None for a reference column, "" if none found
     models: tuple[str, ...]
     seeds: tuple[int | None, ...]
+    # each fine-tuned run's English dev curve verdict: (model, seed, verdict); empty for probes
+    convergence: tuple[tuple[str, int | None, Convergence], ...] = ()
+
+    @property
+    def not_converged(self) -> list[tuple[str, int | None, Convergence]]:
+        return [run for run in self.convergence if run[2].status == "not converged"]
 
 
 @dataclass
@@ -272,19 +284,20 @@ def compare_all(
     n_boot: int = 1000,
     seed: int = 0,
     expected_models: dict[str, str] | None = None,
+    expected_by_task: dict[str, dict[str, str]] | None = None,
 ) -> list[Comparison]:
     """One comparison per task (or only ``task``) and per metric of that task, in the order the
-    tasks first appear in the results."""
+    tasks first appear in the results. ``expected_by_task`` (task -> label -> method) replaces
+    ``expected_models`` where a grid evaluates some models on some tasks only."""
     files = find_result_files(paths)
     loaded = load_results(files)
     tasks = [task] if task is not None else list(dict.fromkeys(r.task for r in loaded))
     out = []
     for name in tasks:
         rows, name, chosen = select_rows(loaded, name, split)
+        expected = expected_models if expected_by_task is None else expected_by_task.get(name, {})
         for metric in _metrics_of(rows, name):
-            out.append(
-                _compare(rows, files, baseline, name, chosen, metric, by, n_boot, seed, expected_models)
-            )
+            out.append(_compare(rows, files, baseline, name, chosen, metric, by, n_boot, seed, expected))
     return out
 
 
@@ -331,6 +344,7 @@ def _compare(
             reference=references[n],
             models=tuple(sorted({r.model for r in by_column[n]})),
             seeds=tuple(sorted({r.seed for r in by_column[n]}, key=lambda s: (s is not None, s or 0))),
+            convergence=_convergence_of(by_column[n]),
         )
         for n in names
     ]
@@ -427,6 +441,7 @@ def _compare(
                 groups.append(
                     TableRow(label=f"{resource}-resource", kind="group", resource=resource, langs=members)
                 )
+    mean_boot: dict[str, tuple[float, np.ndarray, np.ndarray, np.ndarray, bool]] = {}
     for group in groups:
         for n in names:
             have = [label for label in group.langs if cells[(label, n)].accuracy is not None]
@@ -446,6 +461,12 @@ def _compare(
                     status="no-baseline", accuracy=acc, langs=len(have), partial=partial
                 )
                 continue
+            if group.kind == "mean":
+                mean_boot[n] = (
+                    float(np.mean([p[0] for p in pairs])),
+                    *(np.mean([p[k] for p in pairs], axis=0) for k in (1, 2, 3)),
+                    partial or len(pairs) < len(group.langs),
+                )
             cells[(group.label, n)] = Cell(
                 status="ok",
                 accuracy=acc,
@@ -459,6 +480,12 @@ def _compare(
                     max(len(replicates[n]), len(replicates[ref])) > 1,
                 ),
             )
+    english = [label for label in lang_labels if lang_info[label][0] == SOURCE_LANG]
+    extra_rows, extra_notes = _gap_and_dev_rows(
+        cells, columns, english, bool(zero_shot), boot, mean_boot, replicates, by_column, references
+    )
+    groups += extra_rows
+    notes.extend(extra_notes)
     notes.extend(_holm_rows(cells, names, zero_shot, n_boot))
     if any(cells[(g.label, n)].partial for g in groups for n in names):
         notes.append("* marks a mean over fewer languages than the row (some cells missing)")
@@ -492,6 +519,93 @@ def _compare(
     )
 
 
+def _convergence_of(rows: list[ResultRow]) -> tuple[tuple[str, int | None, Convergence], ...]:
+    """The dev-curve verdict of each fine-tuned run (model, seed) of a column (every row of a run
+    carries the same curve)."""
+    runs: dict[tuple[str, int | None], ResultRow] = {}
+    for r in rows:
+        if r.dev_history is not None:
+            runs.setdefault((r.model, r.seed), r)
+    return tuple(
+        (model, seed_, convergence(r.dev_history, stopped_early=r.stopped_early))
+        for (model, seed_), r in sorted(runs.items(), key=lambda kv: _run_key(kv[0]))
+    )
+
+
+def _gap_and_dev_rows(
+    cells: dict[tuple[str, str], Cell],
+    columns: list[Column],
+    english: list[str],
+    have_zero_shot: bool,
+    boot: dict,
+    mean_boot: dict,
+    replicates: dict[str, list],
+    by_column: dict[str, list[ResultRow]],
+    references: dict[str, str | None],
+) -> tuple[list[TableRow], list[str]]:
+    """The transfer-gap row (English − zero-shot mean, and Δgap with the same paired bootstrap: the
+    English draws minus the mean row's draws, seeds drawn once for both) and the English dev row;
+    notes on what is missing and on fine-tunes that had not converged."""
+    rows: list[TableRow] = []
+    notes: list[str] = []
+    names = [c.name for c in columns]
+    if len(english) == 1 and have_zero_shot:
+        en = english[0]
+        rows.append(TableRow(label=GAP_ROW, kind="gap"))
+        for n in names:
+            en_cell, mean_cell = cells[(en, n)], cells[("mean", n)]
+            if en_cell.accuracy is None or mean_cell.accuracy is None:
+                cells[(GAP_ROW, n)] = Cell(status="missing")
+                continue
+            gap = en_cell.accuracy - mean_cell.accuracy
+            ref = references[n]
+            if ref is None or (n, ref, en) not in boot or n not in mean_boot:
+                status = "baseline" if ref is None else "no-baseline"
+                cells[(GAP_ROW, n)] = Cell(status=status, accuracy=gap, partial=mean_cell.partial)
+                continue
+            en_delta, *en_draws, n_en = boot[(n, ref, en)]
+            mean_delta, *mean_draws, partial = mean_boot[n]
+            diff = [a - b for a, b in zip(en_draws, mean_draws, strict=True)]
+            cells[(GAP_ROW, n)] = Cell(
+                status="ok",
+                accuracy=gap,
+                delta=en_delta - mean_delta,
+                n=n_en + mean_cell.n,
+                seeds=len(replicates[n]),
+                langs=mean_cell.langs,
+                partial=partial,
+                **_spread(*diff, max(len(replicates[n]), len(replicates[ref])) > 1),
+            )
+        notes.append(
+            f"{GAP_ROW}: English minus the zero-shot mean (the cross-lingual transfer gap; smaller is "
+            "better); "
+            "its Δ below 0 means the model closes the gap. A method that lifts English and zero-shot alike "
+            "has Δgap ≈ 0: read Δ on the mean and Δgap together."
+        )
+    elif have_zero_shot and any(c.convergence for c in columns):
+        notes.append("no English test row: the transfer gap needs the fine-tuning language evaluated too")
+    if any(c.convergence for c in columns):
+        rows.append(TableRow(label=DEV_ROW, kind="dev"))
+        for col in columns:
+            runs = {(r.model, r.seed): r for r in by_column.get(col.name, [])}
+            scores = [r.dev_score for r in runs.values() if r.dev_score is not None]
+            cells[(DEV_ROW, col.name)] = (
+                Cell(status="info", accuracy=float(np.mean(scores)), seeds=len(scores))
+                if scores
+                else Cell(status="missing")
+            )
+        notes.append(
+            f"{DEV_ROW}: the selected epoch's English dev score (what model selection saw), mean over seeds"
+        )
+    for col in columns:
+        for model, seed_, verdict in col.not_converged:
+            notes.append(
+                f"{NOT_CONVERGED_MARK} {model} seed {seed_} NOT CONVERGED: {verdict.describe()}; its "
+                "zero-shot scores partly measure how fast it fine-tunes (raise --epochs or use --patience)"
+            )
+    return rows, notes
+
+
 def _spread(draws: np.ndarray, units_only: np.ndarray, seeds_only: np.ndarray, several_seeds: bool) -> dict:
     """A Δ's CI, SE, MDE and p-value from its bootstrap draws, and the SE's unit and seed parts
     (the seed part is unknown, not 0, when each side has one seed)."""
@@ -502,7 +616,7 @@ def _spread(draws: np.ndarray, units_only: np.ndarray, seeds_only: np.ndarray, s
         "ci_high": high,
         "se": se,
         "half_width": (high - low) / 2,
-        "mde": mde(se),
+        "mde": mde(se) if se > 0 else None,  # no spread at all: the MDE cannot be estimated, it is not 0
         "p_value": bootstrap_p_value(draws),
         "se_units": bootstrap_se(units_only),
         "se_seeds": bootstrap_se(seeds_only) if several_seeds else None,

@@ -17,7 +17,7 @@ from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir, atomic_file, check_writable
 from weamcli.common.run_records import RUN_RECORD, write_run_record
 from weamcli.compare.render import render_csv, render_markdown
-from weamcli.compare.table import Cell, Comparison
+from weamcli.compare.table import GAP_ROW, Cell, Comparison
 
 
 def _power(cell: Cell) -> dict[str, Any]:
@@ -53,6 +53,20 @@ def summary_metrics(comparison: Comparison) -> dict[str, Any]:
                 "seeds": cell.seeds,
                 "langs": cell.langs,
             }
+        gap = comparison.cells.get((GAP_ROW, col.name))
+        if gap is not None and gap.accuracy is not None:
+            out.setdefault(col.name, {})["gap"] = {
+                "gap": gap.accuracy,
+                "delta_gap": gap.delta,
+                "ci_low": gap.ci_low,
+                "ci_high": gap.ci_high,
+                **_power(gap),
+            }
+        if col.convergence:
+            out.setdefault(col.name, {})["not_converged"] = [
+                {"model": model, "seed": seed, "last_gain": v.last_gain, "epochs": v.epochs}
+                for model, seed, v in col.not_converged
+            ]
         if col.reference:
             rows = {}
             for row in comparison.rows:

@@ -22,6 +22,7 @@ from weamcli.common.tasks import (
     sample_split,
 )
 
+SAMPLE_SEED = 0  # --max-examples draws its sample with this seed, the same for every model
 _SEED_DIR = re.compile(r"^seed-(\d+)$")
 
 
@@ -80,6 +81,7 @@ def evaluate(
     All data is loaded and checked against each model's label set before any model runs, so bad
     input fails fast with nothing written. ``done``: each row is also appended there as soon as
     its language is scored, so a caller keeps the finished languages of an interrupted run."""
+    from weamcli.common.embedding_rows import rows_on_demand
     from weamcli.common.sentence_vectors import inference_device
     from weamcli.finetune.classifier import HEAD_FILE, load_classifier, predict
 
@@ -108,7 +110,10 @@ def evaluate(
         checked = replace(task, labels=labels or task.labels)  # labels outside the head's set: one-line error
         for code in codes:
             if (labels, code) not in data:
-                data[(labels, code)] = sample_split(load_split(checked, code, split), max_examples, None)
+                # a fixed random sample (seed 0), not the first N: XNLI's files run genre by genre,
+                # and parallel sets (XNLI, SIB-200) keep the same examples at the same positions
+                part = load_split(checked, code, split)
+                data[(labels, code)] = sample_split(part, max_examples, SAMPLE_SEED)
     rows: list[dict[str, Any]] = []
     for ref, meta in plans:
         say(f"evaluating {ref.path} on {len(codes)} language(s)")
@@ -122,6 +127,7 @@ def evaluate(
             num_layers=model.encoder.config.num_hidden_layers,
             name=name,
         )
+        rows_on_demand(model, ref)  # after counting the parameters: the rows read stay few
         stage = f"{facts['model']} seed {facts['seed']}: languages"
         say(stage, 0, len(codes))
         for index, code in enumerate(codes, 1):

@@ -75,6 +75,7 @@ def evaluate_qa(
     """F1 and exact match of each QA model on ``split`` of each language (rows: make_qa_row).
 
     Windows, stride and the longest answer are those the model was fine-tuned with (weam.json)."""
+    from weamcli.common.embedding_rows import rows_on_demand
     from weamcli.common.sentence_vectors import inference_device
     from weamcli.finetune.question_answering import (
         HEAD_FILE,
@@ -106,6 +107,7 @@ def evaluate_qa(
             num_layers=model.encoder.config.num_hidden_layers,
             name=name,
         )
+        rows_on_demand(model, ref)  # after counting the parameters: the rows read stay few
         max_length = int(meta.get("max_length") or 256)
         stride = int(meta.get("doc_stride") or max_length // 3)
         stage = f"{facts['model']} seed {facts['seed']}: languages"

@@ -129,6 +129,7 @@ def evaluate_retrieval(
     """The Tatoeba probe: x→en and en→x nearest-neighbour accuracy per language, as result rows
     (task "tatoeba", with "direction" and "layer"; predictions are the retrieved line indices).
     ``done``: rows are also appended there as each language finishes (kept when interrupted)."""
+    from weamcli.common.embedding_rows import rows_on_demand
     from weamcli.common.models import load_model, parameter_count, resolve_model
     from weamcli.common.result_rows import make_row, model_facts
     from weamcli.common.sentence_vectors import encode_sentences, inference_device
@@ -144,6 +145,7 @@ def evaluate_retrieval(
         raise WeamError(f"--layer {layer} is outside the model's hidden states 0..{total}", ref.path)
     meta = ref.metadata()
     facts = model_facts(ref, meta, params=parameter_count(encoder), num_layers=total, name=name)
+    rows_on_demand(encoder, ref)  # after counting the parameters: the rows read stay few
     rows: list[dict[str, Any]] = []
     stage = f"tatoeba {facts['model']}: languages"
     say(stage, 0, len(codes))

@@ -36,24 +36,26 @@ def results_path(results: str | None, model: str) -> Path:
 def run_evaluation(settings: EvaluateSettings, *, progress: Progress | None = None) -> EvaluationResult:
     """Zero-shot accuracy per language (or the Tatoeba probe) of every model in ``settings``.
 
-    Bad input fails before anything is written. Interrupted (Ctrl-C, `kill`) or failing part-way,
-    the languages already scored are written (and recorded as an interrupted run), so the message
-    "completed outputs are kept" holds. A row replaces an earlier one of the same model, task,
-    split, language and seed in the results file, so a run repeated after an interruption leaves
-    one row per language."""
+    Bad input (and a results path that is a folder or holds a damaged line) fails before anything
+    is written. Each language's row is added to its results file as soon as it is scored, so an
+    interruption (Ctrl-C, `kill`, even `kill -9`) keeps the languages already scored; a run
+    stopped by an exception records itself as interrupted. A row replaces an earlier one of the
+    same model, task, split, language and seed in the results file, so a run repeated after an
+    interruption leaves one row per language."""
     s = settings
     say = progress or quiet
-    for m in s.models:
-        check_writable(results_path(s.results, m).parent)
     targets: dict[Path, list[dict[str, Any]]] = {}
+    for m in s.models:
+        path = results_path(s.results, m)
+        check_writable(path.parent)
+        check_results_file(path)  # a folder, a damaged line: refused now, not after the work
+        targets.setdefault(path, _RowsFile(path))
     precision = inference_precision(s)  # said with the result: bad input stays a one-line error
     try:
         with _autocast(precision.enabled):
             source = _evaluate_all(s, targets, progress)
-    except WeamError:
-        raise  # bad input: nothing written
     except BaseException:
-        if any(targets.values()):
+        if any(targets.values()):  # already in the results files: the run record says so
             written = _write(targets, s, precision, event="interrupted")
             say(f"kept {sum(written.values())} finished row(s) in {', '.join(map(str, written))}")
         raise
@@ -63,10 +65,60 @@ def run_evaluation(settings: EvaluateSettings, *, progress: Progress | None = No
     return result
 
 
+class _RowsFile(list):
+    """The rows scored for one results file, each added to the file as soon as it is scored: a
+    killed evaluation (even ``kill -9``) keeps the languages it finished."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+
+    def append(self, row: dict[str, Any]) -> None:
+        replace_rows(self.path, [row])
+        super().append(row)
+
+    def extend(self, rows: Any) -> None:
+        rows = list(rows)
+        replace_rows(self.path, rows)
+        super().extend(rows)
+
+
+def check_results_file(path: Path) -> None:
+    """Before any work: ``path`` is a results file to add rows to (or not there yet) whose every
+    line is a JSON row. A folder, or a damaged line (a cut-off last line of a killed writer, an
+    edit gone wrong), is a one-line error naming the line: appending after it would hide it."""
+    if path.is_dir():
+        raise WeamError("is a folder; --results takes a file, e.g. FOLDER/results.jsonl", path)
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise WeamError("is not a regular file; --results takes a file", path)
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if isinstance(row, dict):
+            continue
+        if number == len(lines):  # no newline after it: the end of the file was cut off
+            raise WeamError(
+                "the last line is cut off (not a whole JSON row, no newline after it); remove or "
+                "repair it, then run again (nothing was added)",
+                path,
+                number,
+            )
+        raise WeamError(
+            "not a JSON row; remove or repair this line, then run again (nothing was added)", path, number
+        )
+
+
 def inference_precision(s: EvaluateSettings) -> Any:
-    """bf16 autocast or fp32 for scoring (a ``Bf16Choice``): as given, else as for a training step
-    of the first model's encoder at this batch size (the cached measurement; its word-embedding
-    matrix does no work in a forward pass, so the head is timed at the trimmed size)."""
+    """bf16 autocast or fp32 for scoring (a ``Bf16Choice``): as given, else by timing inference (a
+    forward pass of a stand-in of the first model's encoder at this batch size; cached)."""
     from weamcli.pretrain.precision import Bf16Choice, bf16_choice_for
 
     if s.bf16 is not None:
@@ -76,7 +128,7 @@ def inference_precision(s: EvaluateSettings) -> Any:
 
     first = expand_model_folders([s.models[0]])[0] if s.task != "tatoeba" else s.models[0]
     ref = resolve_model(first, num_layers=s.num_layers if s.task == "tatoeba" else None)
-    return bf16_choice_for(ref, s.batch_size, 128, trimmed=True)
+    return bf16_choice_for(ref, s.batch_size, 128, kind="inference")
 
 
 @contextlib.contextmanager
@@ -181,8 +233,7 @@ def _write(
     written: dict[Path, int] = {}
     for path, rows in targets.items():
         if not rows:
-            continue
-        replace_rows(path, rows)
+            continue  # the rows are in the file already (``_RowsFile``)
         write_run_record(
             path.parent,
             "evaluate",

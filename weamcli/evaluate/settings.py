@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from weamcli.common.settings import no_duplicates, option
 from weamcli.common.task_settings import TaskSettings
@@ -53,14 +54,16 @@ class EvaluateSettings(TaskSettings):
     batch_size: int = option(32, help="Examples per forward pass.", minimum=1)
     bf16: bool | None = option(
         None,
-        help="bf16 autocast for inference (default: on where the GPU supports it; on a CPU, the short "
-        "cached measurement weam makes for this encoder, as for fine-tuning). Recorded in run.jsonl.",
+        help="bf16 autocast for inference (default: on where the GPU supports it; on a CPU, where a short "
+        "cached timing of inference on a 1-layer stand-in of this encoder says it pays). Recorded in "
+        "run.jsonl.",
     )
     max_examples: int | None = option(
         None,
-        help="Score only the first N units of each language (examples; sentences for tagging): quick "
-        "runs; QA: a fixed random sample of N questions, the same ids in every language. 0 = all "
-        "(default: all, except xquad 150). Rows record what was scored (n, ids; QA: sample).",
+        help="Score only N units of each language: classification a fixed random sample (seed 0: the "
+        "same positions in every language, so the same examples in parallel sets such as XNLI), "
+        "tagging the first N sentences, QA a fixed random sample of N questions, the same ids in every "
+        "language. 0 = all (default: all, except xquad 150). Rows record what was scored (n, ids).",
         minimum=0,
     )
     qa_normalisation: str = option(
@@ -87,6 +90,30 @@ class EvaluateSettings(TaskSettings):
             self.fail("num_layers", "is used by --task tatoeba only (fine-tuned models keep their depth)")
         if self.task == "tatoeba" and self.max_examples is not None:
             self.fail("max_examples", "is not used by --task tatoeba")
+        single = self._one_language_file()
+        if single is not None and len(self.langs) > 1:
+            name, path = single
+            self.fail(
+                name,
+                f"'{path}' names one file without {{lang}}, and one file is one language: give one "
+                f"--lang (not {self.lang_text}), or a pattern such as 'data/{{lang}}{Path(path).suffix}' "
+                "for one file per language",
+            )
+
+    def _one_language_file(self) -> tuple[str, str] | None:
+        """The option and path of a scored file that holds one language (no ``{lang}``), or None:
+        scoring it under several language codes would report the same file twice."""
+        from weamcli.common.tasks import TASKS
+
+        option, path = ("test", self.test) if self.split == "test" else ("dev", self.dev)
+        builtin = TASKS.get(self.task)
+        if path is None and builtin is None and self.task not in ("custom", "tatoeba"):
+            option, path = "path_pattern", self.path_pattern  # an own task's one pattern
+        if path is None or "{lang}" in path or "{file}" in path:
+            return None
+        if builtin is not None and builtin.lang_column:
+            return None  # one file holds every language, a column says which (XNLI)
+        return option, path
 
     @property
     def lang_text(self) -> str:

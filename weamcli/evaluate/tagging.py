@@ -65,6 +65,7 @@ def evaluate_tagging(
 
     A tag the model was not trained on is a one-line error naming the file and line. Long sentences
     are read in the same overlapping windows as in training (window size from weam.json)."""
+    from weamcli.common.embedding_rows import rows_on_demand
     from weamcli.common.sentence_vectors import inference_device
     from weamcli.finetune.token_classification import HEAD_FILE, load_tagger, make_windows, predict_tags
 
@@ -92,6 +93,7 @@ def evaluate_tagging(
             num_layers=model.encoder.config.num_hidden_layers,
             name=name,
         )
+        rows_on_demand(model, ref)  # after counting the parameters: the rows read stay few
         config = meta.get("finetune_config") or {}
         max_length = int(meta.get("max_length") or config.get("max_length") or 128)
         stride = int(meta.get("doc_stride") or config.get("doc_stride") or max_length // 3)

@@ -25,7 +25,7 @@ from weamcli.common.settings import Settings, TomlSource
 from weamcli.common.task_settings import TaskSettings
 from weamcli.compare.settings import CompareSettings
 from weamcli.evaluate.settings import EvaluateSettings
-from weamcli.experiment.settings import METHODS, ExperimentSettings, ModelSettings
+from weamcli.experiment.settings import METHODS, ExperimentSettings, ModelSettings, SlurmSettings
 from weamcli.finetune.settings import FinetuneSettings
 from weamcli.pretrain.settings import OBJECTIVE_OPTIONS, PretrainSettings
 
@@ -38,9 +38,28 @@ SECTIONS: dict[str, type[Settings]] = {
     "evaluate": EvaluateSettings,
     "task": TaskSettings,
     "compare": CompareSettings,
+    "slurm": SlurmSettings,
 }
 # [pretrain] keys that shape the grid, not one run
-PRETRAIN_GRID_KEYS = ("methods", "lang_sets", "lang_sets_methods", "steps")
+PRETRAIN_GRID_KEYS = (
+    "methods",
+    "lang_sets",
+    "lang_sets_methods",
+    "lang_sets_design",
+    "lang_sets_tasks",
+    "steps",
+    "steps_tasks",
+)
+# the grid's side axes, and which section names the tasks their extra models are evaluated on
+AXIS_TASK_KEYS = {
+    "langs": ("pretrain", "lang_sets_tasks"),
+    "steps": ("pretrain", "steps_tasks"),
+    "layers": ("model", "layers_tasks"),
+}
+# how the language sets' runs are sized against the first (reference) set's run: the same optimiser
+# steps (compute fixed), or the same passes over each language's pairs (data fixed: steps in
+# proportion to the set's pairs)
+LANG_SET_DESIGNS = ("equal-steps", "equal-passes")
 _TASK_KEYS = {o.key for o in TaskSettings.options()}
 PER_TASK_SECTIONS = ("task", "finetune", "evaluate")  # sections that may have [<section>.<task>] parts
 
@@ -62,7 +81,13 @@ class ExperimentConfig:
     # the steps axis: optimiser steps at which each pre-training run is fine-tuned and evaluated
     # (0, the plain model, is the baseline); empty: only the run's end
     steps: list[int] = field(default_factory=list)
+    share_gpus: bool = False  # more jobs than GPUs: jobs share them
+    executor: str = "local"  # local or slurm
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)  # each Slurm job's resources
     lang_sets_methods: list[str] | None = None  # methods pre-trained on every set (None: all)
+    lang_sets_design: list[str] = field(default_factory=lambda: ["equal-steps"])
+    # side axis ("langs", "steps", "layers") -> the tasks its extra models are evaluated on (absent: all)
+    axis_tasks: dict[str, list[str]] = field(default_factory=dict)
     layers_methods: list[str] | None = None  # methods run at every depth (None: all)
     tables: dict[str, dict[str, Any]] = field(repr=False, default_factory=dict)
 
@@ -126,7 +151,15 @@ class ExperimentConfig:
         )
 
     def pretrain_settings(
-        self, method: str, langs: list[str], layers: int | None, out: Path, *, resume: bool, overwrite: bool
+        self,
+        method: str,
+        langs: list[str],
+        layers: int | None,
+        out: Path,
+        *,
+        resume: bool,
+        overwrite: bool,
+        max_steps: int | None = None,
     ) -> PretrainSettings:
         """One method's settings. The one ``[pretrain]`` section serves every method: an option
         that only some objectives read (``temperature``, ``l2_reg``, ...) goes to those methods, and
@@ -157,7 +190,8 @@ class ExperimentConfig:
                 "objective": method,
                 "resume": resume,
                 "overwrite": overwrite,
-                **self._step_axis(),
+                # an equal-passes run of another language set: its own length, no snapshots
+                **(self._step_axis() if max_steps is None else {"max_steps": max_steps}),
             },
             extra_keys=PRETRAIN_GRID_KEYS,
         )
@@ -168,6 +202,45 @@ class ExperimentConfig:
         if not points:
             return {}
         return {"max_steps": points[-1], "snapshot_steps": points[:-1] or None}
+
+    def reference_steps(self) -> int | None:
+        """The optimiser steps of a run on the first language set: the last point of the steps
+        axis, else ``[pretrain] max_steps`` (None: the length is given in epochs)."""
+        points = [n for n in self.steps if n > 0]
+        if points:
+            return points[-1]
+        value = self.pretrain.get("max_steps")
+        return int(value) if value is not None else None
+
+    def pair_count(self, codes: list[str]) -> int:
+        """Translation pairs of a language set, as pre-training reads them: the lines of each
+        language's ``[pretrain] target`` file (line i of source and target is pair i), at most
+        ``max_pairs`` a language. Equal passes are counted in these."""
+        from weamcli.pretrain.pairs import expand_pattern
+
+        cap = self.pretrain.get("max_pairs")
+        total = 0
+        for code in codes:
+            path = Path(expand_pattern(str(self.pretrain["target"]), language(code)))
+            try:
+                with path.open("rb") as fh:
+                    lines = sum(1 for _ in fh)
+            except OSError as exc:
+                raise WeamError(f"cannot read the pre-training target file ({exc.strerror})", path) from None
+            total += min(lines, int(cap)) if cap else lines
+        return total
+
+    def equal_passes_steps(self, codes: list[str]) -> int:
+        """Steps that give ``codes`` as many passes over each of its pairs as the first language
+        set's run gets: the reference steps × its pairs ÷ the reference set's pairs."""
+        reference = self.reference_steps()
+        assert reference is not None  # load_config refuses equal-passes without a step count
+        return max(1, round(reference * self.pair_count(codes) / self.pair_count(self.lang_sets[0])))
+
+    def tasks_for(self, axis: str | None) -> list[str]:
+        """The tasks a model is evaluated on: every task of the grid, or for a model that only a
+        side axis adds (another language set, an earlier step, another depth) its ``*_tasks``."""
+        return self.axis_tasks.get(axis, self.tasks) if axis else self.tasks
 
     def lang_sets_for(self, method: str) -> list[list[str]]:
         """The language sets ``method`` is pre-trained on: all, or only the first."""
@@ -240,6 +313,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
     exp = ExperimentSettings.from_table(raw.get("experiment", {}), source=source)
     model = ModelSettings.from_table(raw.get("model", {}), source=source)
+    slurm = SlurmSettings.from_table(raw.get("slurm", {}), source=source)
     pre = raw.get("pretrain", {})
     methods = _list_of_str(pre.get("methods", ["weam", "tlm"]), source, "methods")
     for m in methods:
@@ -272,6 +346,12 @@ def load_config(path: str | Path) -> ExperimentConfig:
         raise WeamError("[pretrain] lang_sets is empty", *source.locate("pretrain", "lang_sets"))
     steps = _step_points(pre, source)
     lang_sets_methods = _method_subset(pre, "lang_sets_methods", methods, source, "pretrain")
+    lang_sets_design = _lang_sets_design(pre, source, steps)
+    axis_tasks = {
+        axis: _task_subset(raw.get(section, {}), key, exp.task_list, source, section)
+        for axis, (section, key) in AXIS_TASK_KEYS.items()
+        if key in raw.get(section, {})
+    }
     layers_methods = _method_subset(raw.get("model", {}), "layers_methods", methods, source, "model")
     name = exp.name or path.stem
     out = Path(exp.out or f"runs/{name}")
@@ -284,18 +364,47 @@ def load_config(path: str | Path) -> ExperimentConfig:
         tasks=exp.task_list,
         threads=exp.threads,
         jobs=exp.jobs,
+        share_gpus=exp.share_gpus,
+        executor=exp.executor,
+        slurm=slurm,
         base_model=model.base,
         layers=[n or None for n in model.layers],
         methods=methods,
         lang_sets=lang_sets,
         steps=steps,
         lang_sets_methods=lang_sets_methods,
+        lang_sets_design=lang_sets_design,
+        axis_tasks=axis_tasks,
         layers_methods=layers_methods,
         tables={k: v for k, v in raw.items() if isinstance(v, dict)},
     )
+    _check_task_names(config)
     _check_task_parts(config)
     _check_every_section(config)
     return config
+
+
+def _check_task_names(config: ExperimentConfig) -> None:
+    """With several tasks, each name is a built-in task or has its own ``[task.<name>]`` part (a
+    misspelt ``"udpso"`` must not silently become a second own task read through ``[task]``)."""
+    from weamcli.common.tasks import NOT_FINETUNED, OWN_TASKS, TASKS
+
+    if len(config.tasks) < 2:
+        return  # one task: [task] itself describes an own task
+    known = [*TASKS, *OWN_TASKS, *NOT_FINETUNED]
+    parts = [k for k, v in config.tables.get("task", {}).items() if isinstance(v, dict)]
+    for name in config.tasks:
+        if name in known or name in parts:
+            continue
+        close = difflib.get_close_matches(name, [*known, *parts], n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        line = _line_of(config.source.text, f'"{name}"') or config.source.locate("experiment", "tasks")[1]
+        raise WeamError(
+            f"[experiment] tasks: '{name}' is neither a built-in task ({', '.join(known)}) nor defined "
+            f"in a [task.{name}] section (with several tasks, each own task needs its own part){hint}",
+            config.path,
+            line,
+        )
 
 
 def _check_task_parts(config: ExperimentConfig) -> None:
@@ -369,6 +478,56 @@ def _step_points(pre: dict[str, Any], source: TomlSource) -> list[int]:
                 *source.locate("pretrain", key),
             )
     return sorted(value)
+
+
+def _task_subset(
+    table: dict[str, Any], key: str, tasks: list[str], source: TomlSource, section: str
+) -> list[str]:
+    value = table[key]
+    where = source.locate(section, key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise WeamError(f"[{section}] {key} must be a non-empty list of the grid's task names", *where)
+    for name in value:
+        if name not in tasks:
+            close = difflib.get_close_matches(name, tasks, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f" (the grid's: {', '.join(tasks)})"
+            raise WeamError(f"[{section}] {key}: '{name}' is not one of the grid's tasks{hint}", *where)
+    return list(value)
+
+
+def _lang_sets_design(pre: dict[str, Any], source: TomlSource, steps: list[int]) -> list[str]:
+    """``[pretrain] lang_sets_design``: equal-steps (default), equal-passes or both. Equal passes
+    scale a step count, so the reference run's length must be one (steps or max_steps)."""
+    if "lang_sets_design" not in pre:
+        return ["equal-steps"]
+    value = pre["lang_sets_design"]
+    where = source.locate("pretrain", "lang_sets_design")
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise WeamError(
+            f"[pretrain] lang_sets_design must be a non-empty list of {' / '.join(LANG_SET_DESIGNS)}", *where
+        )
+    for name in value:
+        if name not in LANG_SET_DESIGNS:
+            close = difflib.get_close_matches(name, LANG_SET_DESIGNS, n=1)
+            hint = (
+                f"; did you mean '{close[0]}'?" if close else f" (choose from {', '.join(LANG_SET_DESIGNS)})"
+            )
+            raise WeamError(f"[pretrain] lang_sets_design: unknown design '{name}'{hint}", *where)
+    if len(set(value)) != len(value):
+        raise WeamError("[pretrain] lang_sets_design lists a design twice", *where)
+    if "equal-passes" in value:
+        if not steps and "max_steps" not in pre:
+            raise WeamError(
+                "[pretrain] lang_sets_design equal-passes scales the first language set's step count: "
+                "give [pretrain] steps or max_steps",
+                *where,
+            )
+        if "epochs" in pre:
+            raise WeamError(
+                "[pretrain] epochs caps every run alike, which undoes equal-passes: use max_steps",
+                *source.locate("pretrain", "epochs"),
+            )
+    return list(value)
 
 
 def _method_subset(

@@ -19,6 +19,9 @@ from weamcli.pretrain.output_folder import snapshot_dir
 
 STEP_MARKER = ".weam-step.json"
 RUN_ONLY = ("resume", "overwrite", "report_to")  # how a step is run (and logged), not what it computes
+# 2: every setting's effective value is fingerprinted, defaults included (1 hashed only values that
+# differed from the default, so a new default in a weam upgrade left old steps "done")
+FINGERPRINT_SCHEME = 2
 
 
 @dataclass
@@ -51,6 +54,52 @@ class Step:
     def done(self) -> bool:
         return self.state == "done"
 
+    def changes(self, steps: dict[str, Step]) -> list[str]:
+        """Why a ``changed`` step will run again: each setting whose value changed (``key old →
+        new``), else the steps it needs that changed, else an older fingerprint scheme."""
+        marker = self.marker() or {}
+        old = marker.get("values")
+        if old is None and isinstance(marker.get("settings"), dict):  # a marker of an earlier weam
+            old = {k: v for k, v in marker["settings"].items() if k not in RUN_ONLY}
+        new = effective_values(self.settings) if self.settings else {}
+        said = [
+            f"{key} {_shown(old.get(key, _ABSENT))} → {_shown(new.get(key, _ABSENT))}"
+            for key in sorted(set(old or {}) | set(new))
+            if old is not None and old.get(key, _ABSENT) != new.get(key, _ABSENT)
+        ]
+        if said:
+            return said
+        needed = marker.get("needs")
+        for key in self.needs:
+            if steps[key].state != "done":
+                said.append(f"needs {key}, which runs again")
+            elif isinstance(needed, dict) and needed.get(key) not in (None, steps[key].fingerprint):
+                said.append(f"{key} ran again since this step ran")
+        if not said and marker.get("scheme") != FINGERPRINT_SCHEME:
+            said.append("fingerprinted by an earlier weam (defaults now count too); settings as recorded")
+        return said
+
+
+_ABSENT = object()
+
+
+def _shown(value: Any) -> str:
+    if value is _ABSENT:
+        return "(unset)"
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def effective_values(settings: Settings) -> dict[str, Any]:
+    """What a step's fingerprint covers: every option of its settings with the value it runs with,
+    defaults included (and a pre-training objective's own options with their defaults), except
+    the options that only say how it is run (``RUN_ONLY``)."""
+    values = settings.to_dict()
+    objective = getattr(settings, "objective_values", None)
+    if callable(objective):
+        values.update(objective())
+    return {k: v for k, v in sorted(values.items()) if k not in RUN_ONLY}
+
 
 def model_name(config: ExperimentConfig, params: dict[str, Any]) -> str:
     """The column label of a grid model: base, method and languages, depth."""
@@ -60,8 +109,8 @@ def model_name(config: ExperimentConfig, params: dict[str, Any]) -> str:
         name += f"+{params['method']}({','.join(params['langs'])})"
     if params.get("layers"):
         name += f"-L{params['layers']}"
-    if params.get("steps") is not None and len(config.steps) > 1:
-        name += f"@{params['steps']}"  # a point of the steps axis
+    if params.get("design") == "equal-passes" or (params.get("steps") is not None and len(config.steps) > 1):
+        name += f"@{params['steps']}"  # a point of the steps axis, or an equal-passes run's length
     return name
 
 
@@ -88,9 +137,10 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
     for depth, layers in enumerate(config.layers):
         size = f"L{layers}" if layers else "full"
         if depth == 0 or layers in config.layers_for("baseline"):
-            models.append(
-                (f"baseline-{size}", {"method": "baseline", "layers": layers, "langs": []}, None, None)
-            )
+            info = {"method": "baseline", "layers": layers, "langs": []}
+            if depth:
+                info["axis"] = "layers"  # evaluated on [model] layers_tasks
+            models.append((f"baseline-{size}", info, None, None))
         for method in pretraining:
             if depth and layers not in config.layers_for(method):
                 continue
@@ -99,17 +149,30 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
                 sets = sets[:1]  # a restricted size axis varies depth alone, on the first language set
             for codes in sets:
                 key = f"pretrain/{method}-{'-'.join(codes)}-{size}"
-                settings = config.pretrain_settings(
-                    method, codes, layers, out / key, resume=False, overwrite=False
-                )
+                first = codes == config.lang_sets[0]
                 params = {"method": method, "layers": layers, "langs": codes}
-                steps.append(
-                    Step("pretrain", key, out / key, params, [f"align/en-{c}" for c in codes], settings)
-                )
-                # the steps axis runs on the reference cell (first language set, first depth); the
-                # language and size axes are compared at the last point
-                reference = depth == 0 and codes == config.lang_sets[0]
-                models.extend(_step_points(config, key, params, every_point=reference))
+                if depth or not first:
+                    params["axis"] = "layers" if depth else "langs"
+                needs = [f"align/en-{c}" for c in codes]
+                if first or "equal-steps" in config.lang_sets_design:
+                    settings = config.pretrain_settings(
+                        method, codes, layers, out / key, resume=False, overwrite=False
+                    )
+                    steps.append(Step("pretrain", key, out / key, params, needs, settings))
+                    # the steps axis runs on the reference cell (first language set, first depth);
+                    # the language and size axes are compared at the last point
+                    models.extend(_step_points(config, key, params, every_point=depth == 0 and first))
+                if not first and "equal-passes" in config.lang_sets_design:
+                    n = config.equal_passes_steps(codes)
+                    if "equal-steps" in config.lang_sets_design and n == config.reference_steps():
+                        continue  # as many pairs as the reference set: the equal-steps run is this run
+                    key += "-passes"
+                    settings = config.pretrain_settings(
+                        method, codes, layers, out / key, resume=False, overwrite=False, max_steps=n
+                    )
+                    passes = {**params, "design": "equal-passes", "steps": n, "axis": "langs"}
+                    steps.append(Step("pretrain", key, out / key, passes, needs, settings))
+                    models.append((key.removeprefix("pretrain/"), passes, out / key, key))
     # seed-major order: a grid stopped part-way has every model at its first seeds, not some
     # models at every seed (probes, which have no seed, come first)
     cells = [(None, task) for task in config.tasks if task in NOT_FINETUNED]
@@ -118,6 +181,8 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
         # one task keeps the keys of earlier grids (their finished steps stay valid)
         part = f"{task}/" if len(config.tasks) > 1 else ""
         for name, info, folder, pretrain_key in models:
+            if task not in config.tasks_for(info.get("axis")):
+                continue  # a side axis evaluated on fewer tasks
             needs = [pretrain_key] if pretrain_key else []
             model = str(folder) if folder else config.base_model
             layers = None if folder else info["layers"]
@@ -162,22 +227,24 @@ def _step_points(
     for n in points:
         folder = config.out / key if n == points[-1] else snapshot_dir(config.out / key, n)
         label = name if len(config.steps) == 1 else f"{name}@{n}"
-        out.append((label, {**params, "steps": n}, folder, key))
+        point = {**params, "steps": n}
+        if n != points[-1]:
+            point["axis"] = "steps"  # an earlier point: evaluated on [pretrain] steps_tasks
+        out.append((label, point, folder, key))
     return out
 
 
 def _fingerprint(steps: list[Step]) -> None:
     by_key: dict[str, Step] = {}
     for step in steps:
-        # options left at their default are not hashed: adding an option to weam re-runs nothing
-        own = (
-            {k: v for k, v in step.settings.non_defaults().items() if k not in RUN_ONLY}
-            if step.settings
-            else {}
-        )
+        # the effective value of every setting: a default that changes in a weam upgrade re-runs
+        # the steps that read it (so does a new option, once)
+        own = effective_values(step.settings) if step.settings else {}
         upstream = [by_key[n].fingerprint for n in step.needs]
         data = json.dumps(
-            {"kind": step.kind, "settings": own, "needs": upstream}, sort_keys=True, default=str
+            {"kind": step.kind, "scheme": FINGERPRINT_SCHEME, "settings": own, "needs": upstream},
+            sort_keys=True,
+            default=str,
         )
         step.fingerprint = hashlib.sha256(data.encode()).hexdigest()[:16]
         by_key[step.key] = step

@@ -10,6 +10,8 @@ comparison shows their cells as missing.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -17,10 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from weamcli.common.files import atomic_file, check_writable
+from weamcli.common.files import atomic_file, check_writable, exclusive_lock
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import append_records, make_record
+from weamcli.experiment.claims import Heartbeat, claim_step, release_step
 from weamcli.experiment.config import ExperimentConfig, load_config
+from weamcli.experiment.inputs import (
+    STATUS_FILE,
+    check_experiment_out,
+    check_inputs,
+    mark_experiment_out,
+)
 from weamcli.experiment.parallel import (
     InlineExecutor,
     Parallelism,
@@ -29,9 +38,12 @@ from weamcli.experiment.parallel import (
     choose_parallelism,
     oversubscribed,
 )
-from weamcli.experiment.plan import STEP_MARKER, Step, plan_experiment
+from weamcli.experiment.plan import FINGERPRINT_SCHEME, STEP_MARKER, Step, effective_values, plan_experiment
+from weamcli.experiment.settings import ExperimentSettings
+from weamcli.experiment.slurm import SlurmPool, slurm_parallelism
 
-STATUS_FILE = "experiment-status.jsonl"
+POLL_SECONDS = 2.0  # how often a process whose remaining steps run elsewhere looks again
+PROCESS = f"{socket.gethostname()}:{os.getpid()}"  # who wrote a status line
 
 
 @dataclass
@@ -44,6 +56,7 @@ class ExperimentResult:
     comparison: Any = None  # the first table (the only one for one task and metric)
     comparisons: list[Any] = field(default_factory=list)  # one per task and metric
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of the steps run, by kind
+    elsewhere: list[str] = field(default_factory=list)  # run meanwhile by other processes (claims)
     parallelism: Parallelism | None = None
 
 
@@ -58,12 +71,27 @@ def run_experiment(
     only_plan: bool = False,
     jobs: int | None = None,
     threads: int | None = None,
+    share_gpus: bool | None = None,
+    executor: str | None = None,
+    submitit_cluster: str = "slurm",
 ) -> ExperimentResult:
     """Run (or resume) the grid of ``config_path``; returns what ran, was skipped, failed.
 
     ``jobs`` (default ``[experiment] jobs``, else chosen from the machine: see
     ``experiment.parallel``) steps run at once, each in its own process with ``threads`` (default
-    ``[experiment] threads``) CPU threads; with one job every step runs in this process."""
+    ``[experiment] threads``) CPU threads and, on GPUs, a GPU of its own (``share_gpus``, default
+    ``[experiment] share_gpus``: more jobs than GPUs share them); with one job every step runs in
+    this process.
+
+    Before any step: the output folder must be new or this experiment's, and every input the
+    steps will read (with the runners given, the inputs of the kinds they leave to weam) must be
+    there. Each step is claimed before it runs (``experiment.claims``), so further processes
+    started on the same config split the remaining steps with this one and wait for the steps
+    the others run; a step is never run by two at once.
+
+    ``executor`` (default ``[experiment] executor``): ``local``, or ``slurm``: each ready step is a
+    Slurm job through submitit (``experiment.slurm``; ``submitit_cluster="local"`` runs those jobs
+    as subprocesses of this machine, for tests), followed from here."""
     config = load_config(config_path)
     steps = plan_experiment(config)
     by_key = {s.key: s for s in steps}
@@ -76,23 +104,36 @@ def run_experiment(
 
     given_runners = runners
     runners = {**STEP_RUNNERS, **(runners or {})}
+    check_experiment_out(config)
+    check_inputs(config, steps, [k for k, r in runners.items() if r is STEP_RUNNERS.get(k)])
     check_writable(config.out)  # before the first step, not after hours of them
     config.out.mkdir(parents=True, exist_ok=True)
+    mark_experiment_out(config)
     jobs = jobs if jobs is not None else config.jobs
     threads = threads if threads is not None else config.threads
-    if given_runners and jobs is None:
+    share_gpus = share_gpus if share_gpus is not None else config.share_gpus
+    if executor is not None:
+        ExperimentSettings(executor=executor)  # the option's own check: --executor must be one of ...
+    executor = executor if executor is not None else config.executor
+    if executor == "slurm":
+        plan = slurm_parallelism(config.slurm, jobs, threads, len(steps))
+    elif given_runners and jobs is None:
         plan = Parallelism(1, threads, "custom runners run in this process")  # closures do not pickle
     else:
-        plan = choose_parallelism(jobs, threads)
+        plan = choose_parallelism(jobs, threads, share_gpus)
     result.parallelism = plan
     numbered = {step.key: f"[{i}/{len(steps)}] {step.kind} {step.key}" for i, step in enumerate(steps, 1)}
     inline = InlineExecutor(say)
     states = {s.key: s.state for s in steps}  # read once: running a step changes no other's
     to_run = sum(state != "done" for state in states.values())
-    pool = WorkerPool(plan) if plan.jobs > 1 and to_run > 1 else None
+    pool: WorkerPool | SlurmPool | None = None
+    if executor == "slurm":
+        pool = SlurmPool(config, threads, cluster=submitit_cluster)
+    elif plan.jobs > 1 and to_run > 1:
+        pool = WorkerPool(plan)
     if pool is not None:
-        say(f"running up to {plan.jobs} steps at once, {plan.threads} CPU thread(s) each ({plan.reason})")
-    warning = oversubscribed(plan)
+        say(plan.describe())
+    warning = oversubscribed(plan) if executor == "local" else None
     if warning:
         say(f"warning: {warning}")
 
@@ -107,9 +148,12 @@ def run_experiment(
     running: dict[Future, tuple[Step, float]] = {}
     finished: set[str] = set()  # done earlier or ran now
     bad: set[str] = set()  # failed, or blocked by a failure
+    elsewhere: set[str] = set()  # steps seen claimed by another live process
+    heartbeat = Heartbeat()
     interrupted = True
     try:
         while waiting or running:
+            held_elsewhere = False
             for step in list(waiting):
                 if step.kind == "compare" and (running or len(waiting) > 1):
                     continue  # the comparison reads every evaluation: it goes last
@@ -134,13 +178,36 @@ def run_experiment(
                 executor = pool if pool is not None and step.kind != "compare" else inline
                 if executor is pool and len(running) >= plan.jobs:
                     continue  # every worker is busy
+                mine, theirs = claim_step(config.out, step.key)
+                if mine is None:
+                    held_elsewhere = True
+                    if step.key not in elsewhere:
+                        elsewhere.add(step.key)
+                        owner = theirs.describe() if theirs else "another process"
+                        say(f"{prefix}: running in another process ({owner}); waiting for it")
+                    continue
+                # another process ran it since this one read the states (the comparison, seconds
+                # of work, is made by every process at its end, one at a time: each prints it)
+                if step.kind != "compare" and step.state == "done":
+                    release_step(config.out, step.key)
+                    waiting.remove(step)
+                    result.elsewhere.append(step.key)
+                    finished.add(step.key)
+                    say(f"{prefix}: completed by another process")
+                    continue
+                heartbeat.add(mine)
                 waiting.remove(step)
-                say(f"{prefix}: {'settings changed, running again' if state == 'changed' else 'running'}")
+                if step.key in elsewhere and step.kind != "compare":
+                    say(f"{prefix}: left unfinished by another process, running")
+                else:
+                    say(f"{prefix}: {'settings changed, running again' if state == 'changed' else 'running'}")
                 running[executor.submit(runners[step.kind], step, config, by_key)] = (step, time.monotonic())
                 if executor is inline:
                     break  # it has finished: record it before looking further
             if not running:
-                if waiting:  # a step needs one that is not in the plan: a planning bug
+                if held_elsewhere:
+                    time.sleep(POLL_SECONDS)  # what is left waits on other processes' steps
+                elif waiting:  # a step needs one that is not in the plan: a planning bug
                     raise RuntimeError(f"no step can start; waiting: {[s.key for s in waiting]}")
                 continue
             if pool is not None:
@@ -151,22 +218,29 @@ def run_experiment(
             for future in completed:
                 step, started = running.pop(future)
                 seconds = time.monotonic() - started
-                info = future.result()
-                if isinstance(info, StepFailure):
-                    bad.add(step.key)
-                    result.failed[step.key] = info.message
-                    say(f"{numbered[step.key]}: FAILED: {info.message}")
-                    _status(config, step, "failed", info.message, detail=info.detail, seconds=seconds)
-                    continue
-                _finish(config, step, info, seconds, plan, result)
-                finished.add(step.key)
+                try:
+                    info = future.result()
+                    if isinstance(info, StepFailure):
+                        bad.add(step.key)
+                        result.failed[step.key] = info.message
+                        say(f"{numbered[step.key]}: FAILED: {info.message}")
+                        _status(config, step, "failed", info.message, info.detail, seconds, extra=info.extra)
+                        continue
+                    _finish(config, step, info, seconds, plan, result, by_key)
+                    finished.add(step.key)
+                finally:  # marked (or recorded as failed) first: then others may look at it
+                    heartbeat.remove(step.key)
+                    release_step(config.out, step.key)
                 if pool is not None:
                     say(f"{numbered[step.key]}: finished in {seconds / 60:.1f} min")
         interrupted = False
     finally:
+        heartbeat.stop()
         if pool is not None:
             pool.shutdown(interrupt=interrupted)
             pool.drain(forward)
+        for step_key in list(heartbeat.held):  # interrupted: the steps this process held are free
+            release_step(config.out, step_key)
     return result
 
 
@@ -177,6 +251,7 @@ def _finish(
     seconds: float,
     plan: Parallelism,
     result: ExperimentResult,
+    by_key: dict[str, Step],
 ) -> None:
     """Record a step that ran: its marker (what makes it complete), its status line and time."""
     if step.kind == "compare":
@@ -189,6 +264,9 @@ def _finish(
                 {
                     "step": step.key,
                     "fingerprint": step.fingerprint,
+                    "scheme": FINGERPRINT_SCHEME,
+                    "values": effective_values(step.settings) if step.settings else {},
+                    "needs": {key: by_key[key].fingerprint for key in step.needs},
                     "settings": step.settings.to_dict() if step.settings else None,
                     "params": step.params,
                     "seconds": round(seconds, 1),
@@ -212,8 +290,10 @@ def _status(
     message: str,
     detail: str = "",
     seconds: float | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    metrics: dict[str, Any] = {"message": message, "detail": detail}
+    metrics: dict[str, Any] = {"message": message, "detail": detail, "process": PROCESS, **(extra or {})}
     if seconds is not None:
         metrics["seconds"] = round(seconds, 1)
     record = make_record(
@@ -222,4 +302,5 @@ def _status(
         event=status,
         metrics=metrics,
     )
-    append_records(config.out / STATUS_FILE, [record])
+    with exclusive_lock(config.out / f".{STATUS_FILE}.lock"):  # other processes append to it too
+        append_records(config.out / STATUS_FILE, [record])

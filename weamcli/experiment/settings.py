@@ -9,6 +9,7 @@ from weamcli.common.settings import Settings, no_duplicates, option
 from weamcli.pretrain.settings import OBJECTIVES
 
 METHODS = ("baseline", *OBJECTIVES)  # baseline: the base model, no continual pre-training
+EXECUTORS = ("local", "slurm")
 
 
 @dataclass(kw_only=True)
@@ -40,9 +41,21 @@ class ExperimentSettings(Settings):
     )
     jobs: int | None = option(
         None,
-        help="Steps run at once, each in its own process (default: 1 on a GPU; on a CPU one per core, "
-        "at most 4, as a small encoder gains less from a second thread than from a second step).",
+        help="Steps run at once, each in its own process (default: one per GPU, each on its own GPU; "
+        "on a CPU one per core, at most 4, as a small encoder gains less from a second thread than "
+        "from a second step).",
         minimum=1,
+    )
+    share_gpus: bool = option(
+        False,
+        help="With more jobs than GPUs, let jobs share the GPUs (round robin) instead of stopping with "
+        "an error (each job has a GPU of its own by default).",
+    )
+    executor: str = option(
+        "local",
+        choices=EXECUTORS,
+        help="Where the steps run: local (this machine, --jobs at once) or slurm (each ready step a "
+        "Slurm job through submitit, resources from [slurm]; pip install 'weam[slurm]').",
     )
 
     def check_together(self) -> None:
@@ -74,3 +87,54 @@ class ModelSettings(Settings):
         "every language set).",
         check=no_duplicates,
     )
+    layers_tasks: list[str] | None = option(
+        None,
+        help="Tasks the models of the other depths are evaluated on (default: every task of the grid); "
+        "narrows a side axis without starving the main comparison.",
+        check=no_duplicates,
+    )
+
+
+def _sbatch_options(values: list[str]) -> str | None:
+    for value in values:
+        if not value.startswith("--") or value == "--":
+            return f'takes sbatch options as written on the command line ("--qos=high"), got {value!r}'
+    return None
+
+
+@dataclass(kw_only=True)
+class SlurmSettings(Settings):
+    """``[slurm]``: the resources of each step's Slurm job (``[experiment] executor = "slurm"``)."""
+
+    section = "slurm"
+
+    partition: str | None = option(None, help="Slurm partition (default: the cluster's default).")
+    account: str | None = option(None, help="Slurm account to charge (default: your default account).")
+    gpus_per_job: int = option(1, help="GPUs each job asks for (0: CPU jobs).", minimum=0)
+    cpus_per_job: int = option(
+        4, help="CPU cores each job asks for; a step's torch threads unless [experiment] threads.", minimum=1
+    )
+    mem_gb: float = option(32.0, help="Memory each job asks for, in GB.", above=0.0)
+    time_min: int = option(
+        240,
+        help="Time limit of each job in minutes; a job that reaches it (or is preempted) is requeued "
+        "and its step resumes from its last checkpoint.",
+        minimum=1,
+    )
+    sbatch: list[str] = option(
+        [],
+        help='Further sbatch options, as written on the command line, e.g. ["--qos=high", '
+        '"--constraint=a100"].',
+        check=_sbatch_options,
+    )
+    setup: list[str] = option(
+        [], help='Shell lines each job runs before its step, e.g. ["module load cuda/12.1"].'
+    )
+
+    def additional_parameters(self) -> dict[str, str | bool]:
+        """``sbatch`` as submitit's ``slurm_additional_parameters`` (``--qos=high`` → qos: high)."""
+        out: dict[str, str | bool] = {}
+        for value in self.sbatch:
+            name, eq, arg = value[2:].partition("=")
+            out[name] = arg if eq else True
+        return out

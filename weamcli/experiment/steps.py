@@ -51,7 +51,7 @@ def run_pretrain(step: Step, config: ExperimentConfig, steps: dict[str, Step], s
         if old is not None and not _same_run(old, step.settings):
             say("  the settings changed since the interrupted run: starting over")
             settings = dataclasses.replace(step.settings, overwrite=True)
-    pretrain(settings, progress=say)
+    pretrain(settings, progress=say, resume_hint=f"run `weam experiment {config.path}` again")
     return {}
 
 
@@ -88,12 +88,41 @@ def run_evaluate(step: Step, config: ExperimentConfig, steps: dict[str, Step], s
 def run_compare(step: Step, config: ExperimentConfig, steps: dict[str, Step], say: Say) -> dict[str, Any]:
     from weamcli.compare.run import run_comparison
 
-    expected = {}
+    for line in convergence_warnings(steps):
+        say(f"warning: {line}")
+    expected: dict[str, dict[str, str]] = {}
     for s in steps.values():
         if s.kind == "evaluate":
-            expected[model_name(config, s.params)] = s.params["method"]
-    result = run_comparison(step.settings, expected_models=expected, notes=_length_notes(config, steps))
+            expected.setdefault(s.params["task"], {})[model_name(config, s.params)] = s.params["method"]
+    result = run_comparison(step.settings, expected_by_task=expected, notes=_length_notes(config, steps))
     return {"comparison": result.comparison, "comparisons": result.comparisons, "paths": result.written}
+
+
+def convergence_warnings(steps: dict[str, Step]) -> list[str]:
+    """One line per fine-tune of a plain model whose English dev score was still rising at its last
+    epoch: the comparison against it measures fine-tunability as much as transfer."""
+    from weamcli.common.convergence import convergence
+    from weamcli.common.models import METADATA_FILE
+
+    lines = []
+    for s in steps.values():
+        meta_file = s.out / METADATA_FILE
+        if s.kind != "finetune" or s.params.get("method") != "baseline" or not meta_file.is_file():
+            continue
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise WeamError(f"invalid JSON ({exc.msg})", meta_file, exc.lineno) from None
+        verdict = convergence(meta.get("dev_history"), stopped_early=bool(meta.get("stopped_early")))
+        if verdict.status == "not converged":
+            metric = meta.get("dev_metric", "accuracy")
+            lines.append(
+                f"task {s.params.get('task')}: the plain model is NOT CONVERGED on English "
+                f"(seed {s.params.get('seed')}: {verdict.describe(metric)}; dev curve "
+                f"{', '.join(f'{100 * x:.1f}' for x in meta['dev_history'])}); its Δs measure "
+                "fine-tunability as much as transfer — raise [finetune] epochs or set patience"
+            )
+    return lines
 
 
 def _length_notes(config: ExperimentConfig, steps: dict[str, Step]) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from weamcli.common.convergence import Convergence, convergence
 from weamcli.common.errors import WeamError
-from weamcli.common.files import check_writable
+from weamcli.common.files import check_not_protected, check_output_dir, check_writable, json_marker
 from weamcli.common.models import METADATA_FILE, ModelRef
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import write_run_record
@@ -74,12 +74,20 @@ def finetune(
     if out.exists() and not out.is_dir():
         raise WeamError("output exists and is not a folder", out)
     check_writable(out)  # before the model, the data and the training, not after
+    check_not_protected(out)
+    inputs = [settings.model, settings.data_dir, settings.train, settings.dev]
+    for seed in seeds:  # a seed folder is replaced only when it is a weam fine-tune, never an input
+        fine_tune = {METADATA_FILE: json_marker(having="finetune_seed")}
+        check_output_dir(out / f"seed-{seed}", command="weam finetune", markers=fine_tune, inputs=inputs)
     if model is None:
         model = resolve_model(settings.model, num_layers=settings.num_layers, progress=say)
     # load (and validate) the data before any model or output exists
     from weamcli.finetune.training import english_data
 
     train, dev, labels = english_data(task, config)
+    for part in (train, dev):
+        if getattr(part, "unlabelled", 0):
+            say(f"{part.source}: left out {part.unlabelled} rows without a gold label ('{task.no_label}')")
     base_meta = model.metadata()
     # the calibration times a masked-LM step, the nearest shape it has: the encoder dominates both
     bf16 = bf16_choice_for(
@@ -98,6 +106,8 @@ def finetune(
         **settings.hyperparameters(),
         "bf16": bf16.enabled,
     }
+    if getattr(train, "unlabelled", 0):  # only where it happens: older seed folders stay valid
+        run_config["train_unlabelled"] = train.unlabelled
     result = FinetuneResult(str(out), task.name, "")
     for seed in seeds:
         target = out / f"seed-{seed}"

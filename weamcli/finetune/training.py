@@ -417,7 +417,7 @@ def _card(
                 f"{meta['dev_score']:.4f} (epoch {meta['selected_epoch']})",
             ),
             (f"English dev {metric} per epoch", ", ".join(f"{a:.3f}" for a in meta["dev_history"])),
-            ("English dev convergence", convergence_of(meta).words()),
+            ("English dev convergence", convergence_of(meta).words(meta.get("dev_metric", "score"))),
             (f"zero-shot {metric} per language", "run `weam evaluate`: rows go to results.jsonl"),
         ],
         languages=["en"],

@@ -4,13 +4,12 @@ the encoder frozen, cached and shared by every variant of a comparison."""
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_dir, atomic_file, building
+from weamcli.common.files import atomic_dir, atomic_file, building, scratch_dir
 from weamcli.common.models import (
     ModelRef,
     load_model,
@@ -86,7 +85,7 @@ def ensure_warm_head(
         head_params = {id(p) for p in head.parameters() if p is not emb}
         for p in mlm.parameters():
             p.requires_grad_(id(p) in head_params)
-        with tempfile.TemporaryDirectory(prefix="weam-warmup-") as tmp:
+        with scratch_dir(folder) as tmp:  # beside the entry: a kill -9 leaves nothing in /tmp
             args = training_args(
                 Path(tmp),
                 batch_size=batch_size,

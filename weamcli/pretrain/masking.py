@@ -26,11 +26,15 @@ counted), filtered by ``swap`` but not by ``subwords`` (align-l2 reads them; a w
 consecutive). With ``links=True`` the collator turns them into indices into the two-row layout.
 
 Masking happens at step time (``mask_tokens``), not in the collator: the data loader fetches one
-batch ahead, and randomness there would make a resumed run differ. It draws from its own
-``torch.Generator`` seeded from (seed, optimizer step, micro-batch, process) by the trainer, never
-from torch's global RNG (which dropout also consumes, differently for the MLM layout's shape): so
-weam, tlm and mlm mask the same positions with the same replacements at every step, and a resumed
-run masks exactly as an uninterrupted one.
+batch ahead, and randomness there would make a resumed run differ. Its random numbers are never
+drawn from torch's global RNG (which dropout also consumes, differently for the MLM layout's
+shape): in training each number is a hash of (seed, optimizer step, example, position, draw)
+(``row_keys``, ``hashed_uniform``), the example being its index in the training set (the trainer
+numbers them). So weam, tlm and mlm mask the same positions with the same replacements at every
+step, a resumed run masks exactly as an uninterrupted one, and an example is masked alike whichever
+micro-batch, process or padding it lands in: 2 torchrun processes of 4 pairs mask as 1 process of 4
+pairs with 2 accumulation steps. Hashing (splitmix64 on int64 tensors) draws on the batch's own
+device with no host round trip, and the same numbers on any device.
 """
 
 from __future__ import annotations
@@ -157,7 +161,8 @@ def build_pair(
 
 @dataclass
 class PairCollator:
-    """Pads pair examples into tensors; no randomness (masking is done at step time).
+    """Pads pair examples into tensors; no randomness (masking is done at step time). Examples
+    numbered by ``NumberedExamples`` keep their number (``example``).
 
     ``id_map`` (a LongTensor full-vocabulary id → training id) remaps ids when the vocabulary is
     trimmed. ``split`` adds the unpaired two-row layout used by the MLM baseline; ``links`` (with
@@ -203,6 +208,8 @@ class PairCollator:
             "maskable": maskable,
             "swap_index": swap_index,
         }
+        if "example" in features[0]:  # numbered by the trainer: masking's per-example keys
+            batch["example"] = torch.tensor([f["example"] for f in features], dtype=torch.long)
         if self.split:
             batch.update(self._split(features, seq))
         if self.links:
@@ -254,15 +261,67 @@ class PairCollator:
         return {"split_index": index, "split_attention": attention}
 
 
-def mask_tokens(input_ids, maskable, *, mask_prob: float, mask_id: int, replace_pool, generator=None):
+# splitmix64's constants as signed int64 (torch's int64 arithmetic wraps like uint64's)
+_GOLDEN = 0x9E3779B97F4A7C15 - (1 << 64)
+_MIX1 = 0xBF58476D1CE4E5B9 - (1 << 64)
+_MIX2 = 0x94D049BB133111EB - (1 << 64)
+
+
+def _shift(x, k: int):
+    """Logical right shift of an int64 tensor (``>>`` is arithmetic: it copies the sign bit)."""
+    return (x >> k) & ((1 << (64 - k)) - 1)
+
+
+def _mix(x):
+    """splitmix64's finaliser: every bit of the output depends on every bit of the input."""
+    x = (x ^ _shift(x, 30)) * _MIX1
+    x = (x ^ _shift(x, 27)) * _MIX2
+    return x ^ _shift(x, 31)
+
+
+def row_keys(seed: int, examples):
+    """One int64 key per row from a step's masking seed and the rows' example numbers."""
+    return _mix(_mix(examples.long()) + seed)
+
+
+def hashed_bits(keys, length: int, draw: int):
+    """[rows, length] hashed int64 values for draw number ``draw``: position p of row r is the
+    (p * 4 + draw + 1)-th output of splitmix64 started at ``keys[r]``, so it does not depend on the
+    batch's padded length or on the other rows."""
+    import torch
+
+    pos = torch.arange(length, device=keys.device, dtype=torch.long)
+    return _mix(keys.unsqueeze(1) + (pos * 4 + draw + 1).unsqueeze(0) * _GOLDEN)
+
+
+def hashed_uniform(keys, length: int, draw: int):
+    """Uniform floats in [0, 1) (24 random bits, float32) from ``hashed_bits``."""
+    return _shift(hashed_bits(keys, length, draw), 40).float() * (1.0 / (1 << 24))
+
+
+def mask_tokens(
+    input_ids, maskable, *, mask_prob: float, mask_id: int, replace_pool, generator=None, keys=None
+):
     """BERT masking over ``maskable`` positions: returns (masked input ids, labels with -100 at
     unmasked positions). Every row with a maskable position gets at least one mask (an all-unmasked
-    batch would make the loss NaN). ``replace_pool``: LongTensor of ids for the 10% random case."""
+    batch would make the loss NaN). ``replace_pool``: LongTensor of ids for the 10% random case.
+
+    Randomness: ``keys`` (``row_keys``, one per row: each row's masks are a function of its key
+    alone), else ``generator``, else torch's global RNG."""
     import torch
 
     kw = {"generator": generator} if generator is not None else {}
     dev = input_ids.device
-    draw = torch.rand(input_ids.shape, device=dev, **kw)
+    shape, n_pool = input_ids.shape, len(replace_pool)
+    if keys is not None:
+        keys = keys.to(dev)
+        draw = hashed_uniform(keys, shape[1], 0)
+        how = hashed_uniform(keys, shape[1], 1)
+        picks = _shift(hashed_bits(keys, shape[1], 2), 1) % n_pool
+    else:
+        draw = torch.rand(shape, device=dev, **kw)
+        how = torch.rand(shape, device=dev, **kw)
+        picks = torch.randint(n_pool, shape, device=dev, **kw)
     masked = (draw < mask_prob) & maskable
     # rows that drew no mask: mask their maskable position with the smallest draw
     empty = ~masked.any(dim=1) & maskable.any(dim=1)
@@ -270,13 +329,32 @@ def mask_tokens(input_ids, maskable, *, mask_prob: float, mask_id: int, replace_
         pick = draw.masked_fill(~maskable, 2.0).argmin(dim=1)
         masked[empty.nonzero().squeeze(1), pick[empty]] = True
     labels = input_ids.masked_fill(~masked, -100)
-    how = torch.rand(input_ids.shape, device=dev, **kw)
     ids = input_ids.clone()
     ids[masked & (how < 0.8)] = mask_id
     rnd = masked & (how >= 0.8) & (how < 0.9)
-    picks = torch.randint(len(replace_pool), input_ids.shape, device=dev, **kw)
     ids[rnd] = replace_pool.to(dev)[picks[rnd]]
     return ids, labels
+
+
+class NumberedExamples:
+    """A map-style dataset that adds each example's index (``example``) to it: masking keys on it,
+    so an example is masked alike whichever batch or process it lands in."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {**self.data[index], "example": int(index)}
+
+    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
+        # datasets.Dataset fetches a batch in one call; the DataLoader uses it when present
+        rows = self.data.__getitems__(indices) if hasattr(self.data, "__getitems__") else None
+        if rows is None:
+            rows = [self.data[i] for i in indices]
+        return [{**row, "example": int(i)} for row, i in zip(rows, indices, strict=True)]
 
 
 def split_layout(ids, labels, split_index, pad_id: int):

@@ -40,7 +40,7 @@ from torch import nn
 
 from weamcli.common.errors import WeamError
 from weamcli.pretrain.alignment_losses import anchor, info_nce, l2_alignment, sentence_vectors, word_vectors
-from weamcli.pretrain.masking import PairCollator, mask_tokens, split_layout
+from weamcli.pretrain.masking import PairCollator, mask_tokens, row_keys, split_layout
 from weamcli.pretrain.settings import (
     CONTRASTIVE_OBJECTIVES,
     CP_PARTNER_POLICIES,
@@ -272,10 +272,14 @@ class PretrainingModel(nn.Module):
         split_attention: torch.Tensor | None = None,
         link_src: torch.Tensor | None = None,
         link_tgt: torch.Tensor | None = None,
+        example: torch.Tensor | None = None,
         mask_seed: int | None = None,
     ) -> dict[str, torch.Tensor]:
-        """``mask_seed``: seeds a generator of masking's own (the trainer passes one per step and
-        micro-batch), so the masks do not depend on how much of torch's global RNG dropout used.
+        """``mask_seed`` (the trainer passes one per optimizer step) with ``example`` (each row's
+        index in the training set; the row's position in the batch when absent) keys masking's own
+        random numbers (``masking.row_keys``), so the masks depend neither on how much of torch's
+        global RNG dropout used nor on which batch or process an example is in. Without
+        ``mask_seed``: torch's global RNG.
 
         Returns ``loss`` and each part of ``loss_parts(objective)`` (detached)."""
         plan = self.plan
@@ -286,7 +290,12 @@ class PretrainingModel(nn.Module):
             raise ValueError(f"the {self.objective} objective needs a batch collated with split=True")
         if plan.masked:
             layout = (split_index, split_attention) if plan.masked == "mlm" else None
-            loss, parts = self._masked(input_ids, attention_mask, maskable, swap_index, layout, mask_seed)
+            keys = None
+            if mask_seed is not None:
+                if example is None:
+                    example = torch.arange(len(input_ids), device=input_ids.device)
+                keys = row_keys(int(mask_seed), example)
+            loss, parts = self._masked(input_ids, attention_mask, maskable, swap_index, layout, keys)
         if plan.l2 or plan.contrastive:
             rows, _ = split_layout(input_ids, input_ids, split_index, self.pad_id)
         if plan.l2:
@@ -331,20 +340,18 @@ class PretrainingModel(nn.Module):
         maskable: torch.Tensor,
         swap_index: torch.Tensor,
         layout: tuple[torch.Tensor, torch.Tensor] | None,
-        mask_seed: int | None,
+        keys: torch.Tensor | None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The masked-prediction loss and its parts (mp, and cp for weam); ``layout``: the MLM
-        baseline's split index and attention, to cut the masked pairs into unpaired rows."""
-        generator = None
-        if mask_seed is not None:
-            generator = torch.Generator(device=input_ids.device).manual_seed(int(mask_seed))
+        baseline's split index and attention, to cut the masked pairs into unpaired rows;
+        ``keys``: masking's per-row keys (None: torch's global RNG)."""
         ids, labels = mask_tokens(
             input_ids,
             maskable,
             mask_prob=self.mask_prob,
             mask_id=self.mask_id,
             replace_pool=self.replace_pool,
-            generator=generator,
+            keys=keys,
         )
         if layout is not None:
             ids, labels = split_layout(ids, labels, layout[0], self.pad_id)

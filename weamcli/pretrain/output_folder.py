@@ -14,7 +14,7 @@ from typing import Any
 
 from weamcli.common.corpus import read_lines
 from weamcli.common.errors import WeamError
-from weamcli.common.files import read_json
+from weamcli.common.files import check_output_dir, json_marker, read_json
 from weamcli.common.languages import Language
 from weamcli.common.models import (
     METADATA_FILE,
@@ -87,20 +87,22 @@ def is_alignment_cache(entry: Path) -> bool:
     return entry.is_dir() and entry.name.startswith(ALIGN_PREFIX)
 
 
-def check_replaceable(out: Path) -> None:
-    """--overwrite replaces a weam pretrain run, never a folder of other files (``-o ~``)."""
-    if (out / CONFIG_FILE).is_file() or (out / METADATA_FILE).is_file():
-        return
-    foreign = sorted(p.name for p in run_leftovers(out) if not p.name.startswith("."))
-    if foreign:
-        raise WeamError(
-            f"holds files that are not a weam pretrain run (e.g. {foreign[0]}; no {CONFIG_FILE} or "
-            f"{METADATA_FILE}); --overwrite replaces only a run: choose another --out",
-            out,
-        )
+def check_replaceable(out: Path, inputs: list[str | Path | None]) -> None:
+    """The output rule of every command (``files.check_output_dir``) for a pretrain run: the
+    folder is new, empty, or a weam pretrain run (its config, or a weam.json that is not a
+    fine-tune's); never ``-o ~``, ``/`` or a folder holding one of the run's ``inputs``."""
+    check_output_dir(
+        out,
+        command="weam pretrain",
+        markers={CONFIG_FILE: None, METADATA_FILE: json_marker(lacking="finetune_seed")},
+        inputs=inputs,
+        ignore=lambda name: name.startswith((ALIGN_PREFIX, f".{ALIGN_PREFIX}")),
+    )
 
 
-def clean_after_failure(out: Path, *, created: bool, progress: Progress) -> None:
+def clean_after_failure(
+    out: Path, *, created: bool, progress: Progress, resume_hint: str = "run the same command with --resume"
+) -> None:
     """After a failed or interrupted new run in ``out``: keep a complete checkpoint (the run can
     be resumed), else remove what the run made, and the folder itself when it made it and it is
     empty: a failed run leaves no empty or half-made output folder."""
@@ -108,7 +110,7 @@ def clean_after_failure(out: Path, *, created: bool, progress: Progress) -> None
         return
     checkpoint = last_checkpoint(out / CHECKPOINTS)
     if checkpoint is not None:
-        progress(f"{checkpoint.name} kept in {out}: run the same command with --resume to continue")
+        progress(f"{checkpoint.name} kept in {out}: {resume_hint} to continue")
         return
     (out / CONFIG_FILE).unlink(missing_ok=True)
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)

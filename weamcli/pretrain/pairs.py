@@ -6,13 +6,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from weamcli.align.run import read_alignment_folder
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_dir, building
+from weamcli.common.files import atomic_dir, building, missing_file
 from weamcli.common.languages import Language, language
 from weamcli.common.progress import Progress, quiet
 from weamcli.pretrain.code_switch import LEXICON_FILE, read_lexicon, switch_words
@@ -52,18 +53,28 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
-def align_raw(source: Path, target: Path, out_dir: Path, lang: Language, progress: Progress) -> Path:
-    """Align raw parallel files into ``out_dir`` (intersection: 1-to-1 links for the swap), or
-    reuse a complete alignment already there."""
+def check_parallel_files(source: Path, target: Path) -> int:
+    """Both files of a raw parallel corpus are there with as many lines; returns the count."""
     for p in (source, target):
         if not p.is_file():
-            raise WeamError("parallel file not found", p)
+            raise missing_file(p, "parallel file")
+    if os.path.samefile(source, target):
+        raise WeamError(
+            f"source and target are the same file ({target}): a parallel corpus has two sides", source
+        )
     ns, nt = _count_lines(source), _count_lines(target)
     if ns != nt:
         short = source if ns < nt else target
         raise WeamError(
             f"has {min(ns, nt)} lines but its parallel file has {max(ns, nt)}", short, min(ns, nt) + 1
         )
+    return ns
+
+
+def align_raw(source: Path, target: Path, out_dir: Path, lang: Language, progress: Progress) -> Path:
+    """Align raw parallel files into ``out_dir`` (intersection: 1-to-1 links for the swap), or
+    reuse a complete alignment already there."""
+    ns = check_parallel_files(source, target)
     meta_file = out_dir / "align.json"
     if meta_file.is_file() and (out_dir / "alignment.txt").is_file():
         with contextlib.suppress(json.JSONDecodeError, OSError):
@@ -218,6 +229,8 @@ def _file_sha(path: Path) -> str:
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
-    except FileNotFoundError:
-        raise WeamError("file not found", path) from None
+    except OSError as exc:
+        if Path(path).is_file():  # there, but unreadable: the system's own words
+            raise WeamError(f"cannot read it ({exc.strerror})", path) from None
+        raise missing_file(path) from None
     return h.hexdigest()

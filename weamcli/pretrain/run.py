@@ -390,6 +390,7 @@ def pretrain(
     cache_dir: str | os.PathLike | None = None,
     progress: Progress | None = None,
     callbacks: list | None = None,
+    resume_hint: str = "run the same command with --resume",
 ) -> PretrainResult:
     """Continually pre-train ``settings.model`` on English–``settings.langs`` pairs with
     ``settings.objective`` into ``settings.out``.
@@ -397,7 +398,8 @@ def pretrain(
     Settings give either ``alignments`` (a pattern of ``weam align`` folders) or ``source`` and
     ``target`` (patterns of raw parallel files, aligned here into ``out/align-en-<lang>``). Path
     patterns take ``{lang}``, ``{iso3}``, ``{ntrex}`` placeholders. ``callbacks``: extra
-    TrainerCallbacks.
+    TrainerCallbacks. ``resume_hint``: how the user continues an interrupted run (the experiment
+    grid says to run it again).
 
     The output folder is checked for writing and the corpus for words (and Windows line endings)
     before any work. With ``overwrite`` a finished run is replaced only once the new one is
@@ -413,9 +415,12 @@ def pretrain(
         check_writable(final)
         clean_stale(final)
         crlf = s.crlf if s.alignments is None else "strip"  # weam align's folders never hold CRLF
+        inputs: list[str | Path | None] = [s.model if Path(s.model).expanduser().exists() else None]
         for code in s.langs:
             files = corpus_files(s.alignments, s.source, s.target, language(code))
             check_corpus(files, crlf=crlf, max_pairs=s.max_pairs)
+            inputs += [files[0].parent, *files] if s.alignments is not None else files
+        check_replaceable(final, inputs)
     leftovers = run_leftovers(final)
     if leftovers and not (s.resume or s.overwrite):
         # the same refusal as check_out_dir's, made here so that the clean-up below never touches it
@@ -423,7 +428,6 @@ def pretrain(
     replacing = bool(leftovers) and s.overwrite
     work, created = final, not final.exists()
     if replacing:
-        check_replaceable(final)
         # every process of a torchrun job must find the same folder: it is named after the launcher
         owner = os.getppid() if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
         work = partial_dir(final, owner=owner)
@@ -439,7 +443,7 @@ def pretrain(
         if main and replacing:
             shutil.rmtree(work, ignore_errors=True)  # the previous run stays as it was
         elif main and not s.resume:
-            clean_after_failure(final, created=created, progress=say)
+            clean_after_failure(final, created=created, progress=say, resume_hint=resume_hint)
         raise
     if main:
         if replacing:

@@ -200,8 +200,13 @@ class PretrainSettings(Settings):
         None,
         help="bf16 autocast (default: on where the GPU supports it; on a CPU, chosen by measurement).",
     )
-    batch_size: int = option(32, help="Pairs per device per step.", minimum=1)
-    grad_accum: int = option(1, help="Gradient accumulation steps.", minimum=1)
+    batch_size: int = option(
+        32,
+        help="Pairs per process (per device) in one micro-batch; an optimiser step sees "
+        "batch-size × grad-accum × processes pairs.",
+        minimum=1,
+    )
+    grad_accum: int = option(1, help="Micro-batches per optimiser step (gradient accumulation).", minimum=1)
     lr: float = option(5e-5, help="Peak learning rate.", above=0.0)
     max_length: int = option(128, help="Pieces per pair, specials included.", minimum=8)
     epochs: float | None = option(

@@ -11,6 +11,7 @@ from typing import Any
 from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_file
 from weamcli.common.progress import Progress
+from weamcli.pretrain.masking import NumberedExamples
 from weamcli.pretrain.objectives import PretrainingModel, make_collator
 from weamcli.pretrain.precision import default_bf16 as default_bf16  # chosen there (re-exported)
 from weamcli.pretrain.vocabulary import corpus_vocabulary
@@ -29,15 +30,11 @@ def _trainer_class():
         trim_keep: list[int] | None = None
 
         def mask_seed(self) -> int:
-            """Masking's own seed for this (seed, optimizer step, micro-batch, process): every
-            objective masks a batch alike, and a resumed run masks as an uninterrupted one."""
-            step = self.state.global_step
-            if getattr(self, "_mask_step", None) != step:
-                self._mask_step, self._micro = step, 0
-            else:
-                self._micro += 1
-            key = ((self.args.seed * 1_000_003 + step) * 4099 + self._micro) * 1031 + self.args.process_index
-            return key % (1 << 62)
+            """Masking's own seed for this (seed, optimizer step); the batch's example numbers
+            tell its rows apart (``masking.row_keys``): every objective masks a batch alike, a
+            resumed run masks as an uninterrupted one, and an example is masked alike whichever
+            micro-batch or process it lands in."""
+            return (self.args.seed * 1_000_003 + self.state.global_step) % (1 << 62)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             out = model(**inputs, mask_seed=self.mask_seed())
@@ -53,8 +50,15 @@ def _trainer_class():
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             parts = getattr(self, "_parts", None)
             if "loss" in logs and parts:
-                for name, values in parts.items():
-                    logs[f"loss_{name}"] = sum(float(x) for x in values) / len(values)
+                import torch
+
+                means = torch.stack([torch.stack(values).float().mean() for values in parts.values()])
+                if self.args.world_size > 1:
+                    # every process logs at the same step (Trainer's own loss is gathered there
+                    # too): the parts are the mean over all processes' micro-batches, as "loss" is
+                    means = self.accelerator.reduce(means, reduction="mean")
+                for name, value in zip(parts, means.tolist(), strict=True):
+                    logs[f"loss_{name}"] = value
                 self._parts = None
             super().log(logs, start_time)
 
@@ -195,7 +199,11 @@ def build_trainer(
     from transformers.trainer_callback import PrinterCallback
 
     trainer = _trainer_class()(
-        model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks
+        model=model,
+        args=args,
+        train_dataset=NumberedExamples(dataset),  # masking keys on the example numbers
+        data_collator=collator,
+        callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through our own callback
     trainer.trim_keep = list(keep) if keep is not None else None
