@@ -1,19 +1,21 @@
 """What one fine-tune + zero-shot evaluation of a task costs on this machine, projected from timed
-pieces of the real work, with frozen against trainable embeddings as the reference in the same run.
+pieces of the real work, with three ways of treating the word embeddings timed in the same run.
 
     .venv/bin/python bench/task_cost.py --task udpos --threads 2
     .venv/bin/python bench/task_cost.py --task xquad --threads 2 --steps 4
 
 For the task's default fine-tuning settings (`weam finetune --task T` without options: the English
-training sub-sample, epochs, window length), it times optimiser steps on real training batches
-(embedding matrix frozen and trainable, interleaved, the same batches, in the precision `weam
-finetune` would pick) and inference on real test units, then projects: training steps × s/step +
-(dev units per epoch + test units) × s/unit, the test units being those `weam evaluate --task T`
-scores by default (XQuAD: its fixed sample of 150 questions a language; "test_units_full" is the
-whole test set). The steps use random batches, padded longer than the Trainer's length-grouped
-ones, so the projection errs high (XQuAD: 14.8 min projected, 10.4 measured). It prints one JSON
-object (appended to --out if given). Use `weam finetune` / `weam evaluate` for the real thing: this
-only tells, in a minute or two, what they will cost and what freezing saves.
+training sub-sample, epochs, window length), it times optimiser steps on real training batches —
+embedding matrix frozen, only the rows the training data uses trained (what `weam finetune` does),
+and the whole matrix trained (the reference of the ratios); interleaved, the same batches, in the
+precision `weam finetune` would pick — and inference on real test units, then projects: training
+steps × s/step + (dev units per epoch + test units) × s/unit, the test units being those `weam
+evaluate --task T` scores by default (XQuAD: its fixed sample of 150 questions a language;
+"test_units_full" is the whole test set). The steps use random batches, padded longer than the
+Trainer's length-grouped ones, so the projection errs high (XQuAD: 14.8 min projected, 10.4
+measured). It prints one JSON object (appended to --out if given). Use `weam finetune` / `weam
+evaluate` for the real thing: this only tells, in a minute or two, what they will cost and what
+freezing would save.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+VARIANTS = ("frozen", "used_rows", "whole_matrix")
 SETTINGS = (
     "epochs",
     "batch_size",
@@ -46,7 +49,7 @@ SETTINGS = (
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="udpos", choices=("udpos", "xquad", "sib200"))
+    parser.add_argument("--task", default="udpos", choices=("udpos", "xquad", "sib200", "xnli", "paws-x"))
     parser.add_argument("--model", default="e5-small")
     parser.add_argument("--steps", type=int, default=6, help="timed optimiser steps per variant")
     parser.add_argument("--units", type=int, default=64, help="test units timed for inference")
@@ -62,9 +65,10 @@ def main() -> None:
     from weamcli.common.tasks import available_languages, load_task_split, sample_split
     from weamcli.evaluate.classification import resolve_languages
     from weamcli.evaluate.settings import EvaluateSettings
-    from weamcli.finetune.run import _bf16_choice
+    from weamcli.finetune.embedding_rows import train_used_rows
     from weamcli.finetune.settings import FinetuneSettings
-    from weamcli.finetune.training import adamw, english_data
+    from weamcli.finetune.training import adamw, english_data, parameter_groups
+    from weamcli.pretrain.precision import bf16_choice_for
 
     config = FinetuneSettings(task=args.task, model=args.model, out="unused")
     task = config.task_spec()
@@ -80,21 +84,29 @@ def main() -> None:
     # the training steps run in the precision `weam finetune` would choose here (bf16 autocast
     # where its cached measurement says it pays at this batch shape); inference runs in fp32, as in
     # the dev scoring and `weam evaluate`
-    bf16 = _bf16_choice(ref, config)
+    bf16 = bf16_choice_for(ref, config.batch_size, config.max_length, trimmed=True, requested=config.bf16)
     steps_per_epoch = math.ceil(len(family.train_dataset) / config.batch_size)
 
-    timings = {}
-    for frozen in (True, False, True, False):  # interleaved: the machine's load hits both alike
-        model = _fresh_model(task.kind, ref, labels)
-        model.encoder.get_input_embeddings().weight.requires_grad_(not frozen)
-        optimizer = adamw([{"params": [p for p in model.parameters() if p.requires_grad], "lr": config.lr}])
+    timings: dict[str, list[float]] = {}
+    for variant in VARIANTS * 2:  # interleaved: the machine's load hits all alike
+        model = _fresh_model(task.kind, ref, labels, config)
+        rows = None
+        if variant == "frozen":
+            model.encoder.get_input_embeddings().weight.requires_grad_(False)
+        elif variant == "used_rows":
+            ids = family.train_dataset["input_ids"]
+            rows = train_used_rows(model.encoder, ids, family.tokenizer.pad_token_id)
+        optimizer = adamw(parameter_groups(model, config))
+        if rows is not None:
+            rows.follow(optimizer)
         model.train()
         _step(model, optimizer, batches[0], bf16.enabled)  # warm-up, untimed
         started = time.perf_counter()
         for batch in batches[1:]:
             _step(model, optimizer, batch, bf16.enabled)
-        timings.setdefault(frozen, []).append((time.perf_counter() - started) / (len(batches) - 1))
-    step_frozen, step_trainable = min(timings[True]), min(timings[False])
+        timings.setdefault(variant, []).append((time.perf_counter() - started) / (len(batches) - 1))
+        del model, optimizer, rows
+    step_time = {variant: min(t) for variant, t in timings.items()}
 
     # inference: the first test language's first units, through the same code `weam evaluate` runs
     sample = sample_split(next(iter(tests.values())), args.units, None)
@@ -102,7 +114,7 @@ def main() -> None:
     _infer(task.kind, family, ref, sample, config)
     per_unit = (time.perf_counter() - started) / len(sample)
 
-    step = step_frozen if config.freeze_embeddings else step_trainable
+    step = step_time["frozen" if config.freeze_embeddings else "used_rows"]
     train_s = steps_per_epoch * config.epochs * step
     dev_s = len(dev) * config.epochs * per_unit
     test_s = test_units * per_unit
@@ -121,9 +133,10 @@ def main() -> None:
         "test_units_full": test_units_full,
         "evaluate_max_examples": scored,
         "test_languages": len(tests),
-        "seconds_per_step_frozen": round(step_frozen, 3),
-        "seconds_per_step_trainable": round(step_trainable, 3),
-        "frozen_vs_trainable": round(step_frozen / step_trainable, 3),
+        "seconds_per_step": {variant: round(t, 3) for variant, t in step_time.items()},
+        "step_time_vs_whole_matrix": {
+            variant: round(t / step_time["whole_matrix"], 3) for variant, t in step_time.items()
+        },
         "seconds_per_test_unit": round(per_unit, 4),
         "projected_minutes": {
             "train": round(train_s / 60, 1),
@@ -139,18 +152,19 @@ def main() -> None:
 
 
 def _family(kind, ref, train, dev, labels, config):
-    if kind == "tagging":
-        from weamcli.finetune.token_classification import build_family
-    elif kind == "qa":
-        from weamcli.finetune.question_answering import build_family
-    else:
-        raise SystemExit("sib200: use bench/evaluate_throughput.py and the baselines note (classification)")
-    return build_family(ref, train, dev, labels, config, lambda *a: None)
+    import importlib
+
+    from weamcli.finetune.run import FAMILY_MODULES
+
+    module = importlib.import_module(FAMILY_MODULES[kind])
+    return module.build_family(ref, train, dev, labels, config, lambda *a: None)
 
 
-def _fresh_model(kind, ref, labels):
-    from weamcli.finetune.classifier import encoder_for
+def _fresh_model(kind, ref, labels, config):
+    from weamcli.finetune.classifier import PooledClassifier, encoder_for
 
+    if kind == "classification":
+        return PooledClassifier(encoder_for(ref), len(labels), pooling=config.pooling)
     if kind == "tagging":
         from weamcli.finetune.token_classification import TokenTagger
 
@@ -181,7 +195,11 @@ def _step(model, optimizer, batch, bf16: bool) -> None:
 
 
 def _infer(kind, family, ref, part, config) -> None:
-    if kind == "tagging":
+    if kind == "classification":
+        from weamcli.finetune.classifier import predict
+
+        predict(family.model, family.tokenizer, part.texts, part.pairs, prefix=ref.text_prefix)
+    elif kind == "tagging":
         from weamcli.finetune.token_classification import make_windows, predict_tags
 
         words = [s.words for s in part.sentences]

@@ -35,3 +35,18 @@ def e5_ref():
     from weamcli.common.models import resolve_model
 
     return resolve_model("e5-small")
+
+
+@pytest.fixture()
+def small_task(tmp_path):
+    """A two-label English task small enough to fine-tune `tiny` on in a second or two."""
+    words = {"sports": ["ball", "goal", "team", "match"], "health": ["doctor", "fever", "clinic", "pill"]}
+    rows = {"train": [], "dev": []}
+    for label, vocab in words.items():
+        for i in range(8):
+            rows["train"].append(f"the {vocab[i % 4]} and the {vocab[(i + 1) % 4]} {i}\t{label}")
+        for i in range(4):
+            rows["dev"].append(f"a {vocab[i]} today\t{label}")
+    for split, lines in rows.items():
+        (tmp_path / f"{split}.tsv").write_text("text\tlabel\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return tmp_path

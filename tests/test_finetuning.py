@@ -12,6 +12,8 @@ from weamcli.cli import app
 from weamcli.common.errors import WeamError
 from weamcli.common.models import resolve_model
 from weamcli.common.run_records import read_records
+from weamcli.common.tasks import load_split
+from weamcli.finetune.classifier import load_classifier, predict
 from weamcli.finetune.run import finetune
 from weamcli.finetune.settings import FinetuneSettings
 
@@ -47,6 +49,7 @@ def test_tiny_model_learns_sports_vs_health(sports_health, tmp_path, tiny_ref):
         batch_size=32,
         max_length=64,
         epochs=5,
+        bf16=False,  # fp32 throughout, so the saved model re-scores dev exactly as selection did
     )
     result = finetune(settings, model=tiny_ref)
     run = result.runs[0]
@@ -60,6 +63,14 @@ def test_tiny_model_learns_sports_vs_health(sports_health, tmp_path, tiny_ref):
     meta = json.loads((tmp_path / "out" / "seed-7" / "weam.json").read_text(encoding="utf-8"))
     assert meta["labels"] == ["health", "sports"] and meta["selection"] == "best-dev"
     assert meta["finetune_seed"] == 7 and meta["task"] == "custom" and meta["method"] == "baseline"
+    assert (meta["kind"], meta["dev_metric"]) == ("classification", "accuracy")
+    assert meta["dev_score"] == meta["dev_accuracy"] == run.dev_accuracy  # the old key stays readable
+    # the saved folder holds the selected epoch's weights: it scores English dev as selection saw it
+    split = load_split(settings.task_spec(), "en", "dev")
+    model, tokenizer, _ = load_classifier(resolve_model(str(tmp_path / "out" / "seed-7")))
+    gold = [meta["labels"].index(label) for label in split.labels]
+    predicted = predict(model, tokenizer, split.texts, split.pairs, max_length=64)
+    assert sum(p == g for p, g in zip(predicted, gold, strict=True)) / len(gold) == run.dev_accuracy
 
 
 @pytest.fixture()
@@ -125,9 +136,18 @@ def test_cli_finetune_seeds_metadata_and_resume(pretrained_folder, sports_health
         assert meta["params"] > 0 and meta["pooling"] == "mean"
         assert read_records(folder / "run.jsonl")[0]["seed"] == seed
     assert [r["seed"] for r in read_records(out / "run.jsonl")] == [3, 4]
+    # a folder written before every family shared one loop (no kind, dev_metric, dev_score) is still
+    # recognised, kept and evaluated
+    old = out / "seed-3" / "weam.json"
+    meta = json.loads(old.read_text(encoding="utf-8"))
+    old.write_text(
+        json.dumps({k: v for k, v in meta.items() if k not in ("kind", "dev_metric", "dev_score")}),
+        encoding="utf-8",
+    )
     # the same command again keeps the finished seeds
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and again.output.count("kept from an earlier run") == 2
+    assert f"English dev accuracy {meta['dev_accuracy']:.3f} (kept" in again.output
     # another configuration into the same folder is refused, and leaves it as it was
     changed = runner.invoke(app, [*args, "--lr", "1e-4"])
     assert changed.exit_code == 2 and "--overwrite" in changed.output

@@ -22,8 +22,11 @@ def finetune_command(
         result = finetune(settings, progress=progress)
     for run in result.runs:
         note = " (kept from an earlier run)" if run.skipped else f" in {run.train_seconds:.0f} s"
+        curve = f"; stopped early after {len(run.dev_history)} epochs" if run.stopped_early else ""
+        if run.convergence.converged is False:
+            curve += f"; {run.convergence.words(run.dev_metric)}"
         console.print(
             f"seed {run.seed}: epoch {run.selected_epoch}, English dev {run.dev_metric} "
-            f"{run.dev_accuracy:.3f}{note} → {escaped(run.path)}",
+            f"{run.dev_accuracy:.3f}{note}{curve} → {escaped(run.path)}",
             highlight=False,
         )

@@ -2,18 +2,20 @@
 
 A fine-tune that was still improving on English dev at its last epoch was stopped by its budget, not
 by the data: comparing zero-shot scores of such models measures how fast each model fine-tunes,
-not how well it transfers. `weam finetune` records the curve; `weam compare` and `weam experiment`
-flag the runs this module calls not converged.
+not how well it transfers. `weam finetune` records the curve and this verdict; `weam compare` and
+`weam experiment` flag the runs this module calls not converged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # A last epoch that beats every earlier one by more than this (a fraction: 0.5 points) was still
 # climbing. Half a point is below the seed-to-seed spread of a converged SIB-200 or UD-POS fine-tune
-# (notes/baselines.md) but well above the wobble of a flat curve.
+# but well above the wobble of a flat curve.
 RISING_THRESHOLD = 0.005
 
 
@@ -25,6 +27,7 @@ class Convergence:
     last_gain: float | None  # last epoch's score minus the best earlier one (fraction); None: unknown
     epochs: int  # epochs run
     stopped_early: bool = False
+    threshold: float = RISING_THRESHOLD
 
     @property
     def converged(self) -> bool | None:
@@ -33,12 +36,22 @@ class Convergence:
     def describe(self, metric: str = "score") -> str:
         """'still rising: +1.2 points at its last epoch (3 epochs)' and the like."""
         if self.stopped_early:
-            return f"stopped early after {self.epochs} epochs (no English dev gain)"
+            return f"stopped early after {self.epochs} epochs without an English dev gain"
         if self.last_gain is None:
             return f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}: no dev curve to judge"
         verb = "still rising" if self.status == "not converged" else "flat or falling"
         gain = f"{100 * self.last_gain:+.1f}"
         return f"English dev {metric} {verb}: {gain} points at its last epoch ({self.epochs} epochs)"
+
+    def words(self, metric: str = "score") -> str:
+        """The verdict and its reason on one line, for a model card or the CLI."""
+        status = "NOT converged" if self.status == "not converged" else self.status
+        return f"{status} ({self.describe(metric)}; threshold {100 * self.threshold:g} points)"
+
+    def record(self) -> dict[str, Any]:
+        """The keys weam.json and run.jsonl hold (fractions, like the dev scores)."""
+        gain = None if self.last_gain is None else round(self.last_gain, 6)
+        return {"converged": self.converged, "last_epoch_gain": gain, "convergence_threshold": self.threshold}
 
 
 def convergence(
@@ -46,11 +59,24 @@ def convergence(
 ) -> Convergence:
     """The verdict on one fine-tune's English dev curve (fractions, one per epoch run)."""
     history = [float(x) for x in dev_history or ()]
+    # rounded: a fraction's float noise must not tip a gain of exactly the threshold over it
+    gain = round(history[-1] - max(history[:-1]), 9) if len(history) > 1 else None
+    if gain is not None and math.isnan(gain):
+        return Convergence("unknown", None, len(history), stopped_early, threshold)
     if stopped_early:
         # patience ran out: the curve stopped paying, by construction
-        gain = history[-1] - max(history[:-1]) if len(history) > 1 else None
-        return Convergence("converged", gain, len(history), stopped_early=True)
-    if len(history) < 2:
-        return Convergence("unknown", None, len(history))
-    gain = history[-1] - max(history[:-1])
-    return Convergence("not converged" if gain > threshold else "converged", gain, len(history))
+        return Convergence("converged", gain, len(history), True, threshold)
+    if gain is None:
+        return Convergence("unknown", None, len(history), False, threshold)
+    status = "not converged" if gain > threshold else "converged"
+    return Convergence(status, gain, len(history), False, threshold)
+
+
+def convergence_of(record: Mapping[str, Any], *, threshold: float = RISING_THRESHOLD) -> Convergence:
+    """The verdict on a fine-tune from its weam.json or run-record metrics, recomputed from the dev
+    curve (so a folder made before the verdict was recorded, or another threshold, works too)."""
+    return convergence(
+        record.get("dev_history") or [],
+        stopped_early=bool(record.get("stopped_early", False)),
+        threshold=threshold,
+    )

@@ -21,7 +21,8 @@ from torch import nn
 
 from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef
-from weamcli.finetune.token_classification import load_head_model, save_with_head
+from weamcli.finetune.classifier import save_with_head
+from weamcli.finetune.token_classification import load_head_model
 
 HEAD_FILE = "span_head.safetensors"
 N_BEST = 20  # start and end candidates per window (run_qa's default)
@@ -230,7 +231,7 @@ def build_family(ref: ModelRef, train, dev, labels, config, say) -> Any:
 
     from weamcli.evaluate.squad_metric import score_answers
     from weamcli.finetune.classifier import encoder_for, shared_tokenizer
-    from weamcli.finetune.training import Family
+    from weamcli.finetune.training import CardWords, Family
 
     tokenizer = shared_tokenizer(ref)
     kw = {"prefix": ref.text_prefix, "max_length": config.max_length, "stride": config.doc_stride}
@@ -266,4 +267,10 @@ def build_family(ref: ModelRef, train, dev, labels, config, say) -> Any:
             "max_answer_length": config.max_answer_length,
             "n_best": N_BEST,
         },
+        words=CardWords(
+            pipeline="question-answering",
+            head="a start/end span head (extractive QA)",
+            units="questions",
+            loader=("question_answering", "load_span_model"),
+        ),
     )

@@ -75,7 +75,16 @@ class FinetuneSettings(TaskSettings):
         choices=SELECTIONS,
     )
     epochs: float | None = option(
-        None, help="Training epochs (default: 6 for classification, 2 for tagging and QA).", above=0.0
+        None,
+        help="Training epochs; with --patience the most it may run (default: 6 for classification, 2 for "
+        "tagging and QA).",
+        above=0.0,
+    )
+    patience: int | None = option(
+        None,
+        help="Stop after N epochs in a row without a gain in English dev score (--epochs is then the cap; "
+        "the learning rate still decays over the cap). Default: off (every epoch runs).",
+        minimum=1,
     )
     lr: float | None = option(
         None,
@@ -184,4 +193,6 @@ class FinetuneSettings(TaskSettings):
 
     def hyperparameters(self) -> dict[str, Any]:
         keys = HYPERPARAMETERS + KIND_HYPERPARAMETERS.get(self.kind, ())
+        # patience only when set, so a seed folder made before it existed is still recognised
+        keys += ("patience",) if self.patience else ()
         return {k: getattr(self, k) for k in keys}

@@ -11,7 +11,6 @@ both sides. The model's text prefix (e5's ``query: ``) opens every window.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ import torch
 from torch import nn
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_file
 from weamcli.common.models import METADATA_FILE, ModelRef
 
 HEAD_FILE = "tagger.safetensors"
@@ -58,24 +56,9 @@ class TokenTagger(nn.Module):
         return list(self.head.parameters())
 
     def save(self, folder: str | Path, tokenizer, metadata: dict[str, Any]) -> None:
+        from weamcli.finetune.classifier import save_with_head
+
         save_with_head(self, folder, tokenizer, metadata, HEAD_FILE)
-
-
-def save_with_head(
-    model: nn.Module, folder: str | Path, tokenizer, metadata: dict[str, Any], head_file: str
-) -> None:
-    """Encoder and tokenizer as transformers writes them, the head as safetensors, weam.json."""
-    from safetensors.torch import save_file
-
-    folder = Path(folder)
-    model.encoder.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    save_file(
-        {k: v.detach().contiguous().cpu() for k, v in model.head.state_dict().items()},
-        str(folder / head_file),
-    )
-    with atomic_file(folder / METADATA_FILE) as fh:
-        json.dump(metadata, fh, indent=2)
 
 
 def load_head_model(ref: ModelRef, head_file: str, build, what: str) -> tuple[nn.Module, dict[str, Any]]:
@@ -256,11 +239,11 @@ def word_accuracy(predicted: Sequence[Sequence[int]], gold: Sequence[Sequence[in
 
 
 def build_family(ref: ModelRef, train, dev, labels: tuple[str, ...], config, say) -> Any:
-    """The tagging family for ``training.train_seed``."""
+    """The tagging family for ``training.train_seed``: selection by English dev word accuracy."""
     from transformers import DataCollatorForTokenClassification
 
     from weamcli.finetune.classifier import encoder_for, shared_tokenizer
-    from weamcli.finetune.training import Family
+    from weamcli.finetune.training import CardWords, Family
 
     tokenizer = shared_tokenizer(ref)
     index = {label: i for i, label in enumerate(labels)}
@@ -286,4 +269,11 @@ def build_family(ref: ModelRef, train, dev, labels: tuple[str, ...], config, say
         collator=DataCollatorForTokenClassification(tokenizer),
         dev_score=dev_score,
         meta={"labels": list(labels), "max_length": config.max_length, "doc_stride": config.doc_stride},
+        words=CardWords(
+            pipeline="token-classification",
+            head="a linear tagging head on each word's first piece",
+            units="sentences",
+            loader=("token_classification", "load_tagger"),
+            labels_word="tags",
+        ),
     )
