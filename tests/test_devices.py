@@ -20,11 +20,11 @@ from pretrain_fixtures import make_alignment_folder
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from weamcli.common.models import load_model, load_tokenizer
+from weamcli.common.models import encoder_and_head, load_model, load_tokenizer
 from weamcli.pretrain.code_switch import switch_words
 from weamcli.pretrain.head_warmup import head_state
 from weamcli.pretrain.masking import PairCollator, build_pair, word_pieces
-from weamcli.pretrain.objectives import OBJECTIVES, PretrainingModel, encoder_and_head, make_collator
+from weamcli.pretrain.objectives import OBJECTIVES, PretrainingModel, make_collator
 from weamcli.pretrain.vocabulary import trim_vocabulary, untrim_vocabulary
 
 # ops that move data between devices on purpose

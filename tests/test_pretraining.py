@@ -278,9 +278,8 @@ def test_head_state_expands_only_the_decoder_bias(tiny_ref):
     """A kept vocabulary as large as the hidden size must not expand LayerNorm/dense biases."""
     from transformers import AutoModelForMaskedLM
 
-    from weamcli.common.models import load_model
+    from weamcli.common.models import encoder_and_head, load_model
     from weamcli.pretrain.head_warmup import head_state
-    from weamcli.pretrain.objectives import encoder_and_head
     from weamcli.pretrain.vocabulary import trim_vocabulary
 
     mlm = load_model(tiny_ref, AutoModelForMaskedLM)

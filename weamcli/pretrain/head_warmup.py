@@ -12,10 +12,10 @@ from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir, atomic_file, building, scratch_dir
 from weamcli.common.models import (
     ModelRef,
+    encoder_and_head,
     load_model,
 )
 from weamcli.common.progress import Progress
-from weamcli.pretrain.objectives import encoder_and_head
 from weamcli.pretrain.pairs import sha
 from weamcli.pretrain.trainer import build_trainer, progress_callback, seed_everything, training_args
 from weamcli.pretrain.vocabulary import corpus_vocabulary, merge_rows, trim_vocabulary

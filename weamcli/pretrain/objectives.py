@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from weamcli.common.errors import WeamError
+from weamcli.common.models import encoder_and_head
 from weamcli.pretrain.alignment_losses import anchor, info_nce, l2_alignment, sentence_vectors, word_vectors
 from weamcli.pretrain.masking import PairCollator, mask_tokens, row_keys, split_layout
 from weamcli.pretrain.settings import (
@@ -103,21 +104,6 @@ def make_collator(objective: str, pad_id: int, id_map: Any = None) -> PairCollat
         links=plan.l2,
         code_switch=plan.masked == "code-switch",
     )
-
-
-def encoder_and_head(mlm: nn.Module) -> tuple[nn.Module, nn.Module]:
-    """The encoder (``base_model``) and the MLM head of a ``*ForMaskedLM`` model.
-
-    The head is the one child module besides the encoder (``cls`` for BERT, ``lm_head`` for
-    RoBERTa/XLM-R); both map hidden vectors ``[..., dim]`` to vocabulary logits.
-    """
-    encoder = mlm.base_model
-    others = [m for name, m in mlm.named_children() if m is not encoder]
-    if encoder is mlm or len(others) != 1:
-        raise WeamError(
-            f"unsupported masked-LM architecture {type(mlm).__name__} (expected an encoder and one head)"
-        )
-    return encoder, others[0]
 
 
 @dataclass

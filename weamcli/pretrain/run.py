@@ -42,6 +42,7 @@ from weamcli.common.models import (
     resolve_model,
     weam_home,
 )
+from weamcli.common.precision import bf16_choice_for
 from weamcli.common.progress import Progress, quiet, trainer_steps
 from weamcli.common.run_records import RUN_RECORD, append_records, make_record, read_records
 from weamcli.pretrain.head_warmup import DEFAULT_WARMUP_STEPS, ensure_warm_head, load_head
@@ -60,7 +61,6 @@ from weamcli.pretrain.output_folder import (
     snapshot_dir,
 )
 from weamcli.pretrain.pairs import CodeSwitch, align_raw, expand_pattern, prepare_pairs, sha
-from weamcli.pretrain.precision import bf16_choice_for
 from weamcli.pretrain.schedule import plan_steps
 from weamcli.pretrain.settings import PretrainSettings
 from weamcli.pretrain.snapshots import (

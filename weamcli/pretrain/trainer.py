@@ -13,7 +13,6 @@ from weamcli.common.files import atomic_file
 from weamcli.common.progress import Progress
 from weamcli.pretrain.masking import NumberedExamples
 from weamcli.pretrain.objectives import PretrainingModel, make_collator
-from weamcli.pretrain.precision import default_bf16 as default_bf16  # chosen there (re-exported)
 from weamcli.pretrain.vocabulary import corpus_vocabulary
 
 TRIM_FILE = "trimmed-vocab.json"
