@@ -182,7 +182,7 @@ def run_table(
 
     from weamcli.common.models import encoder_and_head
     from weamcli.pretrain.masking import mask_tokens
-    from weamcli.pretrain.objectives import masked_losses
+    from weamcli.pretrain.objectives.masked import masked_losses
 
     rows: list[Row] = []
     cuda = device == "cuda"
@@ -414,7 +414,7 @@ def objectives_main(args: argparse.Namespace) -> None:
     from weamcli.common.models import load_model, load_tokenizer, resolve_model, weam_home
     from weamcli.common.precision import bf16_choice_for
     from weamcli.pretrain.masking import PairCollator, mask_tokens
-    from weamcli.pretrain.objectives import PretrainingModel
+    from weamcli.pretrain.model import PretrainingModel
     from weamcli.pretrain.pairs import prepare_pairs
     from weamcli.pretrain.vocabulary import corpus_vocabulary, trim_vocabulary
 

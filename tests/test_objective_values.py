@@ -1,9 +1,13 @@
-"""Every objective computes the losses it computed before objectives became registered components.
+"""Every objective computes the losses, and records the settings, it did before objectives became
+registered components.
 
 ``data/objective_losses.json`` holds, per objective, the loss and its parts on a fixed batch of
 three pairs (tiny model, fixed mask seed, non-default options), before and after one SGD step, as
 recorded by the code before the objectives package existed (``python tests/test_objective_values.py
 --record`` writes it anew: only do that for a change meant to alter the losses).
+``data/objective_settings.json`` holds, per objective, what its settings recorded then (the step
+fingerprint's values, the run record's options, its own options with defaults, whether it uses the
+head): an experiment's finished steps stay done across the change.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import pytest
 import torch
 
 from weamcli.common.models import load_model, load_tokenizer, resolve_model
-from weamcli.pretrain.code_switch import switch_words
 from weamcli.pretrain.masking import build_pair, word_pieces
-from weamcli.pretrain.objectives import PretrainingModel, make_collator
+from weamcli.pretrain.model import PretrainingModel
+from weamcli.pretrain.objectives import make_collator
+from weamcli.pretrain.objectives.code_switch import switch_words
 
 RECORDED = Path(__file__).parent / "data" / "objective_losses.json"
+RECORDED_SETTINGS = Path(__file__).parent / "data" / "objective_settings.json"
 # per objective: the options it is built with (non-default where it has options of its own)
 CASES: dict[str, dict[str, Any]] = {
     "weam": {"lam": 2.0, "cp_unaligned": True},
@@ -99,6 +105,38 @@ def test_objective_computes_the_recorded_losses(tiny, objective):
         assert got[when] == pytest.approx(recorded[when], rel=1e-5, abs=1e-6), when
 
 
+def settings_record(objective: str, options: dict[str, Any]) -> dict[str, Any]:
+    from weamcli.experiment.plan import effective_values
+    from weamcli.pretrain.settings import PretrainSettings
+
+    s = PretrainSettings(langs=["de"], out="x", alignments="a", objective=objective, **options)
+    return {
+        "eff": effective_values(s),
+        "dict": s.to_dict(),
+        "vals": s.objective_values(),
+        "head": s.uses_head,
+    }
+
+
+SETTINGS_CASES: dict[str, dict[str, Any]] = {
+    "weam": {},
+    "tlm": {"lam": 2.0},  # weam's options are recorded with every objective, as before
+    "mlm": {},
+    "align-l2": {"l2_reg": 0.5},
+    "contrastive": {},
+    "tlm+contrastive": {"temperature": 0.1},
+    "weam+contrastive": {"contrastive_weight": 0.5, "cp_partner": "any"},
+    "code-switch": {"switch_prob": 0.3},
+}
+
+
+@pytest.mark.parametrize("objective", list(SETTINGS_CASES))
+def test_objective_settings_record_what_they_recorded(objective):
+    recorded = json.loads(RECORDED_SETTINGS.read_text(encoding="utf-8"))[objective]
+    got = json.loads(json.dumps(settings_record(objective, SETTINGS_CASES[objective])))
+    assert got == recorded
+
+
 if __name__ == "__main__" and "--record" in sys.argv:
     from transformers import AutoModelForMaskedLM
 
@@ -106,4 +144,6 @@ if __name__ == "__main__" and "--record" in sys.argv:
     mlm, tok = load_model(ref, AutoModelForMaskedLM).eval(), load_tokenizer(ref)
     values = {objective: measure(objective, mlm, tok) for objective in CASES}
     RECORDED.write_text(json.dumps(values, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {RECORDED}")
+    settings = {o: settings_record(o, kw) for o, kw in SETTINGS_CASES.items()}
+    RECORDED_SETTINGS.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {RECORDED} and {RECORDED_SETTINGS}")
