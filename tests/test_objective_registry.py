@@ -50,6 +50,10 @@ def test_every_registered_objective_trains_a_step_on_tiny(generated_de, tmp_path
     card = (out / "README.md").read_text(encoding="utf-8")
     assert objective.summary in card
     assert ("masking probability" in card) == objective.masks  # +contrastive and code-switch mask too
+    for key, value in build_objective(name).values(recorded=True).items():  # all it reads (λ for weam)
+        if value is None:
+            continue  # not shown: align-l2's l2_layer None, the last layer
+        assert f"{key} {value}" in card
 
 
 def test_settings_offer_every_registered_option_to_its_readers_only():

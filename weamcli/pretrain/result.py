@@ -46,7 +46,7 @@ def model_card(s: PretrainSettings, result: PretrainResult, folder: Path) -> str
     meta = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
     record = read_records(folder / RUN_RECORD)[-1]
     objective = s.make_objective()
-    options = ", ".join(f"{k} {v}" for k, v in objective.values().items() if v is not None)
+    options = ", ".join(f"{k} {v}" for k, v in objective.values(recorded=True).items() if v is not None)
     metrics = record["metrics"]
     base = str(meta.get("base_model") or s.model)
     parts = dict.fromkeys(k for entry in result.log for k in entry if k.startswith("loss_"))

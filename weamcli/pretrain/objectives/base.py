@@ -79,16 +79,17 @@ class Objective:
         own = cls.Options.options() if cls.Options else []
         return own + (cls.inner.option_list() if cls.inner else [])
 
-    def values(self) -> dict[str, Any]:
-        """Its options (not the ``recorded`` ones) by key, with the values it runs with."""
+    def values(self, *, recorded: bool = False) -> dict[str, Any]:
+        """Its options by key, with the values it runs with; the ``recorded`` ones (which every run
+        records anyway) only with ``recorded=True`` (the model card: all it reads)."""
         out: dict[str, Any] = {}
         if self.options is not None:
             out = {
                 o.key: getattr(self.options, o.name)
                 for o in self.options.options()
-                if o.name not in self.options.recorded
+                if recorded or o.name not in self.options.recorded
             }
-        return {**out, **(self.wrapped.values() if self.wrapped else {})}
+        return {**out, **(self.wrapped.values(recorded=recorded) if self.wrapped else {})}
 
     def prepare(self, model: Any) -> None:
         """Set-up on the model once it is built (frozen copies, frozen layers)."""
