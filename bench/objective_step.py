@@ -4,7 +4,7 @@ The first NTREX-128 en–de pairs (at least 512; aligned once with eflomal into
 $WEAM_HOME/cache/bench-objective-align-en-de-N unless ``--alignments``) are mapped to pieces as
 `weam pretrain` maps them (the code-switched English included), the vocabulary is trimmed to the
 corpus's pieces as `weam pretrain` trims it above 100k pieces, and every objective of
-``weamcli.pretrain.settings.OBJECTIVES`` gets its own copy of the model in weam's
+the objectives registry (``weamcli.pretrain.objectives``) gets its own copy of the model in weam's
 ``PretrainingModel`` with its own collator (``make_collator``). One step = forward (masking
 included), backward, AdamW over the parameters the objective trains. The variants take their steps
 in turn, batch by batch, so load from other processes on a shared machine falls on all alike; the
@@ -69,14 +69,14 @@ def main(argv: list[str] | None = None) -> None:
 
     from weamcli.common.languages import language
     from weamcli.common.models import load_model, load_tokenizer, resolve_model, weam_home
-    from weamcli.pretrain.objectives import PretrainingModel, make_collator
-    from weamcli.pretrain.pairs import CodeSwitch, prepare_pairs
-    from weamcli.pretrain.settings import DEFAULT_SWITCH_PROB, OBJECTIVES
+    from weamcli.pretrain.model import PretrainingModel
+    from weamcli.pretrain.objectives import build_objective, make_collator, objective_names
+    from weamcli.pretrain.pairs import prepare_pairs
     from weamcli.pretrain.vocabulary import TRIM_AUTO_VOCAB, corpus_vocabulary, trim_vocabulary
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    objectives = args.objectives.split(",") if args.objectives else list(OBJECTIVES)
+    objectives = args.objectives.split(",") if args.objectives else list(objective_names())
     if "mlm" not in objectives:
         objectives.insert(0, "mlm")  # the reference every ratio is taken against
     ref = resolve_model(args.model)
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         subwords="first-piece",
         cache_dir=weam_home() / "cache" / "pretrain",
         progress=print,
-        code_switch=CodeSwitch(DEFAULT_SWITCH_PROB, 42),
+        code_switch=build_objective("code-switch").switched_english(42),
     )
     ds = ds.select(range(min(len(ds), n_batches * args.batch_size)))
     n_batches = len(ds) // args.batch_size

@@ -9,7 +9,7 @@ L_mp and L_cp rows only, backward, AdamW; on synthetic pair batches of a fixed s
 vocabulary of ``--vocab`` rows (32,000: what trimming leaves of a corpus's pieces; 0 = the
 model's full vocabulary). The variants of a model take their steps in turn, so load from other
 processes on a shared machine falls on all alike. Then weam's own bf16 choice for that model and
-shape (``weamcli.pretrain.precision.choose_bf16``: calibrated on a CPU, cached) is printed beside
+shape (``weamcli.common.precision.choose_bf16``: calibrated on a CPU, cached) is printed beside
 the measured bf16/fp32 ratio.
 
 MFU = model FLOPs per step / step time / peak FLOP/s. Model FLOPs (``step_flops``) count the
@@ -180,8 +180,9 @@ def run_table(
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
+    from weamcli.common.models import encoder_and_head
     from weamcli.pretrain.masking import mask_tokens
-    from weamcli.pretrain.objectives import encoder_and_head, masked_losses
+    from weamcli.pretrain.objectives.masked import masked_losses
 
     rows: list[Row] = []
     cuda = device == "cuda"
@@ -290,7 +291,7 @@ def print_bf16(rows: list[Row], args: argparse.Namespace, device: str) -> list[d
     """Measured bf16/fp32 ratio per model next to the choice weam makes for it."""
     from transformers import BertConfig
 
-    from weamcli.pretrain.precision import choose_bf16
+    from weamcli.common.precision import choose_bf16
 
     out = []
     for model_name in dict.fromkeys(r.model for r in rows):
@@ -411,10 +412,10 @@ def objectives_main(args: argparse.Namespace) -> None:
 
     from weamcli.common.languages import language
     from weamcli.common.models import load_model, load_tokenizer, resolve_model, weam_home
+    from weamcli.common.precision import bf16_choice_for
     from weamcli.pretrain.masking import PairCollator, mask_tokens
-    from weamcli.pretrain.objectives import PretrainingModel
+    from weamcli.pretrain.model import PretrainingModel
     from weamcli.pretrain.pairs import prepare_pairs
-    from weamcli.pretrain.precision import bf16_choice_for
     from weamcli.pretrain.vocabulary import corpus_vocabulary, trim_vocabulary
 
     torch.set_num_threads(args.threads)

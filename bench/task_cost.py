@@ -61,6 +61,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from weamcli.common.models import resolve_model
+    from weamcli.common.precision import bf16_choice_for
     from weamcli.common.run_records import append_records, library_versions
     from weamcli.common.tasks import available_languages, load_task_split, sample_split
     from weamcli.evaluate.classification import resolve_languages
@@ -68,7 +69,6 @@ def main() -> None:
     from weamcli.finetune.embedding_rows import train_used_rows
     from weamcli.finetune.settings import FinetuneSettings
     from weamcli.finetune.training import adamw, english_data, parameter_groups
-    from weamcli.pretrain.precision import bf16_choice_for
 
     config = FinetuneSettings(task=args.task, model=args.model, out="unused")
     task = config.task_spec()

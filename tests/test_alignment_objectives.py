@@ -12,10 +12,12 @@ import torch
 
 from weamcli.common.errors import WeamError
 from weamcli.common.models import load_model, load_tokenizer
-from weamcli.pretrain.alignment_losses import anchor, info_nce, l2_alignment, sentence_vectors, word_vectors
-from weamcli.pretrain.code_switch import read_lexicon, switch_words
 from weamcli.pretrain.masking import build_pair, split_layout, word_pieces
-from weamcli.pretrain.objectives import PretrainingModel, loss_parts, make_collator
+from weamcli.pretrain.model import PretrainingModel
+from weamcli.pretrain.objectives import loss_parts, make_collator
+from weamcli.pretrain.objectives.align_l2 import anchor, l2_alignment, word_vectors
+from weamcli.pretrain.objectives.code_switch import read_lexicon, switch_words
+from weamcli.pretrain.objectives.contrastive import info_nce, sentence_vectors
 from weamcli.pretrain.settings import OBJECTIVES, PretrainSettings
 
 

@@ -761,7 +761,9 @@ def test_model_cards(pretrained, finetuned, align_folder):
     assert card.startswith("---\nlibrary_name: transformers\n")
     for text in (
         "# tiny+weam (de)",
-        "| method | weam |",
+        "| method | weam: L_mp + λ·L_cp with the vector swap |",
+        "| objective options | lambda 1.0, cp_unaligned False, cp_partner unmasked |",
+        "| masking probability | 0.3 |",
         "| language pairs | en–de |",
         str(align_folder),
         "| seed | 42 |",

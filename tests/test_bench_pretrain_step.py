@@ -36,7 +36,7 @@ def test_step_flops_match_torchs_flop_counter(bench, attention):
     from torch.utils.flop_counter import FlopCounterMode
     from transformers import BertConfig, BertForMaskedLM
 
-    from weamcli.pretrain.objectives import encoder_and_head
+    from weamcli.common.models import encoder_and_head
 
     dims = {"hidden": 32, "layers": 2, "heads": 4, "intermediate": 48, "vocab": 100}
     config = BertConfig(

@@ -20,11 +20,12 @@ from pretrain_fixtures import make_alignment_folder
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from weamcli.common.models import load_model, load_tokenizer
-from weamcli.pretrain.code_switch import switch_words
+from weamcli.common.models import encoder_and_head, load_model, load_tokenizer
 from weamcli.pretrain.head_warmup import head_state
 from weamcli.pretrain.masking import PairCollator, build_pair, word_pieces
-from weamcli.pretrain.objectives import OBJECTIVES, PretrainingModel, encoder_and_head, make_collator
+from weamcli.pretrain.model import PretrainingModel
+from weamcli.pretrain.objectives import make_collator, objective_names
+from weamcli.pretrain.objectives.code_switch import switch_words
 from weamcli.pretrain.vocabulary import trim_vocabulary, untrim_vocabulary
 
 # ops that move data between devices on purpose
@@ -174,7 +175,7 @@ def _pair_batch(
     return PairCollator(pad_id=tokenizer.pad_token_id, id_map=id_map, split=split)(features)
 
 
-@pytest.mark.parametrize("objective", OBJECTIVES)
+@pytest.mark.parametrize("objective", objective_names())
 def test_training_step_makes_its_tensors_on_the_inputs_device(mlm, tokenizer, objective):
     """Masking (own generator or the global one), the MLM split and the losses (the frozen
     align-l2 reference included), under bf16 autocast as on a GPU: no tensor is made on the default
@@ -190,8 +191,8 @@ def test_training_step_makes_its_tensors_on_the_inputs_device(mlm, tokenizer, ob
         mask_id=int(id_map[tokenizer.mask_token_id]),
         pad_id=int(id_map[tokenizer.pad_token_id]),
         replace_pool=torch.arange(10, 200),
-        l2_layer=1,  # the tiny model's first of two layers: hidden_states, not last_hidden_state
-        l2_word_vector="mean",
+        # align-l2 at the tiny model's first of two layers: hidden_states, not last_hidden_state
+        **({"l2_layer": 1, "l2_word_vector": "mean"} if objective == "align-l2" else {}),
     )
     for mask_seed in (7, None):
         with torch.device("meta"), DeviceGuard(), torch.autocast("cpu", dtype=torch.bfloat16):

@@ -306,7 +306,7 @@ def test_evaluate_chooses_its_precision_by_timing_inference(
     """Without --bf16/--no-bf16, on a CPU with bf16 instructions, evaluate's precision comes from
     timing inference at its batch size (not a training step), is said and recorded with its reason,
     and is measured once."""
-    import weamcli.pretrain.precision as precision
+    import weamcli.common.precision as precision
 
     monkeypatch.setenv("WEAM_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -64,8 +64,31 @@ def test_no_import_cycles():
     assert _cycle(import_graph()) is None, " -> ".join(_cycle(import_graph()))
 
 
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """weamcli's packages (``weamcli.pretrain``) -> the other packages their modules import."""
+
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    out: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        out.setdefault(package(module), set()).update(package(t) for t in targets)
+    return {p: targets - {p} for p, targets in out.items()}
+
+
+def test_no_package_cycles():
+    """No two packages import each other, at any depth (a function-level import counts): a stage
+    that needs another's helper finds it in common/ or in a stage it already follows."""
+    cycle = _cycle(package_graph(import_graph()))
+    assert cycle is None, " -> ".join(cycle)
+
+
 def test_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    # two packages importing each other through different modules: no module cycle, a package one
+    modules = {"w.x.a": {"w.y.b"}, "w.y.b": set(), "w.y.c": {"w.x.d"}, "w.x.d": set()}
+    assert _cycle(modules) is None
+    assert _cycle(package_graph(modules)) == ["w.x", "w.y", "w.x"]
 
 
 def test_common_base_imports_no_stage_and_stages_no_cli():

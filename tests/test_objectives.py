@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from weamcli.common.models import load_model, load_tokenizer
+from weamcli.common.models import encoder_and_head, load_model, load_tokenizer
 from weamcli.pretrain.masking import PairCollator, build_pair, word_pieces
-from weamcli.pretrain.objectives import PretrainingModel, encoder_and_head, masked_losses
+from weamcli.pretrain.model import PretrainingModel
+from weamcli.pretrain.objectives.masked import masked_losses
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-import weamcli.pretrain.precision as precision
-from weamcli.pretrain.precision import MARGIN, Bf16Choice, calibrate, choose_bf16
+import weamcli.common.precision as precision
+from weamcli.common.precision import MARGIN, Bf16Choice, calibrate, choose_bf16
 
 
 def _config(vocab: int = 300):

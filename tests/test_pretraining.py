@@ -233,11 +233,12 @@ def test_raw_files_are_aligned_once_with_intersection(shared_data, tmp_path):
 
 def test_objectives_see_identical_masks_at_every_step(aligned, tmp_path, monkeypatch):
     """Masking has its own generator: dropout on MLM's differently shaped batch does not shift it."""
-    import weamcli.pretrain.objectives as objectives
+    import weamcli.pretrain.objectives.masked as masked
+    import weamcli.pretrain.objectives.mlm as mlm
 
     seen: dict[str, list] = {}
     current = {"name": ""}
-    real_mask, real_split = objectives.mask_tokens, objectives.split_layout
+    real_mask, real_split = masked.apply_masks, mlm.split_layout
 
     def record_mask(*args, **kwargs):
         ids, labels = real_mask(*args, **kwargs)
@@ -249,8 +250,8 @@ def test_objectives_see_identical_masks_at_every_step(aligned, tmp_path, monkeyp
         seen["mlm-split"].append(out)
         return out
 
-    monkeypatch.setattr(objectives, "mask_tokens", record_mask)
-    monkeypatch.setattr(objectives, "split_layout", record_split)
+    monkeypatch.setattr(masked, "apply_masks", record_mask)
+    monkeypatch.setattr(mlm, "split_layout", record_split)
     common = dict(
         FAST, max_steps=4, save_steps=0, alignments=str(aligned / "align-en-de"), cache_dir=tmp_path / "c"
     )
@@ -278,9 +279,8 @@ def test_head_state_expands_only_the_decoder_bias(tiny_ref):
     """A kept vocabulary as large as the hidden size must not expand LayerNorm/dense biases."""
     from transformers import AutoModelForMaskedLM
 
-    from weamcli.common.models import load_model
+    from weamcli.common.models import encoder_and_head, load_model
     from weamcli.pretrain.head_warmup import head_state
-    from weamcli.pretrain.objectives import encoder_and_head
     from weamcli.pretrain.vocabulary import trim_vocabulary
 
     mlm = load_model(tiny_ref, AutoModelForMaskedLM)

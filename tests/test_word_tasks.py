@@ -11,6 +11,7 @@ import pytest
 from weamcli.common.conllu import read_conllu, read_tagged, read_two_column
 from weamcli.common.errors import WeamError
 from weamcli.common.squad_format import QAExample, read_squad
+from weamcli.common.squad_metric import f1_and_exact, normalise, style_for
 from weamcli.common.tasks import (
     UDPOS,
     XQUAD,
@@ -19,7 +20,6 @@ from weamcli.common.tasks import (
     resolve_language,
     with_root,
 )
-from weamcli.evaluate.squad_metric import f1_and_exact, normalise, style_for
 from weamcli.finetune.settings import FinetuneSettings
 
 CONLLU = """# newdoc id = d1

@@ -1,5 +1,5 @@
-"""`weam pretrain`: WEAM / TLM / MLM / explicit-alignment continual pre-training on English–xx
-parallel text."""
+"""`weam pretrain`: continual pre-training on English–xx parallel text with one registered objective
+(``weamcli.pretrain.objectives``)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ def pretrain_command(
     settings: PretrainSettings,
     threads: int | None = threads_option(),
 ) -> None:
-    """Continual pre-training with WEAM (word-exchange), TLM, MLM, align-l2, contrastive or code-switch;
-    every objective sees the same pairs, steps and seeds, and differs only in the loss."""
+    """Continual pre-training with one objective (--objective: WEAM's word exchange, its masked-LM
+    baselines or an explicit-alignment objective); every objective sees the same pairs, steps and
+    seeds, and differs only in the loss."""
     from rich.table import Table
 
     from weamcli.pretrain.run import pretrain

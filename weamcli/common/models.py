@@ -338,6 +338,21 @@ def parameter_count(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def encoder_and_head(mlm: Any) -> tuple[Any, Any]:
+    """The encoder (``base_model``) and the MLM head of a ``*ForMaskedLM`` model.
+
+    The head is the one child module besides the encoder (``cls`` for BERT, ``lm_head`` for
+    RoBERTa/XLM-R); both map hidden vectors ``[..., dim]`` to vocabulary logits.
+    """
+    encoder = mlm.base_model
+    others = [m for name, m in mlm.named_children() if m is not encoder]
+    if encoder is mlm or len(others) != 1:
+        raise WeamError(
+            f"unsupported masked-LM architecture {type(mlm).__name__} (expected an encoder and one head)"
+        )
+    return encoder, others[0]
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -50,24 +50,16 @@ from weamcli.compare.bootstrap import (
 )
 from weamcli.compare.load import find_result_files, load_results, select_rows
 from weamcli.compare.power import ALPHA, ONE_POINT, holm, mde
+from weamcli.pretrain.objectives import objective_names
 
 SOURCE_LANG = "en"  # fine-tuning language: shown, but not part of the zero-shot means
 GAP_ROW = "gap"  # English minus the zero-shot mean: XTREME's cross-lingual transfer gap
 DEV_ROW = "en dev"  # the selected epoch's English dev score (model selection's own figure)
 NOT_CONVERGED_MARK = "⚠"
-# columns and plot lines in this order (methods it does not know come last): the baseline, the
-# masked-LM baselines, WEAM, then the explicit-alignment objectives
-METHOD_ORDER = (
-    "baseline",
-    "mlm",
-    "tlm",
-    "weam",
-    "code-switch",
-    "align-l2",
-    "contrastive",
-    "tlm+contrastive",
-    "weam+contrastive",
-)
+# columns and plot lines in this order (methods it does not know come last): the baseline, then the
+# registered objectives in their listing order (the masked-LM baselines, WEAM, the explicit-alignment
+# objectives)
+METHOD_ORDER = ("baseline", *objective_names())
 
 
 @dataclass

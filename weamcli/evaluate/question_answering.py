@@ -19,9 +19,9 @@ from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef, parameter_count
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.result_rows import make_qa_row, model_facts
+from weamcli.common.squad_metric import score_answers, style_for
 from weamcli.common.tasks import QASplit, TaskSpec, load_task_split, resolve_language
 from weamcli.evaluate.classification import resolve_languages
-from weamcli.evaluate.squad_metric import score_answers, style_for
 from weamcli.evaluate.tagging import fine_tuned_models, load_languages
 
 # the question sample's seed: fixed, so every model, fine-tuning seed and run scores the same

@@ -119,7 +119,7 @@ def check_results_file(path: Path) -> None:
 def inference_precision(s: EvaluateSettings) -> Any:
     """bf16 autocast or fp32 for scoring (a ``Bf16Choice``): as given, else by timing inference (a
     forward pass of a stand-in of the first model's encoder at this batch size; cached)."""
-    from weamcli.pretrain.precision import Bf16Choice, bf16_choice_for
+    from weamcli.common.precision import Bf16Choice, bf16_choice_for
 
     if s.bf16 is not None:
         return Bf16Choice(bool(s.bf16), "given (--bf16/--no-bf16)")

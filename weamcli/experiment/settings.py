@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from weamcli.common.settings import Settings, no_duplicates, option
 from weamcli.pretrain.settings import OBJECTIVES
 
-METHODS = ("baseline", *OBJECTIVES)  # baseline: the base model, no continual pre-training
+# baseline: the base model, no continual pre-training; then the registered objectives
+METHODS = ("baseline", *OBJECTIVES)
 EXECUTORS = ("local", "slurm")
 
 

@@ -229,7 +229,7 @@ def build_family(ref: ModelRef, train, dev, labels, config, say) -> Any:
     """The QA family for ``training.train_seed``: selection by English dev F1."""
     from transformers import DataCollatorWithPadding
 
-    from weamcli.evaluate.squad_metric import score_answers
+    from weamcli.common.squad_metric import score_answers
     from weamcli.finetune.classifier import encoder_for, shared_tokenizer
     from weamcli.finetune.training import CardWords, Family
 

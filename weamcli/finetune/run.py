@@ -63,7 +63,7 @@ def finetune(
     skipped, so an interrupted multi-seed run continues where it stopped.
     """
     from weamcli.common.models import resolve_model
-    from weamcli.pretrain.precision import bf16_choice_for
+    from weamcli.common.precision import bf16_choice_for
 
     config = settings
     say = progress or quiet

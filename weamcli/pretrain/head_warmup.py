@@ -12,10 +12,11 @@ from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir, atomic_file, building, scratch_dir
 from weamcli.common.models import (
     ModelRef,
+    encoder_and_head,
     load_model,
 )
 from weamcli.common.progress import Progress
-from weamcli.pretrain.objectives import encoder_and_head
+from weamcli.pretrain.objectives import build_objective
 from weamcli.pretrain.pairs import sha
 from weamcli.pretrain.trainer import build_trainer, progress_callback, seed_everything, training_args
 from weamcli.pretrain.vocabulary import corpus_vocabulary, merge_rows, trim_vocabulary
@@ -63,7 +64,6 @@ def ensure_warm_head(
     The warm-up uses the MLM baseline's unpaired layout (each sentence its own sequence) whatever
     the objective of the run, so one warmed head serves every variant. The seed is set before the
     model is loaded, so the head's random initialisation is the same in every output folder."""
-    from safetensors.torch import save_file
     from transformers import AutoModelForMaskedLM
 
     key = sha(
@@ -76,6 +76,8 @@ def ensure_warm_head(
             progress(f"using warmed head {folder}")
             return folder, key
         progress(f"warming up the MLM head for {steps} steps (encoder frozen; cached in {folder})")
+        record = {"model": ref.path, "num_layers": ref.num_layers, "corpus": corpus_key, "steps": steps}
+        record.update({"lr": lr, "seed": seed, "hash": key})
         seed_everything(seed)  # before loading: the untrained head's random init depends on it
         mlm = load_model(ref, AutoModelForMaskedLM)
         keep = corpus_vocabulary(dataset, tokenizer) if trim else None
@@ -104,35 +106,26 @@ def ensure_warm_head(
                 tokenizer,
                 keep,
                 args,
-                objective="mlm",
+                objective=build_objective("mlm"),  # the unpaired layout, whatever the run's
                 mask_prob=mask_prob,
-                lam=0.0,
-                cp_unaligned=False,
                 callbacks=[progress_callback(progress)],
             )
             trainer.train()
             if trainer.is_world_process_zero():
                 logs = [x for x in trainer.state.log_history if "loss_mp" in x]
-                with atomic_dir(folder, overwrite=True) as out:
-                    state = {k: v.cpu() for k, v in head_state(mlm, full, keep).items()}
-                    save_file(state, str(out / "head.safetensors"))
-                    with atomic_file(out / "head.json") as fh:
-                        json.dump(
-                            {
-                                "model": ref.path,
-                                "num_layers": ref.num_layers,
-                                "corpus": corpus_key,
-                                "steps": steps,
-                                "lr": lr,
-                                "seed": seed,
-                                "hash": key,
-                                "log": logs,
-                            },
-                            fh,
-                            indent=2,
-                        )
+                _save_head(folder, head_state(mlm, full, keep), {**record, "log": logs})
             trainer.accelerator.wait_for_everyone()
         return folder, key
+
+
+def _save_head(folder: Path, state: dict[str, Any], record: dict[str, Any]) -> None:
+    """The warmed head (``head.safetensors``) and what made it (``head.json``), as one entry."""
+    from safetensors.torch import save_file
+
+    with atomic_dir(folder, overwrite=True) as out:
+        save_file({k: v.cpu() for k, v in state.items()}, str(out / "head.safetensors"))
+        with atomic_file(out / "head.json") as fh:
+            json.dump(record, fh, indent=2)
 
 
 def load_head(mlm, folder: Path) -> None:

@@ -43,7 +43,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from weamcli.pretrain.settings import SUBWORD_POLICIES, SWAP_POLICIES
+SWAP_POLICIES = ("one-to-one", "all")
+SUBWORD_POLICIES = ("first-piece", "single-piece")
 
 
 def word_pieces(
@@ -299,29 +300,40 @@ def hashed_uniform(keys, length: int, draw: int):
     return _shift(hashed_bits(keys, length, draw), 40).float() * (1.0 / (1 << 24))
 
 
-def mask_tokens(
-    input_ids, maskable, *, mask_prob: float, mask_id: int, replace_pool, generator=None, keys=None
-):
-    """BERT masking over ``maskable`` positions: returns (masked input ids, labels with -100 at
-    unmasked positions). Every row with a maskable position gets at least one mask (an all-unmasked
-    batch would make the loss NaN). ``replace_pool``: LongTensor of ids for the 10% random case.
+@dataclass
+class MaskDraws:
+    """The random numbers of one masking, each [rows, length]: ``draw`` (a position is masked when
+    its draw is below the masking probability), ``how`` (then [MASK] below 0.8, a random piece below
+    0.9, else unchanged) and ``picks`` (the random piece's index into the pool)."""
 
-    Randomness: ``keys`` (``row_keys``, one per row: each row's masks are a function of its key
-    alone), else ``generator``, else torch's global RNG."""
+    draw: Any
+    how: Any
+    picks: Any
+
+
+def mask_draws(shape, device, n_pool: int, *, keys=None, generator=None) -> MaskDraws:
+    """Masking's random numbers: from ``keys`` (``row_keys``, one per row: each row's numbers are a
+    function of its key alone), else ``generator``, else torch's global RNG."""
     import torch
 
-    kw = {"generator": generator} if generator is not None else {}
-    dev = input_ids.device
-    shape, n_pool = input_ids.shape, len(replace_pool)
     if keys is not None:
-        keys = keys.to(dev)
-        draw = hashed_uniform(keys, shape[1], 0)
-        how = hashed_uniform(keys, shape[1], 1)
-        picks = _shift(hashed_bits(keys, shape[1], 2), 1) % n_pool
-    else:
-        draw = torch.rand(shape, device=dev, **kw)
-        how = torch.rand(shape, device=dev, **kw)
-        picks = torch.randint(n_pool, shape, device=dev, **kw)
+        keys = keys.to(device)
+        return MaskDraws(
+            hashed_uniform(keys, shape[1], 0),
+            hashed_uniform(keys, shape[1], 1),
+            _shift(hashed_bits(keys, shape[1], 2), 1) % n_pool,
+        )
+    kw = {"generator": generator} if generator is not None else {}
+    draw = torch.rand(shape, device=device, **kw)
+    how = torch.rand(shape, device=device, **kw)
+    return MaskDraws(draw, how, torch.randint(n_pool, shape, device=device, **kw))
+
+
+def apply_masks(input_ids, maskable, draws: MaskDraws, *, mask_prob: float, mask_id: int, replace_pool):
+    """BERT masking over ``maskable`` positions with the given draws: returns (masked input ids,
+    labels with -100 at unmasked positions). Every row with a maskable position gets at least one
+    mask (an all-unmasked batch would make the loss NaN)."""
+    draw = draws.draw
     masked = (draw < mask_prob) & maskable
     # rows that drew no mask: mask their maskable position with the smallest draw
     empty = ~masked.any(dim=1) & maskable.any(dim=1)
@@ -330,10 +342,22 @@ def mask_tokens(
         masked[empty.nonzero().squeeze(1), pick[empty]] = True
     labels = input_ids.masked_fill(~masked, -100)
     ids = input_ids.clone()
-    ids[masked & (how < 0.8)] = mask_id
-    rnd = masked & (how >= 0.8) & (how < 0.9)
-    ids[rnd] = replace_pool.to(dev)[picks[rnd]]
+    ids[masked & (draws.how < 0.8)] = mask_id
+    rnd = masked & (draws.how >= 0.8) & (draws.how < 0.9)
+    ids[rnd] = replace_pool.to(input_ids.device)[draws.picks[rnd]]
     return ids, labels
+
+
+def mask_tokens(
+    input_ids, maskable, *, mask_prob: float, mask_id: int, replace_pool, generator=None, keys=None
+):
+    """BERT masking over ``maskable`` positions (``mask_draws``, then ``apply_masks``): returns
+    (masked input ids, labels with -100 at unmasked positions). ``replace_pool``: LongTensor of ids
+    for the 10% random case. Randomness: ``keys``, else ``generator``, else torch's global RNG."""
+    draws = mask_draws(input_ids.shape, input_ids.device, len(replace_pool), keys=keys, generator=generator)
+    return apply_masks(
+        input_ids, maskable, draws, mask_prob=mask_prob, mask_id=mask_id, replace_pool=replace_pool
+    )
 
 
 class NumberedExamples:

@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,11 @@ from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir, building, missing_file
 from weamcli.common.languages import Language, language
 from weamcli.common.progress import Progress, quiet
-from weamcli.pretrain.code_switch import LEXICON_FILE, read_lexicon, switch_words
 from weamcli.pretrain.masking import build_pair, word_pieces
+from weamcli.pretrain.objectives.code_switch import LEXICON_FILE, CodeSwitch, read_lexicon, switch_words
 
 # 2: lone "▁" pieces belong to no word (masking.word_pieces); 3: word links at piece level (link_*)
 DATA_VERSION = 3
-
-
-@dataclass(frozen=True)
-class CodeSwitch:
-    """How the code-switch objective switches the English side (see ``code_switch``)."""
-
-    prob: float
-    seed: int
 
 
 def expand_pattern(pattern: str, lang: Language) -> str:

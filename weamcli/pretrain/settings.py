@@ -3,48 +3,77 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from weamcli.common.corpus import CRLF_POLICIES
 from weamcli.common.reporting import report_to_option
-from weamcli.common.settings import Settings, no_duplicates, option
+from weamcli.common.settings import Option, Settings, no_duplicates, option
+from weamcli.pretrain.masking import SUBWORD_POLICIES, SWAP_POLICIES
+from weamcli.pretrain.objectives import OBJECTIVES as OBJECTIVE_REGISTRY
+from weamcli.pretrain.objectives import Objective, build_objective, objective_names
+from weamcli.pretrain.objectives.base import recorded_options
 
-OBJECTIVES = (
-    "weam",
-    "tlm",
-    "mlm",
-    "align-l2",
-    "contrastive",
-    "tlm+contrastive",
-    "weam+contrastive",
-    "code-switch",
-)
-CONTRASTIVE_OBJECTIVES = ("contrastive", "tlm+contrastive", "weam+contrastive")
-HEADLESS_OBJECTIVES = ("align-l2", "contrastive")  # no masked prediction: the MLM head is not used
-WORD_VECTORS = ("first-piece", "mean")
-POOLINGS = ("mean", "cls")
-# documented defaults of the objective-specific options (None in the settings: "not given")
-DEFAULT_L2_REG = 1.0  # Cao et al. 2020's weight of the regulariser
-DEFAULT_L2_WORD_VECTOR = "first-piece"
-DEFAULT_CONTRASTIVE_WEIGHT = 1.0
-DEFAULT_TEMPERATURE = 0.05
-DEFAULT_POOLING = "mean"  # as `weam evaluate` pools sentence vectors
-DEFAULT_SWITCH_PROB = 0.5
-# options that only one family of objectives reads: giving one to another objective is an error,
-# and the experiment grid passes each to the methods that read it
-OBJECTIVE_OPTIONS: dict[str, tuple[str, ...]] = {
-    "l2_layer": ("align-l2",),
-    "l2_word_vector": ("align-l2",),
-    "l2_reg": ("align-l2",),
-    "contrastive_weight": ("tlm+contrastive", "weam+contrastive"),
-    "temperature": CONTRASTIVE_OBJECTIVES,
-    "pooling": CONTRASTIVE_OBJECTIVES,
-    "switch_prob": ("code-switch",),
-}
-SWAP_POLICIES = ("one-to-one", "all")
-SUBWORD_POLICIES = ("first-piece", "single-piece")
-CP_PARTNER_POLICIES = ("unmasked", "any")
+OBJECTIVES = objective_names()  # the registered objectives (``objectives``), in listing order
+
+
+def _objective_options() -> tuple[dict[str, Option], dict[str, tuple[str, ...]]]:
+    """Every registered objective's options (name -> option) and, for those that not every run
+    records, the objectives that read each (in listing order)."""
+    options: dict[str, Option] = {}
+    readers: dict[str, tuple[str, ...]] = {}
+    for name in OBJECTIVES:
+        for opt in OBJECTIVE_REGISTRY.get(name).option_list():
+            if options.setdefault(opt.name, opt) != opt:
+                raise RuntimeError(f"objective option '{opt.name}' is declared twice, differently")
+            if opt.name not in recorded_options():
+                readers[opt.name] = (*readers.get(opt.name, ()), name)
+    return options, readers
+
+
+_OPTIONS, OBJECTIVE_OPTIONS = _objective_options()
+# OBJECTIVE_OPTIONS: giving one of these to an objective that does not read it is an error, and the
+# experiment grid passes each to the methods that read it
+
+
+def _with_objective_options(before: str) -> Callable[[type], type]:
+    """Class decorator (under ``@dataclass``): the objectives' options become fields, placed before
+    the field ``before``. One that only some objectives read is None there ("not given": the
+    objective runs with its own default), its help naming its readers and that default."""
+
+    def add(cls: type) -> type:
+        fields: dict[str, tuple[Any, Any]] = {}
+        for name, opt in _OPTIONS.items():
+            if name in OBJECTIVE_OPTIONS:
+                default = opt.default
+                shown = (
+                    ""
+                    if default is None
+                    else f" (default {default:g})"
+                    if isinstance(default, float)
+                    else f" (default {default})"
+                )
+                text = f"{', '.join(OBJECTIVE_OPTIONS[name])}: {opt.spec.help.rstrip('.')}{shown}."
+                fields[name] = (
+                    opt.base_type | None,
+                    field(default=None, metadata={"weam": replace(opt.spec, help=text)}),
+                )
+            else:
+                fields[name] = (opt.type, field(default=opt.default, metadata={"weam": opt.spec}))
+        annotations: dict[str, Any] = {}
+        for name, tp in cls.__dict__["__annotations__"].items():
+            if name == before:
+                annotations.update({n: f[0] for n, f in fields.items()})
+            annotations[name] = tp
+        cls.__annotations__ = annotations
+        for name, (_, value) in fields.items():
+            setattr(cls, name, value)
+        return cls
+
+    return add
+
+
 DEFAULT_EPOCHS = 2.0  # when neither --epochs nor --max-steps is given
 
 
@@ -63,6 +92,7 @@ def _not_english(codes: list[str]) -> str | None:
 
 
 @dataclass(kw_only=True)
+@_with_objective_options(before="head_warmup_steps")
 class PretrainSettings(Settings):
     section = "pretrain"
 
@@ -105,10 +135,7 @@ class PretrainSettings(Settings):
     )
     objective: str = option(
         "weam",
-        help="weam (L_mp + λ·L_cp with the vector swap), tlm (L_mp on the pair), mlm (L_mp, the two "
-        "sentences unpaired), align-l2 (aligned words' vectors pulled together, Cao et al. 2020), "
-        "contrastive (InfoNCE over sentence vectors; also tlm+contrastive, weam+contrastive), "
-        "code-switch (MLM on English with aligned words replaced from the lexicon).",
+        help=", ".join(f"{n} ({OBJECTIVE_REGISTRY.get(n).summary})" for n in OBJECTIVES) + ".",
         choices=OBJECTIVES,
         grid="[pretrain] methods",
     )
@@ -118,7 +145,6 @@ class PretrainSettings(Settings):
         above=0.0,
         below=1.0,
     )
-    lam: float = option(1.0, help="Weight λ of L_cp (weam only).", key="lambda", minimum=0.0)
     swap: str = option(
         "one-to-one",
         help="Links used: one-to-one (both words have exactly one link) or all (weam: a word with "
@@ -130,56 +156,6 @@ class PretrainSettings(Settings):
         help="first-piece (swap and score first pieces) or single-piece (only words that are one "
         "piece on both sides).",
         choices=SUBWORD_POLICIES,
-    )
-    cp_unaligned: bool = option(
-        False, help="Also score masked pieces without a partner in L_cp (they are then counted twice)."
-    )
-    cp_partner: str = option(
-        "unmasked",
-        help="unmasked: L_cp scores a masked piece only when its aligned partner is not masked "
-        "(predict it from the visible translation); any: also when the partner is masked.",
-        choices=CP_PARTNER_POLICIES,
-    )
-    l2_layer: int | None = option(
-        None,
-        help="align-l2: the encoder layer whose output vectors are aligned (default: the last).",
-        minimum=1,
-    )
-    l2_word_vector: str | None = option(
-        None,
-        help=f"align-l2: a word's vector is its first piece's or the mean of its pieces' (default "
-        f"{DEFAULT_L2_WORD_VECTOR}).",
-        choices=WORD_VECTORS,
-    )
-    l2_reg: float | None = option(
-        None,
-        help=f"align-l2: weight of the regulariser keeping English vectors near the frozen start model's "
-        f"(default {DEFAULT_L2_REG:g}, Cao et al.'s).",
-        minimum=0.0,
-    )
-    contrastive_weight: float | None = option(
-        None,
-        help=f"tlm+contrastive, weam+contrastive: weight of the contrastive loss (default "
-        f"{DEFAULT_CONTRASTIVE_WEIGHT:g}).",
-        minimum=0.0,
-    )
-    temperature: float | None = option(
-        None,
-        help=f"Contrastive objectives: InfoNCE temperature (default {DEFAULT_TEMPERATURE:g}).",
-        above=0.0,
-    )
-    pooling: str | None = option(
-        None,
-        help=f"Contrastive objectives: sentence vector = mean of the pieces' vectors or the [CLS] vector "
-        f"(default {DEFAULT_POOLING}).",
-        choices=POOLINGS,
-    )
-    switch_prob: float | None = option(
-        None,
-        help=f"code-switch: probability that an aligned English word is replaced by its lexicon "
-        f"translation (default {DEFAULT_SWITCH_PROB:g}).",
-        minimum=0.0,
-        maximum=1.0,
     )
     head_warmup_steps: int | None = option(
         None,
@@ -267,28 +243,19 @@ class PretrainSettings(Settings):
             if getattr(self, name) is not None and self.objective not in users:
                 self.fail(name, f"is read only by --objective {' or '.join(users)}, not {self.objective}")
 
+    def make_objective(self) -> Objective:
+        """The objective to train, built with its options (``objectives.build_objective``)."""
+        return build_objective(self.objective, {name: getattr(self, name) for name in _OPTIONS})
+
     def objective_values(self) -> dict[str, Any]:
-        """The objective-specific options this objective reads, defaults filled in (``l2_layer``
-        stays None for "the last layer": the model decides)."""
-        defaults = {
-            "l2_layer": None,
-            "l2_word_vector": DEFAULT_L2_WORD_VECTOR,
-            "l2_reg": DEFAULT_L2_REG,
-            "contrastive_weight": DEFAULT_CONTRASTIVE_WEIGHT,
-            "temperature": DEFAULT_TEMPERATURE,
-            "pooling": DEFAULT_POOLING,
-            "switch_prob": DEFAULT_SWITCH_PROB,
-        }
-        return {
-            name: default if getattr(self, name) is None else getattr(self, name)
-            for name, default in defaults.items()
-            if self.objective in OBJECTIVE_OPTIONS[name]
-        }
+        """The options only this objective reads, by key, defaults filled in (``l2_layer`` stays
+        None for "the last layer": the model decides)."""
+        return self.make_objective().values()
 
     @property
     def uses_head(self) -> bool:
         """Whether the objective predicts masked pieces (and so trains, and needs, the MLM head)."""
-        return self.objective not in HEADLESS_OBJECTIVES
+        return OBJECTIVE_REGISTRY.get(self.objective).masks
 
     @property
     def planned_epochs(self) -> float | None:

@@ -12,8 +12,8 @@ from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_file
 from weamcli.common.progress import Progress
 from weamcli.pretrain.masking import NumberedExamples
-from weamcli.pretrain.objectives import PretrainingModel, make_collator
-from weamcli.pretrain.precision import default_bf16 as default_bf16  # chosen there (re-exported)
+from weamcli.pretrain.model import PretrainingModel
+from weamcli.pretrain.objectives import Objective, make_collator
 from weamcli.pretrain.vocabulary import corpus_vocabulary
 
 TRIM_FILE = "trimmed-vocab.json"
@@ -157,16 +157,11 @@ def build_trainer(
     keep,
     args,
     *,
-    objective,
-    mask_prob,
-    lam,
-    cp_unaligned,
+    objective: Objective,
+    mask_prob: float,
     callbacks,
-    cp_partner="unmasked",
-    objective_values: dict[str, Any] | None = None,
 ):
-    """The Trainer for one objective. ``objective_values``: its own options
-    (``PretrainSettings.objective_values()``: l2_layer, temperature, ...)."""
+    """The Trainer for one built objective (``PretrainSettings.make_objective()``)."""
     import torch
 
     # id_map stays on the CPU with the collator; the pool becomes a buffer that moves with the model
@@ -189,11 +184,6 @@ def build_trainer(
         pad_id=to_train[tokenizer.pad_token_id],
         replace_pool=pool,
         mask_prob=mask_prob,
-        lam=lam,
-        cp_unaligned=cp_unaligned,
-        cp_partner=cp_partner,
-        # switch_prob shapes the data (pairs.prepare_pairs), not the model
-        **{k: v for k, v in (objective_values or {}).items() if k != "switch_prob"},
     )
     collator = make_collator(objective, tokenizer.pad_token_id, id_map)
     from transformers.trainer_callback import PrinterCallback

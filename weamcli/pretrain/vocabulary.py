@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from weamcli.pretrain.objectives import encoder_and_head
+from weamcli.common.models import encoder_and_head
 
 if TYPE_CHECKING:
     import torch

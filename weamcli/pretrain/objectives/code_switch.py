@@ -1,26 +1,54 @@
-"""Code-switched English for the ``code-switch`` objective, in the spirit of CoSDA-ML (Qin et al.
-2020): words of the English sentence are replaced by their translations before masked-LM training.
+"""``code-switch``, in the spirit of CoSDA-ML (Qin et al. 2020): MLM on the English sentence alone,
+in which words aligned in their pair are replaced by their translations from the alignment prior.
 
-Which words and which translation: an English word that is linked in its pair (it has a
-counterpart in the translation) and has an entry in the alignment prior (``lexicon.tsv`` of the
-``weam align`` folder) is replaced with probability ``switch_prob`` by its most probable target
-unit there (highest ``prob``, then ``count``). The prior gives a context-free translation, as a
-bilingual dictionary does in CoSDA-ML; the pair's own link only says the word was translated.
-
-The draw is fixed per (seed, pair): the switched sentences are made once, when the pairs are mapped
-to pieces (and cached with them), so every epoch sees the same switched text and a resumed run the
-same as an uninterrupted one.
+An English word that is linked in its pair and has an entry in ``lexicon.tsv`` of the `weam align`
+folder is replaced with probability ``switch_prob`` by its most probable target unit there (highest
+``prob``, then ``count``): a context-free translation, as CoSDA-ML's bilingual dictionary gives. The
+draw is fixed per (seed, pair) and made once, when the pairs are mapped to pieces (and cached with
+them), so every epoch and a resumed run see the same switched text.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from weamcli.align.run import LEXICON_FILE as LEXICON_FILE  # re-exported: pairs.py finds it here
 from weamcli.align.run import lexicon_rows
 from weamcli.common.errors import WeamError
+from weamcli.common.settings import option
+from weamcli.pretrain.objectives.base import Needs, ObjectiveOptions, objective
+from weamcli.pretrain.objectives.masked import MaskedObjective
+
+
+@dataclass(frozen=True)
+class CodeSwitch:
+    """How the pairs' English side is switched (``pairs.prepare_pairs`` makes ``cs_input_ids``)."""
+
+    prob: float
+    seed: int
+
+
+@dataclass(kw_only=True, frozen=True)
+class CodeSwitchOptions(ObjectiveOptions):
+    switch_prob: float = option(
+        0.5,
+        help="probability that an aligned English word is replaced by its lexicon translation.",
+        minimum=0.0,
+        maximum=1.0,
+    )
+
+
+@objective("code-switch", options=CodeSwitchOptions)
+class CodeSwitchMlm(MaskedObjective):
+    rank = 40
+    summary = "MLM on English with aligned words replaced from the lexicon"
+    needs = Needs(code_switch=True)
+
+    def switched_english(self, seed: int) -> CodeSwitch:
+        return CodeSwitch(self.options.switch_prob, seed)
 
 
 def read_lexicon(path: Path) -> dict[str, str]:

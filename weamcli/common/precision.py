@@ -213,7 +213,7 @@ def _training_step(model: Any, config: Any, ids: Any, attention: Any, vocab_size
     head's, AdamW's) and how much each part grows from the stand-in to the full model."""
     import torch
 
-    from weamcli.pretrain.objectives import encoder_and_head
+    from weamcli.common.models import encoder_and_head
 
     model.train()
     encoder, head = encoder_and_head(model)
