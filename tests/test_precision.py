@@ -202,3 +202,15 @@ def test_default_bf16_reads_the_models_config(monkeypatch, tiny_ref, tmp_path):
         "hidden": 64,
         "requested": None,
     }
+
+
+def test_an_unreachable_model_config_is_a_one_line_error_naming_the_model(monkeypatch, tmp_path):
+    # the bf16 choice reads the config before anything else loads the model: it must not traceback
+    from weamcli.common.errors import WeamError
+    from weamcli.common.models import ModelRef
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ref = ModelRef("nosuchorg/nosuchmodel", "nosuchorg/nosuchmodel", "hub")
+    with pytest.raises(WeamError, match="cannot read the model config") as err:
+        precision.bf16_choice_for(ref, batch_size=8, max_length=32)
+    assert "nosuchorg/nosuchmodel" in str(err.value)

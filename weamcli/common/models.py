@@ -257,16 +257,23 @@ def load_tokenizer(ref: ModelRef):
     return tok
 
 
+def load_config(ref: ModelRef) -> Any:
+    """``ref``'s model config; an unreadable or unreachable one is a one-line error naming it."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(ref.path)
+    except (OSError, ValueError) as exc:
+        raise WeamError(f"cannot read the model config ({_first_line(exc)})", ref.path) from None
+
+
 def load_model(ref: ModelRef, auto_class: Any = None, **kwargs: Any):
     """Load ``ref`` with ``auto_class`` (default ``AutoModel``), truncated to ``ref.num_layers``."""
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoModel
 
     quiet_transformers()
     auto_class = auto_class or AutoModel
-    try:
-        config = AutoConfig.from_pretrained(ref.path)
-    except (OSError, ValueError) as exc:
-        raise WeamError(f"cannot read the model config ({_first_line(exc)})", ref.path) from None
+    config = load_config(ref)
     if ref.num_layers is not None:
         total = config.num_hidden_layers
         if ref.num_layers > total:

@@ -395,9 +395,9 @@ def bf16_choice_for(
 ) -> Bf16Choice:
     """``choose_bf16`` for a ``ModelRef`` (its architecture read from its folder's config, only when
     the choice is not ``requested``)."""
-    from transformers import AutoConfig
+    from weamcli.common.models import load_config
 
-    config = AutoConfig.from_pretrained(ref.path) if requested is None else None
+    config = load_config(ref) if requested is None else None
     if config is not None and ref.num_layers is not None:  # a truncated model runs fewer layers
         config.num_hidden_layers = min(config.num_hidden_layers, ref.num_layers)
     return choose_bf16(
