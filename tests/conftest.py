@@ -24,6 +24,21 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def xnli_dir() -> Path:
+    """An XNLI-1.0 folder (``XNLI-1.0/xnli.{dev,test}.tsv``): ``$WEAM_XNLI_DIR``, ``../shared/data/xnli``
+    or ``../data/xnli`` beside the project (the README says where a copy comes from); else skip."""
+    candidates = [
+        os.environ.get("WEAM_XNLI_DIR"),
+        SHARED_DATA / "xnli",
+        SHARED_DATA.parent.parent / "data" / "xnli",
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "XNLI-1.0" / "xnli.test.tsv").is_file():
+            return Path(candidate)
+    pytest.skip("no XNLI-1.0 copy ($WEAM_XNLI_DIR, ../shared/data/xnli or ../data/xnli)")
+
+
+@pytest.fixture(scope="session")
 def tiny_ref():
     from weamcli.common.models import resolve_model
 
