@@ -170,3 +170,25 @@ def test_xnli_sample_is_the_same_examples_in_every_language_and_spread_over_the_
     labels = parts["en"].labels
     assert all(70 < labels.count(label) < 130 for label in ("entailment", "neutral", "contradiction"))
     assert min(parts["en"].ids) < everything[quarter] and max(parts["en"].ids) > everything[-quarter]
+
+
+@pytest.mark.slow
+def test_xnli_fine_tunes_on_a_fixed_sample_for_three_epochs_unless_told(xnli_dir, tmp_path):
+    """XNLI's CPU budget (README: the English dev curve): 10,000 MultiNLI pairs drawn with seed 0,
+    3 epochs; explicit values win and 0 means every pair."""
+    from weamcli.finetune.settings import FinetuneSettings
+    from weamcli.finetune.training import english_data
+
+    mnli = xnli_dir / "multinli_1.0" / "multinli_1.0_dev_matched.txt"
+    base = dict(task="xnli", data_dir=str(xnli_dir), train=str(mnli), model="tiny", out=str(tmp_path / "o"))
+    default = FinetuneSettings(**base)
+    assert (default.max_train_examples, default.train_sample_seed, default.epochs) == (10000, 0, 3.0)
+    chosen = FinetuneSettings(**base, max_train_examples=2000, epochs=1.0)
+    assert (chosen.max_train_examples, chosen.epochs) == (2000, 1.0)
+    assert FinetuneSettings(**base, max_train_examples=0).max_train_examples == 0
+    task = chosen.task_spec()
+    first, dev, labels = english_data(task, chosen)
+    again, _, _ = english_data(task, chosen)
+    assert len(first.ids) == 2000 and first.ids == again.ids  # the same sample every run
+    assert max(first.ids) > 7000  # random over the file, not its first rows
+    assert len(dev.ids) == 2490 and labels == ("entailment", "neutral", "contradiction")

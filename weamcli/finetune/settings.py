@@ -76,8 +76,8 @@ class FinetuneSettings(TaskSettings):
     )
     epochs: float | None = option(
         None,
-        help="Training epochs; with --patience the most it may run (default: 6 for classification, 2 for "
-        "tagging and QA).",
+        help="Training epochs; with --patience the most it may run (default: 6 for classification (xnli 3), "
+        "2 for tagging and QA).",
         above=0.0,
     )
     patience: int | None = option(
@@ -122,7 +122,7 @@ class FinetuneSettings(TaskSettings):
         None,
         help="Use only N English training units (examples; sentences for tagging; questions for QA): "
         "the first N, or a random N with --train-sample-seed; 0 = all (default: all, except udpos "
-        "2000 and xquad 400, sampled with seed 0).",
+        "2000, xquad 400 and xnli 10000, sampled with seed 0).",
         minimum=0,
     )
     train_sample_seed: int | None = option(
