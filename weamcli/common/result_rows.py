@@ -59,8 +59,19 @@ ROW_KEYS = (
 FINETUNE_KEYS = ("dev_metric", "dev_score", "dev_history", "stopped_early")
 # a tagging row adds "words" (n counts sentences, correct and accuracy count words); a QA row has
 # "f1" and "exact_match" instead of correct/accuracy, and "unit_scores" (both, per question)
-KIND_METRICS = {"classification": ("accuracy",), "tagging": ("accuracy",), "qa": ("f1", "exact_match")}
-KIND_UNITS = {"classification": "example", "tagging": "sentence", "qa": "question"}
+# a multiple-choice row is scored like a classification row (predictions and gold: choice indices)
+KIND_METRICS = {
+    "classification": ("accuracy",),
+    "tagging": ("accuracy",),
+    "qa": ("f1", "exact_match"),
+    "multiple_choice": ("accuracy",),
+}
+KIND_UNITS = {
+    "classification": "example",
+    "tagging": "sentence",
+    "qa": "question",
+    "multiple_choice": "example",
+}
 
 
 def _fact_columns(facts: dict[str, Any]) -> dict[str, Any]:
@@ -324,7 +335,7 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
     if unit != KIND_UNITS[kind]:
         # the bootstrap's unit follows from the kind; another one would resample the wrong thing
         raise WeamError(f"a {kind} row's unit is '{KIND_UNITS[kind]}', not '{unit}'", path, line)
-    if kind == "classification":
+    if kind in ("classification", "multiple_choice"):
         scores = {"accuracy": {k: (float(p == g), 1.0) for k, p, g in zip(keys, preds, gold, strict=True)}}
         counted = sum(p == g for p, g in zip(preds, gold, strict=True))
         if "correct" in obj and obj["correct"] != counted:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from weamcli.common.settings import Settings, option
 
 CODE_STYLES = ("flores", "iso1")
-TASK_TYPES = ("classification", "tagging", "qa")  # the same as common.tasks.KINDS
+TASK_TYPES = ("classification", "tagging", "qa", "multiple_choice")  # the same as common.tasks.KINDS
 
 
 @dataclass(kw_only=True)
@@ -17,14 +17,15 @@ class TaskSettings(Settings):
 
     task: str = option(
         help="sib200, xnli, paws-x (classification), udpos (POS tagging), xquad (extractive QA), "
-        "squad-format (QA on your --test files); custom (your --train/--dev/--test files); or your "
-        "own task's name with --path-pattern.",
+        "squad-format (QA on your --test files), xcopa (multiple choice); custom (your "
+        "--train/--dev/--test files); or your own task's name with --path-pattern.",
         grid="[experiment] task or tasks",
     )
     task_type: str | None = option(
         None,
         help="custom or own task: classification (TSV/CSV/JSONL rows), tagging (CoNLL-U, or "
-        "two-column CoNLL) or qa (SQuAD-format JSON); default: tagging for .conllu/.conll files, "
+        "two-column CoNLL), qa (SQuAD-format JSON) or multiple_choice (COPA-style JSON lines: "
+        "premise, choice1, choice2 …, label, optional question); default: tagging for .conllu/.conll files, "
         "else classification.",
         choices=TASK_TYPES,
     )
@@ -101,7 +102,7 @@ class TaskSettings(Settings):
 
     @property
     def kind(self) -> str:
-        """classification, tagging or qa."""
+        """classification, tagging, qa or multiple_choice."""
         from weamcli.common.tasks import TASKS, kind_of_files
 
         if self.task in TASKS:

@@ -1,7 +1,7 @@
 """Tasks as small declarative entries, and loading their splits.
 
 A task says what kind it is (sentence or sentence-pair ``classification``, word-level ``tagging``,
-extractive ``qa``), where a language's split file is (a path pattern such as
+extractive ``qa``, ``multiple_choice``), where a language's split file is (a path pattern such as
 ``{root}/{lang}/{split}.tsv``; ``{file}`` takes a per-language entry of ``lang_files``, e.g. a UD
 treebank), which columns and labels it has and, where there is one, the hub name. Adding a
 sentiment or XCOPA-style task, or another treebank, is a new entry (or table line), not new code.
@@ -25,13 +25,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from weamcli.common.choice_data import ChoiceSplit, read_choices
 from weamcli.common.errors import WeamError
 from weamcli.common.files import missing_file
 from weamcli.common.languages import Language, language
 
 SPLITS = ("train", "dev", "test")
-KINDS = ("classification", "tagging", "qa")
-UNITS = {"classification": "example", "tagging": "sentence", "qa": "question"}  # resampled by compare
+KINDS = ("classification", "tagging", "qa", "multiple_choice")
+UNITS = {  # the unit `weam compare` resamples
+    "classification": "example",
+    "tagging": "sentence",
+    "qa": "question",
+    "multiple_choice": "example",
+}
 PLACEHOLDERS = ("root", "lang", "split", "file")
 SHARED_DATA = "../shared/data"
 
@@ -202,7 +208,19 @@ XQUAD = TaskSpec(
 # files are scored in full unless --max-examples says otherwise
 SQUAD_FORMAT = replace(XQUAD, name="squad-format", default_root=None, code_style=None, evaluate_defaults={})
 
-TASKS: dict[str, TaskSpec] = {t.name: t for t in (SIB200, XNLI, PAWSX, UDPOS, XQUAD, SQUAD_FORMAT)}
+# XCOPA (XTREME-R's copy): English COPA to fine-tune on (train-en, 400; val-en, 100, to select on;
+# test-en, 500, for the English score) and val/test-<lang>.jsonl in 11 languages; no shared copy
+XCOPA = TaskSpec(
+    name="xcopa",
+    kind="multiple_choice",
+    code_style="iso1",
+    path_pattern="{root}/{split}-{lang}.jsonl",
+    split_files={"train": "train", "dev": "val", "test": "test"},
+    default_root=f"{SHARED_DATA}/xcopa",
+    root_subdir="xcopa",
+)
+
+TASKS: dict[str, TaskSpec] = {t.name: t for t in (SIB200, XNLI, PAWSX, UDPOS, XQUAD, SQUAD_FORMAT, XCOPA)}
 NOT_FINETUNED = ("tatoeba",)  # evaluate-only tasks handled outside this table
 OWN_TASKS = ("custom",)
 
@@ -732,7 +750,7 @@ class QASplit:
         return [e.id for e in self.examples]
 
 
-AnySplit = TaskSplit | TaggedSplit | QASplit
+AnySplit = TaskSplit | TaggedSplit | QASplit | ChoiceSplit
 
 
 def load_task_split(task: TaskSpec, lang_code: str, split: str) -> AnySplit:
@@ -742,6 +760,8 @@ def load_task_split(task: TaskSpec, lang_code: str, split: str) -> AnySplit:
     path = split_path(task, lang_code, split)
     if path is None or not path.is_file():
         raise _missing(task, lang_code, split, path)
+    if task.kind == "multiple_choice":
+        return ChoiceSplit(task.name, lang_code, split, str(path), read_choices(path))
     if task.kind == "tagging":
         from weamcli.common.conllu import read_tagged
 
@@ -762,7 +782,7 @@ def sample_split(part: AnySplit, n: int | None, seed: int | None) -> AnySplit:
     keep = list(range(n)) if seed is None else sorted(random.Random(seed).sample(range(len(part)), n))
     if isinstance(part, TaggedSplit):
         return replace(part, sentences=[part.sentences[i] for i in keep])
-    if isinstance(part, QASplit):
+    if isinstance(part, (QASplit, ChoiceSplit)):
         return replace(part, examples=[part.examples[i] for i in keep])
     return replace(
         part,

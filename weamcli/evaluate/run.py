@@ -176,6 +176,10 @@ def _evaluate_all(
                 from weamcli.evaluate.tagging import evaluate_tagging as evaluate_kind
 
                 kw = {"max_examples": s.max_examples}
+            elif spec.kind == "multiple_choice":
+                from weamcli.evaluate.multiple_choice import evaluate_choice as evaluate_kind
+
+                kw = {"max_examples": s.max_examples}
             elif spec.kind == "qa":
                 from weamcli.evaluate.question_answering import evaluate_qa as evaluate_kind
 

@@ -175,6 +175,7 @@ FAMILY_MODULES = {
     "classification": "weamcli.finetune.classifier",
     "tagging": "weamcli.finetune.token_classification",
     "qa": "weamcli.finetune.question_answering",
+    "multiple_choice": "weamcli.finetune.multiple_choice",
 }
 
 

@@ -19,6 +19,7 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "classification": {"epochs": 6.0, "lr": 3e-5, "max_length": 128, "freeze_embeddings": False},
     "tagging": {"epochs": 2.0, "lr": 5e-5, "max_length": 128, "freeze_embeddings": True},
     "qa": {"epochs": 2.0, "lr": 1e-4, "max_length": 256, "freeze_embeddings": True},
+    "multiple_choice": {"epochs": 10.0, "lr": 3e-5, "max_length": 128, "freeze_embeddings": False},
 }
 # the options that shape the trained model: a seed folder made with other values is not reused
 HYPERPARAMETERS = (
@@ -42,6 +43,7 @@ KIND_HYPERPARAMETERS = {
     "classification": (),
     "tagging": ("train_sample_seed", "max_dev_examples", "doc_stride"),
     "qa": ("train_sample_seed", "max_dev_examples", "doc_stride", "max_answer_length"),
+    "multiple_choice": ("train_sample_seed", "max_dev_examples"),
 }
 
 

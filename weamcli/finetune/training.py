@@ -1,7 +1,8 @@
-"""The one fine-tuning loop of every task family (classification, tagging, extractive QA): HF
-Trainer, one seed at a time, the epoch chosen on ENGLISH dev only.
+"""The one fine-tuning loop of every task family (classification, tagging, extractive QA, multiple
+choice): HF Trainer, one seed at a time, the epoch chosen on ENGLISH dev only.
 
-A family module (``classifier``, ``token_classification``, ``question_answering``) supplies a
+A family module (``classifier``, ``token_classification``, ``question_answering``,
+``multiple_choice``) supplies a
 ``Family``: the model, the training features, a dev scorer and its words; the English data, the
 optimiser, per-epoch selection and the saved folder (weam.json, model card, run record) are here.
 ``finetune.run`` runs the seed loop.
@@ -38,7 +39,12 @@ from weamcli.finetune.settings import FinetuneSettings
 
 # the base model's weam.json keys a fine-tuned model keeps (its facts in every result row)
 CARRIED_KEYS = ("text_prefix", "method", "pretrain_langs", "pretrain_steps", "base_model", "num_layers")
-DEV_METRICS = {"classification": "accuracy", "tagging": "word accuracy", "qa": "F1"}
+DEV_METRICS = {
+    "classification": "accuracy",
+    "tagging": "word accuracy",
+    "qa": "F1",
+    "multiple_choice": "accuracy",
+}
 
 
 def english_data(task: TaskSpec, config: FinetuneSettings) -> tuple[AnySplit, AnySplit, tuple[str, ...]]:
@@ -49,7 +55,7 @@ def english_data(task: TaskSpec, config: FinetuneSettings) -> tuple[AnySplit, An
     train = load_task_split(task, code, "train")
     dev = load_task_split(task, code, "dev")
     labels: tuple[str, ...] = ()
-    if task.kind != "qa":
+    if task.kind not in ("qa", "multiple_choice"):  # neither has a label set: spans, choice indices
         labels = task.labels if task.labels is not None else tuple(sorted(set(train.labels)))
         if isinstance(dev, TaggedSplit):
             dev.check_tags(labels)
@@ -86,6 +92,8 @@ class Family:
     dev_score: Callable[[Any], float]  # the model -> its English dev score (a fraction)
     meta: dict[str, Any]  # the family's facts for weam.json (labels, pooling, windows, answer length ...)
     words: CardWords
+    # the training pieces, where a row's input_ids are not one sequence (multiple choice: one a choice)
+    piece_ids: list[list[int]] | None = None
 
 
 @dataclass
@@ -121,7 +129,7 @@ def train_seed(
         # the word-embedding matrix (96M of e5-small's 118M parameters) dominates the update cost
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     else:  # only the rows the training data uses get a gradient and optimiser state (embedding_rows)
-        ids = family.train_dataset["input_ids"]
+        ids = family.piece_ids if family.piece_ids is not None else family.train_dataset["input_ids"]
         rows = train_used_rows(model.encoder, ids, family.tokenizer.pad_token_id)
     optimizer = adamw(parameter_groups(model, config))
     if rows is not None:
