@@ -18,6 +18,8 @@ from weamcli.common.corpus import pretokenize
 from weamcli.common.errors import WeamError
 from weamcli.common.run_records import read_records
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 FAST = {"eflomal_length": 0.2}  # few sampler iterations: tests check plumbing, not quality
 
 

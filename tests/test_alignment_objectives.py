@@ -20,6 +20,8 @@ from weamcli.pretrain.objectives.code_switch import read_lexicon, switch_words
 from weamcli.pretrain.objectives.contrastive import info_nce, sentence_vectors
 from weamcli.pretrain.settings import OBJECTIVES, PretrainSettings
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 
 @pytest.fixture(scope="module")
 def tiny(tiny_ref):

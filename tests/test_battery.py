@@ -35,6 +35,8 @@ from weamcli.cli import app
 from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir, clean_stale, partial_dir, replace_dir
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 FAST = {"model": "tiny", "batch_size": 4, "max_length": 32, "logging_steps": 1, "save_steps": 0}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pretrain_fixtures import make_alignment_folder, make_generated_alignment_folder
 
-pytestmark = pytest.mark.distributed
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 # 2 processes vs 1 process with 2 accumulation steps: measured bit-equal on CPU (halving is exact in
 # floating point, so gloo's (a + b) / 2 equals accumulation's a / 2 + b / 2); the margin allows for

@@ -1,10 +1,13 @@
 """The embedded multilingual-e5-small, checked on real data."""
 
 import numpy as np
+import pytest
 
 from weamcli.common.embedded_model import read_e5_file, weights_file
 from weamcli.common.sentence_vectors import load_encoder
 from weamcli.evaluate.retrieval import read_tatoeba_pair, retrieval_accuracy
+
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
 
 
 def test_q4_dequantisation_matches_format():

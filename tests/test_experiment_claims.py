@@ -19,6 +19,8 @@ from weamcli.experiment import claims
 from weamcli.experiment.claims import claim_path, claim_step, inspect_step, release_step
 from weamcli.experiment.run import STATUS_FILE
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 STEP = "finetune/toy/baseline-full/seed-13"
 
 

@@ -15,6 +15,8 @@ from weamcli.experiment.parallel import Parallelism, choose_parallelism, oversub
 from weamcli.experiment.plan import STEP_MARKER
 from weamcli.experiment.run import STATUS_FILE, run_experiment
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 # a real grid on the tiny model and a toy task: two seeds, so two fine-tunes can run at once
 CONFIG = """
 [experiment]

@@ -24,6 +24,8 @@ from weamcli.experiment.run import STATUS_FILE, run_experiment
 from weamcli.experiment.settings import SlurmSettings
 from weamcli.experiment.slurm import job_parameters, job_record_path
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 pytest.importorskip("submitit")
 
 TESTS = Path(__file__).resolve().parent

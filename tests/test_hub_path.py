@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 REPO_ID = "weam-test/tiny-bert"
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 WORDS = {

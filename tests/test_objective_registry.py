@@ -13,6 +13,8 @@ from weamcli.common.run_records import read_records
 from weamcli.pretrain.objectives import OBJECTIVES, build_objective, objective_names
 from weamcli.pretrain.settings import OBJECTIVE_OPTIONS, PretrainSettings
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 BASE = dict(langs=["de"], out="x", alignments="a")
 
 

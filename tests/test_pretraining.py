@@ -17,6 +17,8 @@ from weamcli.cli import app
 from weamcli.common.errors import WeamError
 from weamcli.common.run_records import read_records
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 FAST = dict(model="tiny", batch_size=8, max_length=48, logging_steps=2, max_pairs=40)
 
 

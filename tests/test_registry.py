@@ -9,6 +9,8 @@ from weamcli.common import models as registry
 from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef, ensure_built, load_model, load_tokenizer, resolve_model
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 
 @pytest.fixture
 def fresh_home(tmp_path, monkeypatch):

@@ -17,6 +17,8 @@ from weamcli.common.run_records import read_records
 from weamcli.experiment.run import load_config, plan_experiment, run_experiment
 from weamcli.experiment.steps import STEP_RUNNERS, model_name
 
+pytestmark = pytest.mark.slow  # seconds a test: left out of `make test-fast`
+
 FAST = dict(model="tiny", batch_size=8, max_length=48, logging_steps=2, max_pairs=40, bf16=False)
 
 

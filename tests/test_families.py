@@ -1,0 +1,66 @@
+"""Every fine-tuning task family, end to end on `tiny` and the small files in tests/data/families
+(no ../shared needed): one epoch of English training, then zero-shot rows for German that carry
+the family's kind, unit and metrics and read back through `weam compare`'s row schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from weamcli.cli import app
+from weamcli.common.result_rows import KIND_METRICS, KIND_UNITS, row_from_json
+from weamcli.common.tasks import KINDS, UNITS
+from weamcli.finetune.run import FAMILY_MODULES
+
+DATA = Path(__file__).parent / "data" / "families"
+runner = CliRunner()
+
+# family -> (file stem, suffix, extra options, test units in the German file)
+FAMILIES = {
+    "classification": ("classification", "tsv", ["--text-column", "text", "--label-column", "label"], 8),
+    "tagging": ("tagging", "conll", [], 3),
+    "qa": ("qa", "json", ["--task-type", "qa"], 3),
+    "multiple_choice": ("choice", "jsonl", ["--task-type", "multiple_choice"], 3),
+}
+
+
+def test_every_family_has_a_fixture_and_one_unit_and_metric_table():
+    """A family added to the fine-tuning registry without its files here (or without its unit and
+    metrics in the row schema) fails this test, not a user's first run."""
+    assert set(FAMILIES) == set(FAMILY_MODULES) == set(KINDS) == set(UNITS)
+    assert set(KIND_METRICS) == set(KIND_UNITS) == set(KINDS)
+    assert all(KIND_UNITS[k] == UNITS[k] for k in KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(FAMILIES))
+def test_each_family_fine_tunes_one_epoch_and_scores_zero_shot(kind, tmp_path):
+    stem, suffix, extra, units = FAMILIES[kind]
+    files = ["--task", "custom", *extra]
+    train = [
+        "--train",
+        str(DATA / f"{stem}.en.train.{suffix}"),
+        "--dev",
+        str(DATA / f"{stem}.en.dev.{suffix}"),
+    ]
+    ft = tmp_path / "ft"
+    out = runner.invoke(
+        app, ["finetune", *files, *train, "-m", "tiny", "-o", str(ft), "--epochs", "1", "--threads", "1"]
+    )
+    assert out.exit_code == 0, out.output
+    meta = json.loads((ft / "seed-13" / "weam.json").read_text(encoding="utf-8"))
+    assert meta["kind"] == kind and len(meta["dev_history"]) == 1 and meta["steps_run"] >= 1
+    results = tmp_path / "results.jsonl"
+    test = ["--test", str(DATA / f"{stem}.{{lang}}.test.{suffix}"), "--lang", "de"]
+    out = runner.invoke(
+        app, ["evaluate", *files, *test, "-m", str(ft), "--results", str(results), "--threads", "1"]
+    )
+    assert out.exit_code == 0, out.output
+    (line,) = results.read_text(encoding="utf-8").splitlines()
+    row = json.loads(line)
+    assert (row["kind"], row["unit"], row["lang"], row["n"]) == (kind, UNITS[kind], "de", units)
+    read = row_from_json(row, results, 1)
+    assert read.kind == kind and set(read.metrics) == set(KIND_METRICS[kind])
+    assert all(len(scores) == units for scores in read.scores.values())
