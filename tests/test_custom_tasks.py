@@ -191,11 +191,18 @@ def test_squad_format_task_with_lang_pattern(tmp_path):
     out = runner.invoke(app, ["finetune", "--task", "custom", "--task-type", "qa", "--train", en, "--dev", en,
                               *_tuning(tmp_path, "--max-length", "64")])  # fmt: skip
     assert out.exit_code == 0, out.output
-    # `--task squad-format --test 'dir/{lang}.json'`: any SQuAD-format files, here MLQA-like
-    args = ["--task", "squad-format", "--test", str(data / "{lang}.json"), "--lang", "all"]
+    # `--task squad-format --test 'dir/{lang}.json'`: any SQuAD-format files, here MLQA-like, scored by
+    # a QA model whatever task it was fine-tuned on; the rows say which files they scored
+    pattern = str(data / "{lang}.json")
+    squad = _evaluate(tmp_path, "--task", "squad-format", "--test", pattern, "--lang", "de")
+    assert [(r["task"], r["test_data"], r["lang"]) for r in squad] == [("squad-format", pattern, "de")]
+    # not a tagging task's files, though: the head is a span head
+    conll = str(tmp_path / "{lang}.conll")
+    args = ["--task", "custom", "--task-type", "tagging", "--test", conll, "--lang", "de"]
     out = runner.invoke(app, ["evaluate", "-m", str(tmp_path / "ft"), *args])
-    assert out.exit_code == 2 and "fine-tuned for task 'custom', not 'squad-format'" in out.output
-    rows = _evaluate(tmp_path, "--task", "custom", "--task-type", "qa", "--test", str(data / "{lang}.json"))
+    assert out.exit_code == 2 and "was fine-tuned for a qa task ('custom'), not tagging" in out.output
+    (tmp_path / "results.jsonl").unlink()
+    rows = _evaluate(tmp_path, "--task", "custom", "--task-type", "qa", "--test", pattern)
     assert [(r["lang"], r["n"], r["unit"], r["normalisation"]) for r in rows] == [
         ("de", 2, "question", "squad"),
         ("en", 2, "question", "squad"),

@@ -64,3 +64,44 @@ def test_each_family_fine_tunes_one_epoch_and_scores_zero_shot(kind, tmp_path):
     read = row_from_json(row, results, 1)
     assert read.kind == kind and set(read.metrics) == set(KIND_METRICS[kind])
     assert all(len(scores) == units for scores in read.scores.values())
+
+
+def test_a_model_scores_its_familys_files_in_any_language_and_rows_keep_the_data_apart(tmp_path):
+    """A tagger fine-tuned as `udpos` (English files given with --train/--dev) scores the user's
+    CoNLL files for a language outside the UD table; the rows record the files they scored, and
+    `weam compare` puts rows of two test sets under two task names, never one."""
+    stem = DATA / "tagging"
+    ft = tmp_path / "ft"
+    args = ["finetune", "--task", "udpos", "--train", f"{stem}.en.train.conll",
+            "--dev", f"{stem}.en.dev.conll", "-m", "tiny", "-o", str(ft), "--epochs", "1",
+            "--threads", "1"]  # fmt: skip
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "fo.conll").write_text(
+        (DATA / "tagging.de.test.conll").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    results = tmp_path / "results.jsonl"
+    for task, pattern in (
+        ("udpos", str(mine / "{lang}.conll")),
+        ("custom", str(DATA / "tagging.{lang}.test.conll")),
+    ):
+        lang = "fo" if task == "udpos" else "de"
+        out = runner.invoke(app, ["evaluate", "--task", task, "--test", pattern, "--lang", lang,
+                                  "-m", str(ft), "--results", str(results), "--threads", "1"])  # fmt: skip
+        assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
+    assert [(r["task"], r["lang"], r["test_data"]) for r in rows] == [
+        ("udpos", "fo", str(mine / "{lang}.conll")),
+        ("custom", "de", str(DATA / "tagging.{lang}.test.conll")),
+    ]
+    # another family's task is refused in one line, before any data is read
+    out = runner.invoke(app, ["evaluate", "--task", "sib200", "-m", str(ft), "--lang", "de"])
+    assert (
+        out.exit_code == 2 and "was fine-tuned for a tagging task ('udpos'), not classification" in out.output
+    )
+    from weamcli.compare.load import load_results
+
+    tasks = sorted({r.task for r in load_results([results])})
+    assert tasks == [f"custom [{DATA / 'tagging.{lang}.test.conll'}]", f"udpos [{mine / '{lang}.conll'}]"]

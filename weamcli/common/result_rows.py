@@ -379,7 +379,7 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise WeamError(f"'seed' must be an integer or null, got {seed!r}", path, line)
     return ResultRow(
-        task=str(obj["task"]),
+        task=row_task(obj),
         split=str(obj.get("split") or "test"),
         lang=label,
         lang_code=lang_code,
@@ -398,6 +398,13 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
         unit=unit,
         **_dev_curve(obj, path, line),
     )
+
+
+def row_task(obj: dict[str, Any]) -> str:
+    """The task a row is compared under: its name, with the user's test files where it scored
+    those (``custom [data/{lang}.test.tsv]``), so two data sets never share one table."""
+    test_data = obj.get("test_data")
+    return f"{obj['task']} [{test_data}]" if test_data else str(obj["task"])
 
 
 def _dev_curve(obj: dict[str, Any], path: Path, line: int) -> dict[str, Any]:

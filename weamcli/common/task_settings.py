@@ -130,6 +130,8 @@ class TaskSettings(Settings):
             spec = with_root(get_task(self.task), self.data_dir)
             if self.code_style is not None:
                 spec = replace(spec, code_style=self.code_style)
+            if self.test:
+                spec = replace(spec, test_data=self.test)
             return replace(spec, files={**spec.files, **given}) if given else spec
         pair = self.text_pair_column
         columns = (
@@ -146,4 +148,5 @@ class TaskSettings(Settings):
             code_style=self.code_style,
             default_root=self.data_dir,
             files=given,
+            test_data=self.test,
         )

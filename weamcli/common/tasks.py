@@ -71,12 +71,21 @@ class TaskSpec:
     lang_files: dict[str, str] = field(default_factory=dict)  # language code -> {file} (UD treebanks)
     lang_column: str | None = None  # a file holding every language, this column saying which (XNLI)
     root_subdir: str | None = None  # --data-dir may name the folder holding it (PAWS-X's x-final/)
+    # the user's --test files (a pattern with {lang}, or one file): any language code they have files
+    # for is scored, by a model of this kind fine-tuned on any task; rows record it (compare keeps
+    # rows of different test data apart)
+    test_data: str | None = None
     # a label value meaning "no gold label": such rows are left out and counted, not an error
     # (MultiNLI's dev files mark pairs without annotator agreement "-"; its own evaluation drops them)
     no_label: str | None = None
     missing_hints: dict[str, str] = field(default_factory=dict)  # split -> what to do when its file is absent
     finetune_defaults: dict[str, Any] = field(default_factory=dict)  # the task's own fine-tuning defaults
     evaluate_defaults: dict[str, Any] = field(default_factory=dict)  # its own `weam evaluate` defaults
+
+    @property
+    def reads_user_tests(self) -> bool:
+        """Whether the test split is the user's files, one per language (``--test 'dir/{lang}.ext'``)."""
+        return self.test_data is not None and "{lang}" in self.test_data
 
     @property
     def is_pair(self) -> bool:
@@ -276,6 +285,7 @@ def custom_task(
         id_column=id_column,
         files=files,
         code_style=code_style,
+        test_data=test,
     )
 
 
@@ -357,7 +367,7 @@ def resolve_language(task: TaskSpec, code: str) -> tuple[str, Language | None]:
     code = code.strip()
     lang = _lookup(code)
     forms = [code] + ([f for f in (lang.code, lang.iso3, lang.flores) if f] if lang else [])
-    if task.lang_files:
+    if task.lang_files and not task.reads_user_tests:
         for form in forms:
             if form in task.lang_files:
                 return form, lang
@@ -399,7 +409,7 @@ def known_language(file_code: str) -> Language | None:
 def available_languages(task: TaskSpec, split: str = "test") -> list[str]:
     """Every language code the task has a local ``split`` file for (``--lang all``)."""
     pattern = task.pattern(split)
-    if task.lang_files:
+    if task.lang_files and not (split == "test" and task.reads_user_tests):
         found = [c for c in task.lang_files if (p := split_path(task, c, split)) and p.is_file()]
         if not found:
             raise WeamError(

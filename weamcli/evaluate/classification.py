@@ -49,6 +49,27 @@ def expand_model_folders(names: Sequence[str]) -> list[str]:
     return out
 
 
+def check_trained_for(task: TaskSpec, meta: dict[str, Any], where: str) -> None:
+    """A model scores its own task's test data, or the user's --test files of its family (any task
+    of that kind it was fine-tuned on); anything else is a one-line error."""
+    trained, kind = meta.get("task"), meta.get("kind")
+    if kind is not None and kind != task.kind:  # weam.json without a kind: a classification fine-tune
+        raise WeamError(f"was fine-tuned for a {kind} task ('{trained}'), not {task.kind}", where)
+    if trained in (None, task.name):
+        return
+    if task.test_data is None:
+        raise WeamError(
+            f"was fine-tuned for task '{trained}', not '{task.name}' (to score it on other "
+            f"{task.kind} data, give the files with --test)",
+            where,
+        )
+
+
+def scored_data_column(task: TaskSpec) -> dict[str, str]:
+    """What a row records of the test data it scored: the user's --test files (none for a task's own)."""
+    return {"test_data": task.test_data} if task.test_data else {}
+
+
 def resolve_languages(task: TaskSpec, langs: Sequence[str] | str, split: str) -> list[str]:
     """The task's file codes for ``langs`` (codes in any form, or "all": every language with data)."""
     if isinstance(langs, str):
@@ -92,16 +113,14 @@ def evaluate(
     codes = resolve_languages(task, langs, split)
     plans: list[tuple[ModelRef, dict[str, Any]]] = []
     for ref in refs:
+        check_trained_for(task, ref.metadata(), ref.path)  # first: a head of another family says so
         if ref.kind != "folder" or not (Path(ref.path) / HEAD_FILE).is_file():
             raise WeamError(
                 f"no classification head ({HEAD_FILE}) for task '{task.name}': fine-tune it "
                 "first with `weam finetune`",
                 ref.path,
             )
-        meta = ref.metadata()
-        if meta.get("task") not in (None, task.name):
-            raise WeamError(f"was fine-tuned for task '{meta.get('task')}', not '{task.name}'", ref.path)
-        plans.append((ref, meta))
+        plans.append((ref, ref.metadata()))
     data: dict[tuple[tuple[str, ...], str], TaskSplit] = {}
     for _ref, meta in plans:
         labels = tuple(meta.get("labels") or ())
@@ -142,7 +161,16 @@ def evaluate(
                 max_length=max_length,
             )
             preds = [labels[i] for i in best]
-            row = make_row(task.name, split, code, facts, ids=part.ids, predictions=preds, gold=part.labels)
+            row = make_row(
+                task.name,
+                split,
+                code,
+                facts,
+                ids=part.ids,
+                predictions=preds,
+                gold=part.labels,
+                **scored_data_column(task),
+            )
             say(
                 f"{facts['model']} seed {facts['seed']} {code}: "
                 f"{row['accuracy']:.3f} ({row['correct']}/{row['n']})"

@@ -10,7 +10,7 @@ from weamcli.common.models import ModelRef, parameter_count
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.result_rows import make_row, model_facts
 from weamcli.common.tasks import TaskSpec
-from weamcli.evaluate.classification import resolve_languages
+from weamcli.evaluate.classification import resolve_languages, scored_data_column
 from weamcli.evaluate.tagging import fine_tuned_models, load_languages
 
 
@@ -72,6 +72,7 @@ def evaluate_choice(
                 gold=part.labels,
                 kind="multiple_choice",
                 unit="example",
+                **scored_data_column(task),
             )
             score = f"{row['accuracy']:.3f} ({row['correct']}/{row['n']})"
             say(f"{facts['model']} seed {facts['seed']} {code}: {score}")

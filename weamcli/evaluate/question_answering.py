@@ -21,7 +21,7 @@ from weamcli.common.progress import Progress, quiet
 from weamcli.common.result_rows import make_qa_row, model_facts
 from weamcli.common.squad_metric import score_answers, style_for
 from weamcli.common.tasks import QASplit, TaskSpec, load_task_split, resolve_language
-from weamcli.evaluate.classification import resolve_languages
+from weamcli.evaluate.classification import resolve_languages, scored_data_column
 from weamcli.evaluate.tagging import fine_tuned_models, load_languages
 
 # the question sample's seed: fixed, so every model, fine-tuning seed and run scores the same
@@ -141,6 +141,7 @@ def evaluate_qa(
                 normalisation=style_for(code, normalisation),
                 windows=len(features.input_ids),
                 **({"sample": sample[code]} if code in sample else {}),
+                **scored_data_column(task),
             )
             of = f" of {sample[code]['of']:,}" if code in sample else ""
             say(

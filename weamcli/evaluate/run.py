@@ -212,7 +212,7 @@ def mean_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
 def _row_key(row: dict[str, Any]) -> tuple:
     return tuple(
         json.dumps(row.get(k), sort_keys=True)
-        for k in ("task", "split", "model", "model_path", "lang", "seed", "direction", "layer")
+        for k in ("task", "test_data", "split", "model", "model_path", "lang", "seed", "direction", "layer")
     )
 
 

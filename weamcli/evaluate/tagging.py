@@ -14,7 +14,12 @@ from weamcli.common.models import ModelRef, parameter_count, resolve_model
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.result_rows import make_tagging_row, model_facts
 from weamcli.common.tasks import AnySplit, TaskSpec, load_task_split, sample_split
-from weamcli.evaluate.classification import expand_model_folders, resolve_languages
+from weamcli.evaluate.classification import (
+    check_trained_for,
+    expand_model_folders,
+    resolve_languages,
+    scored_data_column,
+)
 
 
 def fine_tuned_models(
@@ -27,16 +32,14 @@ def fine_tuned_models(
         refs.extend([m] if isinstance(m, ModelRef) else [resolve_model(n) for n in expand_model_folders([m])])
     plans = []
     for ref in refs:
+        check_trained_for(task, ref.metadata(), ref.path)  # first: a head of another family says so
         if ref.kind != "folder" or not (Path(ref.path) / head_file).is_file():
             raise WeamError(
                 f"no {what} head ({head_file}) for task '{task.name}': fine-tune it first with "
                 "`weam finetune`",
                 ref.path,
             )
-        meta = ref.metadata()
-        if meta.get("task") not in (None, task.name):
-            raise WeamError(f"was fine-tuned for task '{meta.get('task')}', not '{task.name}'", ref.path)
-        plans.append((ref, meta))
+        plans.append((ref, ref.metadata()))
     return plans
 
 
@@ -119,6 +122,7 @@ def evaluate_tagging(
                 predictions=[[labels[i] for i in p] for p in predicted],
                 gold=[s.tags for s in sentences],
                 windowed_sentences=windows.split_sentences,
+                **scored_data_column(task),
             )
             say(
                 f"{facts['model']} seed {facts['seed']} {code}: word accuracy {row['accuracy']:.3f} "
