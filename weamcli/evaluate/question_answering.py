@@ -16,13 +16,19 @@ from dataclasses import replace
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.common.models import ModelRef, parameter_count
+from weamcli.common.models import ModelRef
 from weamcli.common.progress import Progress, quiet
-from weamcli.common.result_rows import make_qa_row, model_facts
+from weamcli.common.result_rows import make_qa_row
 from weamcli.common.squad_metric import score_answers, style_for
 from weamcli.common.tasks import QASplit, TaskSpec, load_task_split, resolve_language
-from weamcli.evaluate.classification import resolve_languages, scored_data_column
-from weamcli.evaluate.tagging import fine_tuned_models, load_languages
+from weamcli.evaluate.fine_tuned import (
+    Loaded,
+    fine_tuned_models,
+    load_languages,
+    resolve_languages,
+    score_languages,
+    scored_data_column,
+)
 
 # the question sample's seed: fixed, so every model, fine-tuning seed and run scores the same
 # questions (only --max-examples sets its size) and `weam compare` pairs them all
@@ -75,8 +81,6 @@ def evaluate_qa(
     """F1 and exact match of each QA model on ``split`` of each language (rows: make_qa_row).
 
     Windows, stride and the longest answer are those the model was fine-tuned with (weam.json)."""
-    from weamcli.common.embedding_rows import rows_on_demand
-    from weamcli.common.sentence_vectors import inference_device
     from weamcli.finetune.question_answering import (
         HEAD_FILE,
         N_BEST,
@@ -95,61 +99,42 @@ def evaluate_qa(
             f"scoring a fixed sample of at most {max_examples} questions a language (the same question "
             f"ids in every language, seed {SAMPLE_SEED}; --max-examples 0 scores all {largest:,})"
         )
-    rows: list[dict[str, Any]] = []
-    for ref, _ in plans:
-        say(f"evaluating {ref.path} on {len(codes)} language(s)")
-        model, tokenizer, meta = load_span_model(ref)
-        model.to(inference_device())
-        facts = model_facts(
-            ref,
-            meta,
-            params=parameter_count(model),
-            num_layers=model.encoder.config.num_hidden_layers,
-            name=name,
+
+    def score(m: Loaded, code: str) -> tuple[dict[str, Any], str]:
+        max_length = int(m.meta.get("max_length") or 256)
+        stride = int(m.meta.get("doc_stride") or max_length // 3)
+        examples = data[code].examples
+        features = make_features(
+            m.tokenizer, examples, prefix=m.ref.text_prefix, max_length=max_length, stride=stride
         )
-        rows_on_demand(model, ref)  # after counting the parameters: the rows read stay few
-        max_length = int(meta.get("max_length") or 256)
-        stride = int(meta.get("doc_stride") or max_length // 3)
-        stage = f"{facts['model']} seed {facts['seed']}: languages"
-        say(stage, 0, len(codes))
-        for index, code in enumerate(codes, 1):
-            examples = data[code].examples
-            features = make_features(
-                tokenizer, examples, prefix=ref.text_prefix, max_length=max_length, stride=stride
-            )
-            predicted = predict_spans(
-                model,
-                tokenizer,
-                examples,
-                features,
-                batch_size=batch_size,
-                max_answer_length=int(meta.get("max_answer_length") or 30),
-                n_best=int(meta.get("n_best") or N_BEST),
-            )
-            golds = [e.answers for e in examples]
-            f1, em = score_answers(predicted, golds, code, normalisation)
-            row = make_qa_row(
-                task.name,
-                split,
-                code,
-                facts,
-                ids=[e.id for e in examples],
-                predictions=predicted,
-                gold=golds,
-                f1=f1,
-                exact_match=em,
-                normalisation=style_for(code, normalisation),
-                windows=len(features.input_ids),
-                **({"sample": sample[code]} if code in sample else {}),
-                **scored_data_column(task),
-            )
-            of = f" of {sample[code]['of']:,}" if code in sample else ""
-            say(
-                f"{facts['model']} seed {facts['seed']} {code}: F1 {row['f1']:.3f}, exact match "
-                f"{row['exact_match']:.3f} ({row['n']}{of} questions, {len(features.input_ids)} windows)"
-            )
-            rows.append(row)
-            if done is not None:
-                done.append(row)
-            say(stage, index, len(codes))
-    return rows
+        predicted = predict_spans(
+            m.model,
+            m.tokenizer,
+            examples,
+            features,
+            batch_size=batch_size,
+            max_answer_length=int(m.meta.get("max_answer_length") or 30),
+            n_best=int(m.meta.get("n_best") or N_BEST),
+        )
+        golds = [e.answers for e in examples]
+        f1, em = score_answers(predicted, golds, code, normalisation)
+        row = make_qa_row(
+            task.name,
+            split,
+            code,
+            m.facts,
+            ids=[e.id for e in examples],
+            predictions=predicted,
+            gold=golds,
+            f1=f1,
+            exact_match=em,
+            normalisation=style_for(code, normalisation),
+            windows=len(features.input_ids),
+            **({"sample": sample[code]} if code in sample else {}),
+            **scored_data_column(task),
+        )
+        of = f" of {sample[code]['of']:,}" if code in sample else ""
+        words = f"({row['n']}{of} questions, {len(features.input_ids)} windows)"
+        return row, f"F1 {row['f1']:.3f}, exact match {row['exact_match']:.3f} {words}"
+
+    return score_languages(plans, codes, load_span_model, score, name=name, progress=progress, done=done)

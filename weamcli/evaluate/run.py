@@ -124,7 +124,7 @@ def inference_precision(s: EvaluateSettings) -> Any:
     if s.bf16 is not None:
         return Bf16Choice(bool(s.bf16), "given (--bf16/--no-bf16)")
     from weamcli.common.models import resolve_model
-    from weamcli.evaluate.classification import expand_model_folders
+    from weamcli.evaluate.fine_tuned import expand_model_folders
 
     first = expand_model_folders([s.models[0]])[0] if s.task != "tatoeba" else s.models[0]
     ref = resolve_model(first, num_layers=s.num_layers if s.task == "tatoeba" else None)
