@@ -4,6 +4,7 @@ the family's kind, unit and metrics and read back through `weam compare`'s row s
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -27,12 +28,24 @@ FAMILIES = {
 }
 
 
-def test_every_family_has_a_fixture_and_one_unit_and_metric_table():
-    """A family added to the fine-tuning registry without its files here (or without its unit and
-    metrics in the row schema) fails this test, not a user's first run."""
-    assert set(FAMILIES) == set(FAMILY_MODULES) == set(KINDS) == set(UNITS)
-    assert set(KIND_METRICS) == set(KIND_UNITS) == set(KINDS)
-    assert all(KIND_UNITS[k] == UNITS[k] for k in KINDS)
+def test_every_family_has_a_fixture_and_every_table_comes_from_the_registry():
+    """The family registry is the one list of kinds: the task kinds, `--task-type` choices, row
+    units and metrics, fine-tuning defaults, dev metrics, trainers and evaluators all follow it,
+    and a registered family without its files here fails this test, not a user's first run."""
+    from weamcli.common.families import all_families
+    from weamcli.common.task_settings import TASK_TYPES
+    from weamcli.finetune.settings import KIND_DEFAULTS
+    from weamcli.finetune.training import DEV_METRICS
+
+    names = [f.name for f in all_families()]
+    assert list(KINDS) == list(TASK_TYPES) == names and set(FAMILIES) == set(names)
+    for table in (FAMILY_MODULES, UNITS, KIND_METRICS, KIND_UNITS, KIND_DEFAULTS, DEV_METRICS):
+        assert list(table) == names
+    for f in all_families():
+        assert KIND_UNITS[f.name] == UNITS[f.name] == f.unit and KIND_METRICS[f.name] == f.metrics
+        module = importlib.import_module(f"weamcli.evaluate.{f.evaluator[0]}")
+        assert callable(getattr(module, f.evaluator[1]))
+        assert callable(importlib.import_module(FAMILY_MODULES[f.name]).build_family)
 
 
 @pytest.mark.parametrize("kind", sorted(FAMILIES))

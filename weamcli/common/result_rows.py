@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
+from weamcli.common.families import all_families, family
 from weamcli.common.models import ModelRef, model_label
 from weamcli.common.tasks import known_language
 
@@ -59,19 +60,8 @@ ROW_KEYS = (
 FINETUNE_KEYS = ("dev_metric", "dev_score", "dev_history", "stopped_early")
 # a tagging row adds "words" (n counts sentences, correct and accuracy count words); a QA row has
 # "f1" and "exact_match" instead of correct/accuracy, and "unit_scores" (both, per question)
-# a multiple-choice row is scored like a classification row (predictions and gold: choice indices)
-KIND_METRICS = {
-    "classification": ("accuracy",),
-    "tagging": ("accuracy",),
-    "qa": ("f1", "exact_match"),
-    "multiple_choice": ("accuracy",),
-}
-KIND_UNITS = {
-    "classification": "example",
-    "tagging": "sentence",
-    "qa": "question",
-    "multiple_choice": "example",
-}
+KIND_METRICS = {f.name: f.metrics for f in all_families()}  # common.families
+KIND_UNITS = {f.name: f.unit for f in all_families()}
 
 
 def _fact_columns(facts: dict[str, Any]) -> dict[str, Any]:
@@ -335,14 +325,15 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
     if unit != KIND_UNITS[kind]:
         # the bootstrap's unit follows from the kind; another one would resample the wrong thing
         raise WeamError(f"a {kind} row's unit is '{KIND_UNITS[kind]}', not '{unit}'", path, line)
-    if kind in ("classification", "multiple_choice"):
+    shape = family(kind).row_shape
+    if shape == "label":  # classification, multiple choice (predictions and gold: labels, choices)
         scores = {"accuracy": {k: (float(p == g), 1.0) for k, p, g in zip(keys, preds, gold, strict=True)}}
         counted = sum(p == g for p, g in zip(preds, gold, strict=True))
         if "correct" in obj and obj["correct"] != counted:
             raise WeamError(
                 f"'correct' is {obj['correct']} but predictions match gold on {counted}", path, line
             )
-    elif kind == "tagging":
+    elif shape == "tags":
         pairs = {}
         for k, p, g in zip(keys, preds, gold, strict=True):
             if not isinstance(p, list) or not isinstance(g, list) or len(p) != len(g) or not g:
@@ -361,7 +352,7 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
         if not isinstance(unit_scores, dict):
             raise WeamError("a qa row needs 'unit_scores' (f1 and exact_match per question)", path, line)
         scores = {}
-        for metric in KIND_METRICS["qa"]:
+        for metric in KIND_METRICS[kind]:
             values = unit_scores.get(metric)
             if not isinstance(values, list) or len(values) != len(keys):
                 raise WeamError(f"'unit_scores' needs one '{metric}' per question ({len(keys)})", path, line)

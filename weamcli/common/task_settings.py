@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from weamcli.common.families import family_names
 from weamcli.common.settings import Settings, option
 
 CODE_STYLES = ("flores", "iso1")
-TASK_TYPES = ("classification", "tagging", "qa", "multiple_choice")  # the same as common.tasks.KINDS
+TASK_TYPES = family_names()  # common.families
 
 
 @dataclass(kw_only=True)

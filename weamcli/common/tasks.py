@@ -27,17 +27,13 @@ from typing import Any
 
 from weamcli.common.choice_data import ChoiceSplit, read_choices
 from weamcli.common.errors import WeamError
+from weamcli.common.families import all_families, family_names
 from weamcli.common.files import missing_file
 from weamcli.common.languages import Language, language
 
 SPLITS = ("train", "dev", "test")
-KINDS = ("classification", "tagging", "qa", "multiple_choice")
-UNITS = {  # the unit `weam compare` resamples
-    "classification": "example",
-    "tagging": "sentence",
-    "qa": "question",
-    "multiple_choice": "example",
-}
+KINDS = family_names()  # common.families
+UNITS = {f.name: f.unit for f in all_families()}  # the unit `weam compare` resamples
 PLACEHOLDERS = ("root", "lang", "split", "file")
 SHARED_DATA = "../shared/data"
 

@@ -166,27 +166,18 @@ def _evaluate_all(
                 done=targets.setdefault(results_path(s.results, m), []),
             )
     else:
+        import importlib
+
+        from weamcli.common.families import family
         from weamcli.common.tasks import resolve_language
-        from weamcli.evaluate.classification import evaluate
 
         spec = s.task_spec()
+        kind = family(spec.kind)
+        module, function = kind.evaluator
+        evaluate_kind = getattr(importlib.import_module(f"weamcli.evaluate.{module}"), function)
+        kw: dict[str, Any] = {"max_examples": s.max_examples}
+        kw.update({arg: getattr(s, setting) for arg, setting in kind.evaluate_options.items()})
         for m in s.models:
-            kw: dict[str, Any] = {}
-            if spec.kind == "tagging":
-                from weamcli.evaluate.tagging import evaluate_tagging as evaluate_kind
-
-                kw = {"max_examples": s.max_examples}
-            elif spec.kind == "multiple_choice":
-                from weamcli.evaluate.multiple_choice import evaluate_choice as evaluate_kind
-
-                kw = {"max_examples": s.max_examples}
-            elif spec.kind == "qa":
-                from weamcli.evaluate.question_answering import evaluate_qa as evaluate_kind
-
-                kw = {"max_examples": s.max_examples, "normalisation": s.qa_normalisation}
-            else:
-                evaluate_kind = evaluate
-                kw = {"max_examples": s.max_examples} if s.max_examples else {}
             evaluate_kind(
                 [m],
                 spec,

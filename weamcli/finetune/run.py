@@ -14,6 +14,7 @@ from typing import Any
 
 from weamcli.common.convergence import Convergence, convergence
 from weamcli.common.errors import WeamError
+from weamcli.common.families import all_families
 from weamcli.common.files import check_not_protected, check_output_dir, check_writable, json_marker
 from weamcli.common.models import METADATA_FILE, ModelRef
 from weamcli.common.progress import Progress, quiet
@@ -171,12 +172,7 @@ def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | No
     )
 
 
-FAMILY_MODULES = {
-    "classification": "weamcli.finetune.classifier",
-    "tagging": "weamcli.finetune.token_classification",
-    "qa": "weamcli.finetune.question_answering",
-    "multiple_choice": "weamcli.finetune.multiple_choice",
-}
+FAMILY_MODULES = {f.name: f"weamcli.finetune.{f.trainer}" for f in all_families()}  # common.families
 
 
 def _train_seed(

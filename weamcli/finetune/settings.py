@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from weamcli.common.families import all_families
 from weamcli.common.reporting import report_to_option
 from weamcli.common.settings import no_duplicates, option
 from weamcli.common.task_settings import TaskSettings
@@ -15,12 +16,7 @@ POOLINGS = ("mean", "cls")
 # what a task kind fine-tunes with unless told otherwise (a task entry may add its own, e.g. UD-POS
 # and XQuAD sub-sample their English training data: see common.tasks); chosen so one fine-tune and
 # evaluation of e5-small stays near 10 minutes on 2 CPU cores (bench/task_cost.py)
-KIND_DEFAULTS: dict[str, dict[str, Any]] = {
-    "classification": {"epochs": 6.0, "lr": 3e-5, "max_length": 128, "freeze_embeddings": False},
-    "tagging": {"epochs": 2.0, "lr": 5e-5, "max_length": 128, "freeze_embeddings": True},
-    "qa": {"epochs": 2.0, "lr": 1e-4, "max_length": 256, "freeze_embeddings": True},
-    "multiple_choice": {"epochs": 10.0, "lr": 3e-5, "max_length": 128, "freeze_embeddings": False},
-}
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {f.name: f.finetune_defaults for f in all_families()}
 # the options that shape the trained model: a seed folder made with other values is not reused
 HYPERPARAMETERS = (
     "lr",
@@ -39,12 +35,7 @@ HYPERPARAMETERS = (
 )
 # the options only tagging / QA read: recorded (and compared on resume) for those kinds only, so a
 # classification seed folder made before they existed is still recognised
-KIND_HYPERPARAMETERS = {
-    "classification": (),
-    "tagging": ("train_sample_seed", "max_dev_examples", "doc_stride"),
-    "qa": ("train_sample_seed", "max_dev_examples", "doc_stride", "max_answer_length"),
-    "multiple_choice": ("train_sample_seed", "max_dev_examples"),
-}
+KIND_HYPERPARAMETERS = {f.name: f.hyperparameters for f in all_families()}
 
 
 @dataclass(kw_only=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 from weamcli.common.convergence import convergence, convergence_of
 from weamcli.common.errors import WeamError
+from weamcli.common.families import all_families, family
 from weamcli.common.files import atomic_dir
 from weamcli.common.model_card import render_card, write_model_card
 from weamcli.common.models import ModelRef, model_label, parameter_count
@@ -39,12 +40,7 @@ from weamcli.finetune.settings import FinetuneSettings
 
 # the base model's weam.json keys a fine-tuned model keeps (its facts in every result row)
 CARRIED_KEYS = ("text_prefix", "method", "pretrain_langs", "pretrain_steps", "base_model", "num_layers")
-DEV_METRICS = {
-    "classification": "accuracy",
-    "tagging": "word accuracy",
-    "qa": "F1",
-    "multiple_choice": "accuracy",
-}
+DEV_METRICS = {f.name: f.dev_metric for f in all_families()}
 
 
 def english_data(task: TaskSpec, config: FinetuneSettings) -> tuple[AnySplit, AnySplit, tuple[str, ...]]:
@@ -55,7 +51,7 @@ def english_data(task: TaskSpec, config: FinetuneSettings) -> tuple[AnySplit, An
     train = load_task_split(task, code, "train")
     dev = load_task_split(task, code, "dev")
     labels: tuple[str, ...] = ()
-    if task.kind not in ("qa", "multiple_choice"):  # neither has a label set: spans, choice indices
+    if family(task.kind).has_labels:  # not spans (QA) nor choice indices (multiple choice)
         labels = task.labels if task.labels is not None else tuple(sorted(set(train.labels)))
         if isinstance(dev, TaggedSplit):
             dev.check_tags(labels)
@@ -65,7 +61,7 @@ def english_data(task: TaskSpec, config: FinetuneSettings) -> tuple[AnySplit, An
                 raise WeamError(f"dev labels {bad} do not occur in the training split", dev.source)
     seed = config.train_sample_seed
     train = sample_split(train, config.max_train_examples, seed)
-    if task.kind != "classification":
+    if "max_dev_examples" in family(task.kind).hyperparameters:
         dev = sample_split(dev, config.max_dev_examples, seed)
     return train, dev, labels
 
