@@ -57,7 +57,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from weamcli.common.models import load_model, parameter_count, resolve_model
     from weamcli.common.run_records import append_records, library_versions
-    from weamcli.common.tasks import SIB200, load_split, with_root
+    from weamcli.common.task_splits import load_split
+    from weamcli.common.tasks import SIB200, with_root
     from weamcli.finetune.classifier import (
         HEAD_FILE,
         PooledClassifier,

@@ -63,7 +63,8 @@ def main() -> None:
     from weamcli.common.models import resolve_model
     from weamcli.common.precision import bf16_choice_for
     from weamcli.common.run_records import append_records, library_versions
-    from weamcli.common.tasks import available_languages, load_task_split, sample_split
+    from weamcli.common.task_splits import load_task_split, sample_split
+    from weamcli.common.tasks import available_languages
     from weamcli.evaluate.fine_tuned import resolve_languages
     from weamcli.evaluate.settings import EvaluateSettings
     from weamcli.finetune.embedding_rows import train_used_rows

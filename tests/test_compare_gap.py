@@ -154,7 +154,7 @@ def test_experiment_warns_when_the_plain_model_is_not_converged(tmp_path):
 def test_xnli_sample_is_the_same_examples_in_every_language_and_spread_over_the_file(xnli_dir):
     """`--max-examples N` on XNLI: a fixed random sample, not the first N."""
     from weamcli.common.task_settings import TaskSettings
-    from weamcli.common.tasks import load_split, sample_split
+    from weamcli.common.task_splits import load_split, sample_split
     from weamcli.evaluate.classification import SAMPLE_SEED
 
     task = TaskSettings(task="xnli", data_dir=str(xnli_dir)).task_spec()

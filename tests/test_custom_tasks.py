@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from weamcli.cli import app
 from weamcli.common.errors import WeamError
 from weamcli.common.task_settings import TaskSettings
-from weamcli.common.tasks import PAWSX, XNLI, available_languages, load_split, resolve_language, with_root
+from weamcli.common.task_splits import load_split
+from weamcli.common.tasks import PAWSX, XNLI, available_languages, resolve_language, with_root
 
 runner = CliRunner()
 LANGS = ("de", "fr", "ar")

@@ -12,7 +12,7 @@ from weamcli.cli import app
 from weamcli.common.errors import WeamError
 from weamcli.common.models import resolve_model
 from weamcli.common.run_records import read_records
-from weamcli.common.tasks import load_split
+from weamcli.common.task_splits import load_split
 from weamcli.finetune.classifier import load_classifier, predict
 from weamcli.finetune.run import finetune
 from weamcli.finetune.settings import FinetuneSettings

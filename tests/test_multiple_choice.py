@@ -15,7 +15,8 @@ from weamcli.cli import app
 from weamcli.common.choice_data import read_choices
 from weamcli.common.errors import WeamError
 from weamcli.common.result_rows import row_from_json
-from weamcli.common.tasks import XCOPA, available_languages, load_task_split, with_root
+from weamcli.common.task_splits import load_task_split
+from weamcli.common.tasks import XCOPA, available_languages, with_root
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 
 from weamcli.common.errors import WeamError
-from weamcli.common.tasks import (
-    SIB200,
-    XNLI,
-    available_languages,
-    custom_task,
-    label_set,
-    load_split,
-    resolve_language,
-    with_root,
-)
+from weamcli.common.task_splits import label_set, load_split
+from weamcli.common.tasks import SIB200, XNLI, available_languages, custom_task, resolve_language, with_root
 
 
 def _data_lines(path) -> int:

@@ -12,14 +12,8 @@ from weamcli.common.conllu import read_conllu, read_tagged, read_two_column
 from weamcli.common.errors import WeamError
 from weamcli.common.squad_format import QAExample, read_squad
 from weamcli.common.squad_metric import f1_and_exact, normalise, style_for
-from weamcli.common.tasks import (
-    UDPOS,
-    XQUAD,
-    available_languages,
-    load_task_split,
-    resolve_language,
-    with_root,
-)
+from weamcli.common.task_splits import load_task_split
+from weamcli.common.tasks import UDPOS, XQUAD, available_languages, resolve_language, with_root
 from weamcli.finetune.settings import FinetuneSettings
 
 CONLLU = """# newdoc id = d1

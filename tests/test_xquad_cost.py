@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from weamcli.common.tasks import SQUAD_FORMAT, XQUAD, QASplit, load_task_split, with_root
+from weamcli.common.task_splits import QASplit, load_task_split
+from weamcli.common.tasks import SQUAD_FORMAT, XQUAD, with_root
 from weamcli.evaluate.question_answering import SAMPLE_SEED, sample_questions
 from weamcli.evaluate.settings import EvaluateSettings
 from weamcli.finetune.settings import FinetuneSettings

@@ -11,7 +11,8 @@ from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef
 from weamcli.common.progress import Progress
 from weamcli.common.result_rows import make_row
-from weamcli.common.tasks import TaskSpec, TaskSplit, load_split, sample_split
+from weamcli.common.task_splits import TaskSplit, load_split, sample_split
+from weamcli.common.tasks import TaskSpec
 from weamcli.evaluate.fine_tuned import (  # expand_model_folders: its old home, for callers
     Loaded,
     expand_model_folders,

@@ -15,14 +15,8 @@ from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef, parameter_count, resolve_model
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.result_rows import model_facts
-from weamcli.common.tasks import (
-    AnySplit,
-    TaskSpec,
-    available_languages,
-    load_task_split,
-    resolve_language,
-    sample_split,
-)
+from weamcli.common.task_splits import AnySplit, load_task_split, sample_split
+from weamcli.common.tasks import TaskSpec, available_languages, resolve_language
 
 _SEED_DIR = re.compile(r"^seed-(\d+)$")
 

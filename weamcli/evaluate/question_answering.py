@@ -20,7 +20,8 @@ from weamcli.common.models import ModelRef
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.result_rows import make_qa_row
 from weamcli.common.squad_metric import score_answers, style_for
-from weamcli.common.tasks import QASplit, TaskSpec, load_task_split, resolve_language
+from weamcli.common.task_splits import QASplit, load_task_split
+from weamcli.common.tasks import TaskSpec, resolve_language
 from weamcli.evaluate.fine_tuned import (
     Loaded,
     fine_tuned_models,

@@ -12,7 +12,8 @@ from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef
 from weamcli.common.progress import Progress
 from weamcli.common.result_rows import make_tagging_row
-from weamcli.common.tasks import AnySplit, TaskSpec
+from weamcli.common.task_splits import AnySplit
+from weamcli.common.tasks import TaskSpec
 from weamcli.evaluate.fine_tuned import (
     Loaded,
     fine_tuned_models,

@@ -27,14 +27,8 @@ from weamcli.common.model_card import render_card, write_model_card
 from weamcli.common.models import ModelRef, model_label, parameter_count
 from weamcli.common.progress import Progress, trainer_steps
 from weamcli.common.run_records import write_run_record
-from weamcli.common.tasks import (
-    AnySplit,
-    TaggedSplit,
-    TaskSpec,
-    load_task_split,
-    resolve_language,
-    sample_split,
-)
+from weamcli.common.task_splits import AnySplit, TaggedSplit, load_task_split, sample_split
+from weamcli.common.tasks import TaskSpec, resolve_language
 from weamcli.finetune.embedding_rows import UsedRows, restore_embeddings, train_used_rows
 from weamcli.finetune.settings import FinetuneSettings
 
