@@ -1,4 +1,5 @@
-"""Tasks as small declarative entries, and loading their splits.
+"""Tasks as small declarative entries: their files, their languages (reading the splits is
+``common.task_splits``).
 
 A task says what kind it is (sentence or sentence-pair ``classification``, word-level ``tagging``,
 extractive ``qa``, ``multiple_choice``), where a language's split file is (a path pattern such as
