@@ -300,24 +300,14 @@ class ResultRow:
 
 
 def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
+    """A results-file line as a ``ResultRow``: every key checked, the per-unit scores read from the
+    shape the row's family writes; an inconsistent row is a one-line error naming file and line."""
     if not isinstance(obj, dict):
         raise WeamError("a result row must be a JSON object", path, line)
     missing = [key for key in REQUIRED_KEYS if key not in obj]
     if missing:
         raise WeamError(f"result row lacks key(s) {', '.join(missing)}", path, line)
-    ids, preds, gold = obj["ids"], obj["predictions"], obj["gold"]
-    if not (isinstance(ids, list) and isinstance(preds, list) and isinstance(gold, list)):
-        raise WeamError("'ids', 'predictions' and 'gold' must be lists", path, line)
-    if not (len(ids) == len(preds) == len(gold)) or not ids:
-        raise WeamError(
-            f"'ids', 'predictions' and 'gold' must be non-empty and of one length "
-            f"(got {len(ids)}, {len(preds)}, {len(gold)})",
-            path,
-            line,
-        )
-    keys = [str(i) for i in ids]
-    if len(set(keys)) != len(keys):
-        raise WeamError("'ids' holds duplicate example ids", path, line)
+    keys = _unit_ids(obj, path, line)
     kind = str(obj.get("kind") or "classification")
     if kind not in KIND_METRICS:
         raise WeamError(f"unknown row kind '{kind}' (known: {', '.join(KIND_METRICS)})", path, line)
@@ -325,45 +315,8 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
     if unit != KIND_UNITS[kind]:
         # the bootstrap's unit follows from the kind; another one would resample the wrong thing
         raise WeamError(f"a {kind} row's unit is '{KIND_UNITS[kind]}', not '{unit}'", path, line)
-    shape = family(kind).row_shape
-    if shape == "label":  # classification, multiple choice (predictions and gold: labels, choices)
-        scores = {"accuracy": {k: (float(p == g), 1.0) for k, p, g in zip(keys, preds, gold, strict=True)}}
-        counted = sum(p == g for p, g in zip(preds, gold, strict=True))
-        if "correct" in obj and obj["correct"] != counted:
-            raise WeamError(
-                f"'correct' is {obj['correct']} but predictions match gold on {counted}", path, line
-            )
-    elif shape == "tags":
-        pairs = {}
-        for k, p, g in zip(keys, preds, gold, strict=True):
-            if not isinstance(p, list) or not isinstance(g, list) or len(p) != len(g) or not g:
-                raise WeamError(
-                    f"sentence '{k}': predictions and gold must be equal, non-empty tag lists", path, line
-                )
-            pairs[k] = (float(sum(a == b for a, b in zip(p, g, strict=True))), float(len(g)))
-        scores = {"accuracy": pairs}
-        counted = int(sum(n for n, _ in pairs.values()))
-        if "correct" in obj and obj["correct"] != counted:
-            raise WeamError(
-                f"'correct' is {obj['correct']} but predictions match gold on {counted} words", path, line
-            )
-    else:
-        unit_scores = obj.get("unit_scores")
-        if not isinstance(unit_scores, dict):
-            raise WeamError("a qa row needs 'unit_scores' (f1 and exact_match per question)", path, line)
-        scores = {}
-        for metric in KIND_METRICS[kind]:
-            values = unit_scores.get(metric)
-            if not isinstance(values, list) or len(values) != len(keys):
-                raise WeamError(f"'unit_scores' needs one '{metric}' per question ({len(keys)})", path, line)
-            if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1 for v in values):
-                raise WeamError(f"'unit_scores' {metric} values must be numbers in [0, 1]", path, line)
-            mean = sum(values) / len(values)
-            if metric in obj and abs(float(obj[metric]) - mean) > 1e-6:
-                raise WeamError(
-                    f"'{metric}' is {obj[metric]} but its per-question scores average {mean}", path, line
-                )
-            scores[metric] = {k: (float(v), 1.0) for k, v in zip(keys, values, strict=True)}
+    read_scores = {"label": _label_scores, "tags": _tag_scores}.get(family(kind).row_shape, _unit_scores)
+    scores = read_scores(obj, keys, KIND_METRICS[kind], path, line)
     lang_code = str(obj.get("lang_code") or obj["lang"])
     label = lang_code if not obj.get("direction") else f"{lang_code} {obj['direction']}"
     seed = obj["seed"]
@@ -389,6 +342,80 @@ def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
         unit=unit,
         **_dev_curve(obj, path, line),
     )
+
+
+Scores = dict[str, dict[str, tuple[float, float]]]
+
+
+def _unit_ids(obj: dict[str, Any], path: Path, line: int) -> list[str]:
+    """The row's unit ids as strings, after checking ids, predictions and gold line up."""
+    ids, preds, gold = obj["ids"], obj["predictions"], obj["gold"]
+    if not (isinstance(ids, list) and isinstance(preds, list) and isinstance(gold, list)):
+        raise WeamError("'ids', 'predictions' and 'gold' must be lists", path, line)
+    if not (len(ids) == len(preds) == len(gold)) or not ids:
+        raise WeamError(
+            f"'ids', 'predictions' and 'gold' must be non-empty and of one length "
+            f"(got {len(ids)}, {len(preds)}, {len(gold)})",
+            path,
+            line,
+        )
+    keys = [str(i) for i in ids]
+    if len(set(keys)) != len(keys):
+        raise WeamError("'ids' holds duplicate example ids", path, line)
+    return keys
+
+
+def _label_scores(
+    obj: dict[str, Any], keys: list[str], metrics: tuple[str, ...], path: Path, line: int
+) -> Scores:
+    """One label (or picked choice) per unit: right or wrong."""
+    pairs = list(zip(obj["predictions"], obj["gold"], strict=True))
+    counted = sum(p == g for p, g in pairs)
+    if "correct" in obj and obj["correct"] != counted:
+        raise WeamError(f"'correct' is {obj['correct']} but predictions match gold on {counted}", path, line)
+    return {"accuracy": {k: (float(p == g), 1.0) for k, (p, g) in zip(keys, pairs, strict=True)}}
+
+
+def _tag_scores(
+    obj: dict[str, Any], keys: list[str], metrics: tuple[str, ...], path: Path, line: int
+) -> Scores:
+    """One tag per word: the unit (sentence) holds its right words over its words."""
+    pairs = {}
+    for k, p, g in zip(keys, obj["predictions"], obj["gold"], strict=True):
+        if not isinstance(p, list) or not isinstance(g, list) or len(p) != len(g) or not g:
+            raise WeamError(
+                f"sentence '{k}': predictions and gold must be equal, non-empty tag lists", path, line
+            )
+        pairs[k] = (float(sum(a == b for a, b in zip(p, g, strict=True))), float(len(g)))
+    counted = int(sum(n for n, _ in pairs.values()))
+    if "correct" in obj and obj["correct"] != counted:
+        raise WeamError(
+            f"'correct' is {obj['correct']} but predictions match gold on {counted} words", path, line
+        )
+    return {"accuracy": pairs}
+
+
+def _unit_scores(
+    obj: dict[str, Any], keys: list[str], metrics: tuple[str, ...], path: Path, line: int
+) -> Scores:
+    """Scores the row lists per unit (QA's F1 and exact match per question), checked against its means."""
+    unit_scores = obj.get("unit_scores")
+    if not isinstance(unit_scores, dict):
+        raise WeamError("a qa row needs 'unit_scores' (f1 and exact_match per question)", path, line)
+    scores: Scores = {}
+    for metric in metrics:
+        values = unit_scores.get(metric)
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise WeamError(f"'unit_scores' needs one '{metric}' per question ({len(keys)})", path, line)
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1 for v in values):
+            raise WeamError(f"'unit_scores' {metric} values must be numbers in [0, 1]", path, line)
+        mean = sum(values) / len(values)
+        if metric in obj and abs(float(obj[metric]) - mean) > 1e-6:
+            raise WeamError(
+                f"'{metric}' is {obj[metric]} but its per-question scores average {mean}", path, line
+            )
+        scores[metric] = {k: (float(v), 1.0) for k, v in zip(keys, values, strict=True)}
+    return scores
 
 
 def row_task(obj: dict[str, Any]) -> str:
