@@ -46,6 +46,8 @@ def test_every_family_has_a_fixture_and_every_table_comes_from_the_registry():
         module = importlib.import_module(f"weamcli.evaluate.{f.evaluator[0]}")
         assert callable(getattr(module, f.evaluator[1]))
         assert callable(importlib.import_module(FAMILY_MODULES[f.name]).build_family)
+        if f.reader is not None:  # None: classification rows (common.task_splits.load_split)
+            assert callable(getattr(importlib.import_module(f"weamcli.common.{f.reader[0]}"), f.reader[1]))
 
 
 @pytest.mark.parametrize("kind", sorted(FAMILIES))

@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from weamcli.common.errors import WeamError
 
@@ -118,3 +119,8 @@ def read_choices(path: str | Path) -> list[ChoiceExample]:
     if not examples:
         raise WeamError("holds no examples", path)
     return examples
+
+
+def choice_split(task: Any, lang_code: str, split: str, path: Path) -> ChoiceSplit:
+    """The multiple-choice family's reader (common.families): one language's JSON-lines file."""
+    return ChoiceSplit(task.name, lang_code, split, str(path), read_choices(path))

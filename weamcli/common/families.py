@@ -1,8 +1,9 @@
 """Task families, registered once: what each one's unit and metrics are, what it fine-tunes with
-unless told, and which modules train and score it. Every table that used to list the kinds (task
-kinds, row units and metrics, `--task-type` choices, fine-tuning defaults, dev metrics, the trainer
-and evaluator of each kind) is read from here, so a new family is one entry here plus its own
-``weamcli.finetune.<module>`` (``build_family``) and ``weamcli.evaluate.<module>`` (its scorer)."""
+unless told, how its files are read and which modules train and score it. Every table that used to
+list the kinds (task kinds, row units and metrics, `--task-type` choices, fine-tuning defaults, dev
+metrics, readers, trainers and evaluators) is read from here, so a new family is one entry here plus
+its own reader (a split class and a function reading one file), ``weamcli.finetune.<module>``
+(``build_family``) and ``weamcli.evaluate.<module>`` (its scorer)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class TaskFamily:
     hyperparameters: tuple[str, ...]  # the options only this family reads (recorded with its runs)
     trainer: str  # the weamcli.finetune module whose build_family makes the trainable model
     evaluator: tuple[str, str]  # (weamcli.evaluate module, function) that scores fine-tuned models
+    # (weamcli.common module, function) reading one local split file: f(task, lang, split, path);
+    # None: classification rows, read by common.task_splits.load_split (local tables or the hub)
+    reader: tuple[str, str] | None
     # evaluator keyword -> the `weam evaluate` setting it takes (max_examples is everyone's)
     evaluate_options: dict[str, str] = field(default_factory=dict)
 
@@ -51,6 +55,7 @@ register(
         # none: a classification seed folder made before the sub-sampling options existed stays valid
         hyperparameters=(),
         trainer="classifier",
+        reader=None,
         evaluator=("classification", "evaluate"),
     )
 )
@@ -65,6 +70,7 @@ register(
         finetune_defaults={"epochs": 2.0, "lr": 5e-5, "max_length": 128, "freeze_embeddings": True},
         hyperparameters=_WINDOWS,
         trainer="token_classification",
+        reader=("task_splits", "tagged_split"),
         evaluator=("tagging", "evaluate_tagging"),
     )
 )
@@ -79,6 +85,7 @@ register(
         finetune_defaults={"epochs": 2.0, "lr": 1e-4, "max_length": 256, "freeze_embeddings": True},
         hyperparameters=(*_WINDOWS, "max_answer_length"),
         trainer="question_answering",
+        reader=("task_splits", "qa_split"),
         evaluator=("question_answering", "evaluate_qa"),
         evaluate_options={"normalisation": "qa_normalisation"},
     )
@@ -94,6 +101,7 @@ register(
         finetune_defaults={"epochs": 10.0, "lr": 3e-5, "max_length": 128, "freeze_embeddings": False},
         hyperparameters=("train_sample_seed", "max_dev_examples"),
         trainer="multiple_choice",
+        reader=("choice_data", "choice_split"),
         evaluator=("multiple_choice", "evaluate_choice"),
     )
 )

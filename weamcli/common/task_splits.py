@@ -7,6 +7,7 @@ import contextlib
 import csv
 import functools
 import glob
+import importlib
 import os
 import random
 from collections.abc import Iterator
@@ -14,8 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from weamcli.common.choice_data import ChoiceSplit, read_choices
+from weamcli.common.choice_data import ChoiceSplit
 from weamcli.common.errors import WeamError
+from weamcli.common.families import family
 from weamcli.common.tasks import SPLITS, TaskSpec, missing_split, split_path
 
 
@@ -311,21 +313,31 @@ AnySplit = TaskSplit | TaggedSplit | QASplit | ChoiceSplit
 
 
 def load_task_split(task: TaskSpec, lang_code: str, split: str) -> AnySplit:
-    """One split of any kind of task: rows, tagged sentences or questions."""
-    if task.kind == "classification":
+    """One split of any family's task, read by the family's reader (common.families)."""
+    reader = family(task.kind).reader
+    if reader is None:  # classification rows: a local table, or the hub
         return load_split(task, lang_code, split)
     path = split_path(task, lang_code, split)
     if path is None or not path.is_file():
         raise missing_split(task, lang_code, split, path)
-    if task.kind == "multiple_choice":
-        return ChoiceSplit(task.name, lang_code, split, str(path), read_choices(path))
-    if task.kind == "tagging":
-        from weamcli.common.conllu import read_tagged
+    module, function = reader
+    return getattr(importlib.import_module(f"weamcli.common.{module}"), function)(
+        task, lang_code, split, path
+    )
 
-        part: AnySplit = TaggedSplit(task.name, lang_code, split, str(path), read_tagged(path))
-        if task.labels is not None:
-            part.check_tags(task.labels)
-        return part
+
+def tagged_split(task: TaskSpec, lang_code: str, split: str, path: Path) -> TaggedSplit:
+    """The tagging family's reader: CoNLL-U or two-column CoNLL, tags checked against the task's set."""
+    from weamcli.common.conllu import read_tagged
+
+    part = TaggedSplit(task.name, lang_code, split, str(path), read_tagged(path))
+    if task.labels is not None:
+        part.check_tags(task.labels)
+    return part
+
+
+def qa_split(task: TaskSpec, lang_code: str, split: str, path: Path) -> QASplit:
+    """The extractive-QA family's reader: SQuAD-v1.1 JSON."""
     from weamcli.common.squad_format import read_squad
 
     return QASplit(task.name, lang_code, split, str(path), read_squad(path))
@@ -339,7 +351,7 @@ def sample_split(part: AnySplit, n: int | None, seed: int | None) -> AnySplit:
     keep = list(range(n)) if seed is None else sorted(random.Random(seed).sample(range(len(part)), n))
     if isinstance(part, TaggedSplit):
         return replace(part, sentences=[part.sentences[i] for i in keep])
-    if isinstance(part, (QASplit, ChoiceSplit)):
+    if hasattr(part, "examples"):  # questions, multiple-choice examples: any family's unit list
         return replace(part, examples=[part.examples[i] for i in keep])
     return replace(
         part,
