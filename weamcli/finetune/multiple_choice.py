@@ -12,50 +12,31 @@ import torch
 from torch import nn
 
 from weamcli.common.choice_data import ChoiceExample, ChoiceSplit
-from weamcli.common.errors import WeamError
 from weamcli.common.models import ModelRef
-from weamcli.common.sentence_vectors import mean_pool
-from weamcli.finetune.settings import POOLINGS
+from weamcli.finetune.classifier import PooledClassifier, encoder_for, save_with_head, shared_tokenizer
 
 HEAD_FILE = "choice_head.safetensors"
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-class ChoiceScorer(nn.Module):
-    """Encoder + pooling + dropout + a one-output head; inputs are ``[examples, choices, pieces]``."""
+class ChoiceScorer(PooledClassifier):
+    """The pooled classifier with one output: each (context, choice) pair is scored, and the
+    choices' scores are one example's logits. Inputs are ``[examples, choices, pieces]``."""
 
     def __init__(self, encoder: nn.Module, *, pooling: str = "mean", dropout: float = 0.1):
-        super().__init__()
-        if pooling not in POOLINGS:
-            raise WeamError(f"unknown pooling '{pooling}' (choose from {', '.join(POOLINGS)})")
-        self.encoder = encoder
-        self.pooling = pooling
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(encoder.config.hidden_size, 1)
-
-    @property
-    def device(self) -> torch.device:
-        return self.head.weight.device
+        super().__init__(encoder, 1, pooling=pooling, dropout=dropout)
 
     def forward(self, input_ids, attention_mask, token_type_ids=None, labels=None) -> dict[str, Any]:
         examples, choices = input_ids.shape[:2]
-        kwargs = {"input_ids": input_ids.flatten(0, 1), "attention_mask": attention_mask.flatten(0, 1)}
-        if token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids.flatten(0, 1)
-        hidden = self.encoder(**kwargs).last_hidden_state
-        pooled = hidden[:, 0] if self.pooling == "cls" else mean_pool(hidden, kwargs["attention_mask"])
+        flat = token_type_ids.flatten(0, 1) if token_type_ids is not None else None
+        pooled = self.pool(input_ids.flatten(0, 1), attention_mask.flatten(0, 1), flat)
         logits = self.head(self.dropout(pooled)).view(examples, choices)
         out: dict[str, Any] = {"logits": logits}
         if labels is not None:
             out["loss"] = nn.functional.cross_entropy(logits, labels)
         return out
 
-    def head_parameters(self) -> list[nn.Parameter]:
-        return list(self.head.parameters())
-
     def save(self, folder: str | Path, tokenizer, metadata: dict[str, Any]) -> None:
-        from weamcli.finetune.classifier import save_with_head
-
         save_with_head(self, folder, tokenizer, metadata, HEAD_FILE)
 
 
@@ -131,7 +112,6 @@ def predict_choices(
 
 def load_choice_model(ref: ModelRef) -> tuple[ChoiceScorer, Any, dict[str, Any]]:
     """A multiple-choice fine-tune as (model, tokenizer, weam.json); one line if it is not one."""
-    from weamcli.finetune.classifier import shared_tokenizer
     from weamcli.finetune.token_classification import load_head_model
 
     def build(encoder, meta):
@@ -143,7 +123,6 @@ def load_choice_model(ref: ModelRef) -> tuple[ChoiceScorer, Any, dict[str, Any]]
 
 def build_family(ref: ModelRef, train: ChoiceSplit, dev: ChoiceSplit, labels, config, say) -> Any:
     """The multiple-choice family for ``training.train_seed``: selection by English dev accuracy."""
-    from weamcli.finetune.classifier import encoder_for, shared_tokenizer
     from weamcli.finetune.training import CardWords, Family
 
     del labels, say  # no label set: the right choice is an index
