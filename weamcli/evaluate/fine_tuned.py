@@ -89,14 +89,15 @@ def fine_tuned_models(
         refs.extend([m] if isinstance(m, ModelRef) else [resolve_model(n) for n in expand_model_folders([m])])
     plans = []
     for ref in refs:
-        check_trained_for(task, ref.metadata(), ref.path)  # first: a head of another family says so
+        meta = ref.metadata()
+        check_trained_for(task, meta, ref.path)  # first: a head of another family says so
         if ref.kind != "folder" or not (Path(ref.path) / head_file).is_file():
             raise WeamError(
                 f"no {what} head ({head_file}) for task '{task.name}': fine-tune it first with "
                 "`weam finetune`",
                 ref.path,
             )
-        plans.append((ref, ref.metadata()))
+        plans.append((ref, meta))
     return plans
 
 
