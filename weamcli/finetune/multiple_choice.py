@@ -95,6 +95,13 @@ def predict_choices(
 ) -> list[int]:
     """The index of the best-scoring choice of every example, in input order (batched by length)."""
     encoded = encode_choices(tokenizer, examples, prefix=prefix, max_length=max_length)
+    return pick_choices(model, tokenizer, encoded, batch_size=batch_size)
+
+
+def pick_choices(
+    model: ChoiceScorer, tokenizer, encoded: list[dict[str, Any]], *, batch_size: int = 32
+) -> list[int]:
+    """``predict_choices`` on examples already encoded (``encode_choices``)."""
     order = sorted(range(len(encoded)), key=lambda i: max(len(x) for x in encoded[i]["input_ids"]))
     collate = ChoiceCollator(tokenizer)
     best = [0] * len(encoded)
@@ -130,11 +137,12 @@ def build_family(ref: ModelRef, train: ChoiceSplit, dev: ChoiceSplit, labels, co
     model = ChoiceScorer(encoder_for(ref), pooling=config.pooling, dropout=config.dropout)
     train_ds = _dataset(tokenizer, train, ref.text_prefix, config.max_length)
     gold = dev.labels
+    dev_encoded = encode_choices(
+        tokenizer, dev.examples, prefix=ref.text_prefix, max_length=config.max_length
+    )
 
-    def dev_accuracy(m: ChoiceScorer) -> float:
-        picks = predict_choices(
-            m, tokenizer, dev.examples, prefix=ref.text_prefix, max_length=config.max_length
-        )
+    def dev_accuracy(m: ChoiceScorer) -> float:  # the dev set is encoded once, scored every epoch
+        picks = pick_choices(m, tokenizer, dev_encoded)
         return sum(p == g for p, g in zip(picks, gold, strict=True)) / len(gold)
 
     return Family(
