@@ -71,15 +71,7 @@ def finetune(
     task = settings.task_spec()
     seeds = settings.seeds
     overwrite = settings.overwrite
-    out = Path(settings.out)
-    if out.exists() and not out.is_dir():
-        raise WeamError("output exists and is not a folder", out)
-    check_writable(out)  # before the model, the data and the training, not after
-    check_not_protected(out)
-    inputs = [settings.model, settings.data_dir, settings.train, settings.dev]
-    for seed in seeds:  # a seed folder is replaced only when it is a weam fine-tune, never an input
-        fine_tune = {METADATA_FILE: json_marker(having="finetune_seed")}
-        check_output_dir(out / f"seed-{seed}", command="weam finetune", markers=fine_tune, inputs=inputs)
+    out = _check_output(settings)
     if model is None:
         model = resolve_model(settings.model, num_layers=settings.num_layers, progress=say)
     # load (and validate) the data before any model or output exists
@@ -144,6 +136,21 @@ def finetune(
             metrics={**run.metrics, "bf16_reason": bf16.reason, "path": run.path},
         )
     return result
+
+
+def _check_output(settings: FinetuneSettings) -> Path:
+    """The output folder, checked before the model, the data and the training (not after): a
+    writable folder, not protected, whose seed folders are weam fine-tunes, never an input."""
+    out = Path(settings.out)
+    if out.exists() and not out.is_dir():
+        raise WeamError("output exists and is not a folder", out)
+    check_writable(out)
+    check_not_protected(out)
+    inputs = [settings.model, settings.data_dir, settings.train, settings.dev]
+    fine_tune = {METADATA_FILE: json_marker(having="finetune_seed")}
+    for seed in settings.seeds:
+        check_output_dir(out / f"seed-{seed}", command="weam finetune", markers=fine_tune, inputs=inputs)
+    return out
 
 
 def _finished(target: Path, settings: dict[str, Any], seed: int) -> SeedRun | None:
