@@ -70,7 +70,7 @@ class FinetuneSettings(TaskSettings):
     epochs: float | None = option(
         None,
         help="Training epochs; with --patience the most it may run (default: 6 for classification (xnli 3), "
-        "2 for tagging and QA).",
+        "2 for tagging and QA, 10 for multiple choice).",
         above=0.0,
     )
     patience: int | None = option(
@@ -81,7 +81,8 @@ class FinetuneSettings(TaskSettings):
     )
     lr: float | None = option(
         None,
-        help="Encoder learning rate (default: 3e-5 classification, 5e-5 tagging, 1e-4 QA; xquad 2e-4).",
+        help="Encoder learning rate (default: 3e-5 classification and multiple choice, 5e-5 tagging, "
+        "1e-4 QA; xquad 2e-4).",
         above=0.0,
     )
     head_lr: float = option(1e-3, help="Classification head learning rate.", above=0.0)
@@ -125,7 +126,7 @@ class FinetuneSettings(TaskSettings):
     )
     max_dev_examples: int | None = option(
         None,
-        help="tagging and QA: select on at most N English dev units, sampled like the training set "
+        help="tagging, QA, multiple choice: select on at most N English dev units, sampled like the training set "
         "(default: all; udpos 500, xquad 200).",
         minimum=1,
     )
