@@ -126,8 +126,8 @@ class FinetuneSettings(TaskSettings):
     )
     max_dev_examples: int | None = option(
         None,
-        help="tagging, QA, multiple choice: select on at most N English dev units, sampled like the training set "
-        "(default: all; udpos 500, xquad 200).",
+        help="tagging, QA, multiple choice: select on at most N English dev units, sampled like the "
+        "training set (default: all; udpos 500, xquad 200).",
         minimum=1,
     )
     warmup_steps: int = option(0, help="Linear learning-rate warm-up steps.", minimum=0)
