@@ -94,6 +94,19 @@ def test_a_bad_line_is_one_error_naming_file_and_line(tmp_path, line, message):
     assert message in str(err.value) and f"{path}:2" in str(err.value)
 
 
+def test_a_line_that_is_not_utf8_names_its_line_and_byte(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    good = json.dumps({"premise": "p", "choice1": "a", "choice2": "b", "label": 0}).encode()
+    path.write_bytes(
+        good
+        + b"\n"
+        + '{"premise": "caf\u00e9", "choice1": "a", "choice2": "b", "label": 0}\n'.encode("latin-1")
+    )
+    with pytest.raises(WeamError) as err:
+        read_choices(path)
+    assert f"{path}:2" in str(err.value) and "invalid UTF-8 (byte 0xe9" in str(err.value)
+
+
 def test_a_custom_multiple_choice_task_learns_and_is_scored_per_language(tmp_path):
     """`tiny` learns that one reply is always right, wherever it stands (choice1 or choice2); its
     rows carry choice indices, unit = example, and read back through compare's row schema. A file

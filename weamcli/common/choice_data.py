@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
+from weamcli.common.files import utf8_lines
 
 # COPA's two questions, asked in English in every language (XCOPA keeps the English field values)
 COPA_QUESTIONS = {"cause": "What was the cause?", "effect": "What happened as a result?"}
@@ -83,39 +84,36 @@ def read_choices(path: str | Path) -> list[ChoiceExample]:
     path = Path(path)
     examples: list[ChoiceExample] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as fh:
-        for line, text in enumerate(fh, 1):
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise WeamError(f"not JSON ({exc.msg})", path, line) from None
-            if not isinstance(obj, dict):
-                raise WeamError("a line must be a JSON object", path, line)
-            premise = obj.get("premise")
-            if not isinstance(premise, str) or not premise.strip():
-                raise WeamError("needs a non-empty 'premise'", path, line)
-            choices = _choices(obj, path, line)
-            if examples and len(choices) != len(examples[0].choices):
-                raise WeamError(
-                    f"has {len(choices)} choices, the file's first example {len(examples[0].choices)}",
-                    path,
-                    line,
-                )
-            label = obj.get("label")
-            if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(choices):
-                raise WeamError(
-                    f"'label' must be the right choice's index, 0 to {len(choices) - 1}", path, line
-                )
-            question = obj.get("question", "")
-            if not isinstance(question, str):
-                raise WeamError("'question' must be a string", path, line)
-            key = str(obj.get("idx", obj.get("id", line)))
-            if key in seen:
-                raise WeamError(f"example id '{key}' also on line {seen[key]}", path, line)
-            seen[key] = line
-            examples.append(ChoiceExample(key, premise.strip(), question.strip(), choices, label))
+    for line, text in utf8_lines(path):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise WeamError(f"not JSON ({exc.msg})", path, line) from None
+        if not isinstance(obj, dict):
+            raise WeamError("a line must be a JSON object", path, line)
+        premise = obj.get("premise")
+        if not isinstance(premise, str) or not premise.strip():
+            raise WeamError("needs a non-empty 'premise'", path, line)
+        choices = _choices(obj, path, line)
+        if examples and len(choices) != len(examples[0].choices):
+            raise WeamError(
+                f"has {len(choices)} choices, the file's first example {len(examples[0].choices)}",
+                path,
+                line,
+            )
+        label = obj.get("label")
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(choices):
+            raise WeamError(f"'label' must be the right choice's index, 0 to {len(choices) - 1}", path, line)
+        question = obj.get("question", "")
+        if not isinstance(question, str):
+            raise WeamError("'question' must be a string", path, line)
+        key = str(obj.get("idx", obj.get("id", line)))
+        if key in seen:
+            raise WeamError(f"example id '{key}' also on line {seen[key]}", path, line)
+        seen[key] = line
+        examples.append(ChoiceExample(key, premise.strip(), question.strip(), choices, label))
     if not examples:
         raise WeamError("holds no examples", path)
     return examples

@@ -57,6 +57,19 @@ def read_json(path: str | os.PathLike) -> Any:
         raise WeamError(f"invalid JSON ({exc.msg})", path, exc.lineno) from None
 
 
+def utf8_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """A text file's lines with their 1-based numbers; a line that is not UTF-8 is a one-line error
+    naming the file, line, byte and column (the decoder's own error names neither)."""
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise WeamError(
+                    f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", path, number
+                ) from None
+
+
 def storage_problem(exc: BaseException) -> str | None:
     """What went wrong, in words, when ``exc`` (or what caused it) is a failed write: a full disk,
     a quota, a read-only destination; None for any other error."""

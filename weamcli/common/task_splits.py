@@ -18,6 +18,7 @@ from typing import Any
 from weamcli.common.choice_data import ChoiceSplit
 from weamcli.common.errors import WeamError
 from weamcli.common.families import family
+from weamcli.common.files import utf8_lines
 from weamcli.common.tasks import SPLITS, TaskSpec, missing_split, split_path
 
 
@@ -101,16 +102,8 @@ def _read_table(path_text: str, mtime_ns: int, size: int, fmt: str) -> tuple[Any
 
     datasets.disable_progress_bars()
     path = Path(path_text)
-    nonempty = 0
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            try:  # checked here: the table reader's own error names neither the line nor the byte
-                raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise WeamError(
-                    f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", path, number
-                ) from None
-            nonempty += bool(raw.strip())
+    # checked here: the table reader's own error names neither the line nor the byte
+    nonempty = sum(bool(text.strip()) for _, text in utf8_lines(path))
     if nonempty <= (1 if fmt == "csv" else 0):
         return None, nonempty, {}
     kwargs: dict[str, Any] = {}
