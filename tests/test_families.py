@@ -50,6 +50,28 @@ def test_every_family_has_a_fixture_and_every_table_comes_from_the_registry():
             assert callable(getattr(importlib.import_module(f"weamcli.common.{f.reader[0]}"), f.reader[1]))
 
 
+def test_help_texts_name_every_family_and_its_defaults():
+    """The --help texts of the family options are read from the registry and the task table, so a
+    new family or task shows up in them without a help text edited by hand."""
+    from weamcli.common.families import all_families
+    from weamcli.common.tasks import TASKS
+    from weamcli.finetune.settings import FinetuneSettings, defaults_text
+
+    helps = {o.name: o.spec.help for o in FinetuneSettings.options()}
+    for f in all_families():
+        assert f.name in helps["task_type"] and f.files in helps["task_type"]
+        for name in ("epochs", "lr", "max_length"):
+            assert f.name in helps[name] and defaults_text(name) in helps[name]
+    assert "1e-4 for qa" in defaults_text("lr") and "xquad 2e-4" in defaults_text("lr")
+    assert "10 for multiple_choice" in defaults_text("epochs") and "xnli 3" in defaults_text("epochs")
+    assert "frozen for tagging and qa" in helps["freeze_embeddings"]
+    for task in TASKS.values():
+        if "max_train_examples" in task.finetune_defaults:
+            assert (
+                f"{task.name} {task.finetune_defaults['max_train_examples']}" in helps["max_train_examples"]
+            )
+
+
 @pytest.mark.parametrize("kind", sorted(FAMILIES))
 def test_each_family_fine_tunes_one_epoch_and_scores_zero_shot(kind, tmp_path):
     stem, suffix, extra, units = FAMILIES[kind]

@@ -25,6 +25,7 @@ class TaskFamily:
     has_labels: bool  # a label (tag) set read from the training data; False: spans, choice indices
     finetune_defaults: dict[str, Any]  # what `weam finetune` uses for options left unset
     hyperparameters: tuple[str, ...]  # the options only this family reads (recorded with its runs)
+    files: str  # what a --task-type file of this family holds, for --help
     trainer: str  # the weamcli.finetune module whose build_family makes the trainable model
     evaluator: tuple[str, str]  # (weamcli.evaluate module, function) that scores fine-tuned models
     # (weamcli.common module, function) reading one local split file: f(task, lang, split, path);
@@ -46,6 +47,7 @@ _WINDOWS = ("train_sample_seed", "max_dev_examples", "doc_stride")
 register(
     TaskFamily(
         name="classification",
+        files="TSV/CSV/JSONL rows",
         unit="example",
         metrics=("accuracy",),
         dev_metric="accuracy",
@@ -62,6 +64,7 @@ register(
 register(
     TaskFamily(
         name="tagging",
+        files="CoNLL-U, or two-column CoNLL",
         unit="sentence",
         metrics=("accuracy",),
         dev_metric="word accuracy",
@@ -77,6 +80,7 @@ register(
 register(
     TaskFamily(
         name="qa",
+        files="SQuAD-format JSON",
         unit="question",
         metrics=("f1", "exact_match"),
         dev_metric="F1",
@@ -93,6 +97,7 @@ register(
 register(
     TaskFamily(
         name="multiple_choice",
+        files="COPA-style JSON lines: premise, choice1, choice2 …, label, optional question",
         unit="example",
         metrics=("accuracy",),
         dev_metric="accuracy",
@@ -114,6 +119,11 @@ def family(name: str) -> TaskFamily:
 
 def family_names() -> tuple[str, ...]:
     return FAMILIES.names()
+
+
+def describe_files() -> str:
+    """Each family with what its files hold, for a --help text."""
+    return ", ".join(f"{f.name} ({f.files})" for f in all_families())
 
 
 def all_families() -> list[TaskFamily]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from weamcli.common.families import family_names
+from weamcli.common.families import describe_files, family_names
 from weamcli.common.settings import Settings, option
 
 CODE_STYLES = ("flores", "iso1")
@@ -24,9 +24,7 @@ class TaskSettings(Settings):
     )
     task_type: str | None = option(
         None,
-        help="custom or own task: classification (TSV/CSV/JSONL rows), tagging (CoNLL-U, or "
-        "two-column CoNLL), qa (SQuAD-format JSON) or multiple_choice (COPA-style JSON lines: "
-        "premise, choice1, choice2 …, label, optional question); default: tagging for .conllu/.conll files, "
+        help=f"custom or own task: {describe_files()}; default: tagging for .conllu/.conll files, "
         "else classification.",
         choices=TASK_TYPES,
     )

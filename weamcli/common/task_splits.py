@@ -10,12 +10,11 @@ import glob
 import importlib
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from weamcli.common.choice_data import ChoiceSplit
 from weamcli.common.errors import WeamError
 from weamcli.common.families import family
 from weamcli.common.files import utf8_lines
@@ -302,7 +301,18 @@ class QASplit:
         return [e.id for e in self.examples]
 
 
-AnySplit = TaskSplit | TaggedSplit | QASplit | ChoiceSplit
+class AnySplit(Protocol):
+    """What every family's split has (a family's reader returns its own class with these)."""
+
+    task: str
+    lang: str
+    split: str
+    source: str
+
+    @property
+    def ids(self) -> Sequence[Any]: ...
+
+    def __len__(self) -> int: ...
 
 
 def load_task_split(task: TaskSpec, lang_code: str, split: str) -> AnySplit:

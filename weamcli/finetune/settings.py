@@ -10,6 +10,7 @@ from weamcli.common.families import all_families
 from weamcli.common.reporting import report_to_option
 from weamcli.common.settings import no_duplicates, option
 from weamcli.common.task_settings import TaskSettings
+from weamcli.common.tasks import TASKS
 
 SELECTIONS = ("best-dev", "last")
 POOLINGS = ("mean", "cls")
@@ -17,6 +18,41 @@ POOLINGS = ("mean", "cls")
 # and XQuAD sub-sample their English training data: see common.tasks); chosen so one fine-tune and
 # evaluation of e5-small stays near 10 minutes on 2 CPU cores (bench/task_cost.py)
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {f.name: f.finetune_defaults for f in all_families()}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "frozen" if value else "trained"
+    if isinstance(value, float) and value.is_integer() and value >= 1:
+        return str(int(value))
+    if isinstance(value, float) and 0 < value < 0.01:  # 1e-4, not 0.0001
+        mantissa, exponent = f"{value:e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return f"{value:g}"
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def defaults_text(name: str) -> str:
+    """What `weam finetune` gives ``name`` when it is unset, per family then per task, read from the
+    family registry and the task table (so a new family or task needs no help text edited)."""
+    by_value: dict[str, list[str]] = {}
+    for fam in all_families():
+        if name in fam.finetune_defaults:
+            by_value.setdefault(_shown(fam.finetune_defaults[name]), []).append(fam.name)
+    text = ", ".join(f"{value} for {_listed(names)}" for value, names in by_value.items())
+    tasks = ", ".join(
+        f"{t.name} {_shown(t.finetune_defaults[name])}" for t in TASKS.values() if name in t.finetune_defaults
+    )
+    return "; ".join(part for part in (text, tasks) if part)
+
+
+def _families_reading(name: str) -> str:
+    return ", ".join(f.name for f in all_families() if name in f.hyperparameters)
+
+
 # the options that shape the trained model: a seed folder made with other values is not reused
 HYPERPARAMETERS = (
     "lr",
@@ -69,8 +105,7 @@ class FinetuneSettings(TaskSettings):
     )
     epochs: float | None = option(
         None,
-        help="Training epochs; with --patience the most it may run (default: 6 for classification (xnli 3), "
-        "2 for tagging and QA, 10 for multiple choice).",
+        help=f"Training epochs; with --patience the most it may run (default: {defaults_text('epochs')}).",
         above=0.0,
     )
     patience: int | None = option(
@@ -81,8 +116,7 @@ class FinetuneSettings(TaskSettings):
     )
     lr: float | None = option(
         None,
-        help="Encoder learning rate (default: 3e-5 classification and multiple choice, 5e-5 tagging, "
-        "1e-4 QA; xquad 2e-4).",
+        help=f"Encoder learning rate (default: {defaults_text('lr')}).",
         above=0.0,
     )
     head_lr: float = option(1e-3, help="Classification head learning rate.", above=0.0)
@@ -90,8 +124,8 @@ class FinetuneSettings(TaskSettings):
     batch_size: int = option(16, help="Examples per step.", minimum=1)
     max_length: int | None = option(
         None,
-        help="Pieces per input (default 128; 256 for QA). Classification cuts longer inputs; tagging "
-        "and QA split them into overlapping windows (--doc-stride), so no word or context is lost.",
+        help=f"Pieces per input (default: {defaults_text('max_length')}). Classification cuts longer inputs; "
+        "tagging and QA split them into overlapping windows (--doc-stride), so no word or context is lost.",
         minimum=16,
     )
     doc_stride: int | None = option(
@@ -105,7 +139,7 @@ class FinetuneSettings(TaskSettings):
     freeze_embeddings: bool | None = option(
         None,
         help="Do not update the word-embedding matrix (much cheaper for large vocabularies; default: "
-        "frozen for tagging and QA).",
+        f"{defaults_text('freeze_embeddings')}).",
     )
     bf16: bool | None = option(
         None,
@@ -115,8 +149,8 @@ class FinetuneSettings(TaskSettings):
     max_train_examples: int | None = option(
         None,
         help="Use only N English training units (examples; sentences for tagging; questions for QA): "
-        "the first N, or a random N with --train-sample-seed; 0 = all (default: all, except udpos "
-        "2000, xquad 400 and xnli 10000, sampled with seed 0).",
+        "the first N, or a random N with --train-sample-seed; 0 = all (default: all, except "
+        f"{defaults_text('max_train_examples')}, sampled with seed 0).",
         minimum=0,
     )
     train_sample_seed: int | None = option(
@@ -126,8 +160,8 @@ class FinetuneSettings(TaskSettings):
     )
     max_dev_examples: int | None = option(
         None,
-        help="tagging, QA, multiple choice: select on at most N English dev units, sampled like the "
-        "training set (default: all; udpos 500, xquad 200).",
+        help=f"{_families_reading('max_dev_examples')}: select on at most N English dev units, sampled "
+        f"like the training set (default: all; {defaults_text('max_dev_examples')}).",
         minimum=1,
     )
     warmup_steps: int = option(0, help="Linear learning-rate warm-up steps.", minimum=0)
@@ -157,8 +191,6 @@ class FinetuneSettings(TaskSettings):
 
     def task_defaults(self) -> dict[str, Any]:
         """The values the task kind (then the task itself) gives options left unset."""
-        from weamcli.common.tasks import TASKS
-
         if self.task == "tatoeba":
             return {}
         defaults = {
