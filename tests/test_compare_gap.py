@@ -11,8 +11,9 @@ import pytest
 from comparison_fixtures import make_row, write_rows
 
 from weamcli.common.convergence import RISING_THRESHOLD, convergence
+from weamcli.compare.build import compare_results
 from weamcli.compare.render import render_csv, render_markdown
-from weamcli.compare.table import DEV_ROW, GAP_ROW, compare_results
+from weamcli.compare.table import DEV_ROW, GAP_ROW
 
 LANGS = ("en", "de", "zh", "sw")
 N = 400

@@ -11,8 +11,8 @@ from comparison_fixtures import make_row, write_rows
 
 from weamcli.common.errors import WeamError
 from weamcli.common.result_rows import make_qa_row, make_tagging_row, row_from_json
+from weamcli.compare.build import compare_all, compare_results
 from weamcli.compare.load import load_results
-from weamcli.compare.table import compare_all, compare_results
 
 FACTS = {
     "method": "baseline",

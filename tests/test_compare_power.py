@@ -23,9 +23,9 @@ from weamcli.compare.bootstrap import (
     percentile_ci,
     seed_counts,
 )
+from weamcli.compare.build import compare_all, compare_results
 from weamcli.compare.power import holm, mde, pilot_plans, sample_size, z_factor
 from weamcli.compare.render import render_csv, render_markdown
-from weamcli.compare.table import compare_all, compare_results
 from weamcli.compare.write import write_comparison
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def test_cli_table_shows_half_width_holm_and_mde(tmp_path):
 
 
 def _mde_of(model: np.ndarray, base: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple:
-    """SE of the full bootstrap and SEs with seeds kept once / units kept once, as compare.table
+    """SE of the full bootstrap and SEs with seeds kept once / units kept once, as compare.language_rows
     computes them."""
     rng = np.random.default_rng(seed)
     a, b = np.atleast_2d(model), np.atleast_2d(base)

@@ -14,8 +14,8 @@ from weamcli.cli import app
 from weamcli.common.errors import WeamError
 from weamcli.common.run_records import read_records
 from weamcli.compare.bootstrap import paired_bootstrap
+from weamcli.compare.build import compare_results
 from weamcli.compare.render import render_csv, render_markdown
-from weamcli.compare.table import compare_results
 from weamcli.compare.write import write_comparison
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ import pytest
 from comparison_fixtures import make_row, write_rows
 
 from weamcli.common.errors import WeamError
+from weamcli.compare.build import compare_results
 from weamcli.compare.plots import plot_lang_curve
-from weamcli.compare.table import compare_results
 from weamcli.experiment.run import load_config, plan_experiment
 from weamcli.experiment.steps import model_name
 

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import pytest
 from comparison_fixtures import make_row, study_rows, write_rows
 
+from weamcli.compare.build import compare_results
 from weamcli.compare.plots import (
     plot_deltas,
     plot_model_size,
@@ -14,7 +15,6 @@ from weamcli.compare.plots import (
     plot_pretrain_steps,
     write_plots,
 )
-from weamcli.compare.table import compare_results
 
 
 @pytest.fixture(scope="module")

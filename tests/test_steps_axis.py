@@ -261,7 +261,7 @@ def test_models_pretrained_from_a_cut_base_pair_with_the_baseline_of_their_depth
     carries the depth): each model is compared with the plain model of its own depth."""
     from comparison_fixtures import make_row, write_rows
 
-    from weamcli.compare.table import compare_results
+    from weamcli.compare.build import compare_results
 
     def rows(name, k, layers, method="baseline", base="e5-small"):
         extra = {} if method == "baseline" else {"pretrain_langs": ["de"], "pretrain_steps": 200}

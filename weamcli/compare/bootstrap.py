@@ -1,4 +1,4 @@
-"""The paired bootstrap behind every Δ and its 95% CI (see ``compare.table`` for the design)."""
+"""The paired bootstrap behind every Δ and its 95% CI (see ``compare.language_rows`` for the design)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ multiple-comparison correction, and how many seeds and test units a 1-point effe
 
 - Minimum detectable effect (MDE): the smallest true Δ that a two-sided test at level α finds with
   probability ``power``: (z_{1−α/2} + z_{power}) × SE, ≈ 2.80 × SE for α = 0.05 and 80% power.
-  SE is the standard deviation of the paired bootstrap's draws of Δ (``compare.table``: units
+  SE is the standard deviation of the paired bootstrap's draws of Δ (``compare.language_rows``: units
   paired and resampled, and each side's seeds resampled where it has several), so it holds the
   unit-to-unit and the seed-to-seed variance the CI holds.
 - Holm–Bonferroni: a table's zero-shot language rows are one family of tests per column (is Δ = 0

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from weamcli.common.files import check_output_dir
 from weamcli.common.run_records import RUN_RECORD
+from weamcli.compare.build import compare_all
 from weamcli.compare.settings import CompareSettings
-from weamcli.compare.table import Comparison, compare_all
+from weamcli.compare.table import Comparison
 from weamcli.compare.write import check_out_dir, default_out_dir, write_comparison
 
 
