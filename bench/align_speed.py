@@ -426,7 +426,7 @@ def main() -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     result: dict[str, Any] = {"tools": tools, "repeats": args.repeats, "cpus": os.cpu_count(), "inputs": {}}
     result["settings"] = {"eflomal": WEAM_OPTIONS, "fast_align": FAST_ALIGN_OPTIONS}
-    from weamcli.align.run import FAST_EFLOMAL
+    from weamcli.align.backend_options import FAST_EFLOMAL
 
     result["settings"]["weam-fast"] = FAST_EFLOMAL
     print(f"tools: {', '.join(tools)}; eflomal settings {WEAM_OPTIONS}; weam-fast {FAST_EFLOMAL}")

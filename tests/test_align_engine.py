@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from weamcli.align.backend_options import FAST_EFLOMAL
 from weamcli.align.eflomal_engine import MAX_UNITS, EflomalInput, iterations, run_binary
-from weamcli.align.run import FAST_EFLOMAL, align_corpus, read_alignment_folder
+from weamcli.align.folder import read_alignment_folder
+from weamcli.align.run import align_corpus
 from weamcli.common.errors import WeamError
 from weamcli.common.run_records import read_records
 

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from weamcli.align.folder import lexicon_rows, read_alignment_folder
 from weamcli.align.gold import GoldAlignment, read_gold, score_alignments
-from weamcli.align.run import align_corpus, lexicon_rows, parse_links, read_alignment_folder, symmetrize
+from weamcli.align.links import parse_links, symmetrize
+from weamcli.align.run import align_corpus
 from weamcli.cli import app
 from weamcli.common.corpus import pretokenize
 from weamcli.common.errors import WeamError
@@ -240,10 +242,11 @@ def test_align_corpus_writes_a_consistent_folder(shared_data, tmp_path):
 
 
 def test_chunked_pool_postprocessing_matches_pair_by_pair_symmetrisation(shared_data, tmp_path, monkeypatch):
+    import weamcli.align.postprocess as postprocess
     import weamcli.align.run as alignment
 
-    monkeypatch.setattr(alignment, "_CHUNK_PAIRS", 7)  # 60 pairs: 9 chunks, several in flight
-    monkeypatch.setattr(alignment, "_postprocess_workers", lambda pairs: 2)
+    monkeypatch.setattr(postprocess, "_CHUNK_PAIRS", 7)  # 60 pairs: 9 chunks, several in flight
+    monkeypatch.setattr(alignment, "postprocess_workers", lambda pairs: 2)
     en, de = _slice(shared_data, tmp_path, 60)
     out = tmp_path / "al"
     result = align_corpus(en, de, out, source_lang="en", target_lang="de", **FAST)

@@ -12,7 +12,7 @@ from pretrain_fixtures import make_alignment_folder, run_pretrain
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from weamcli.align.run import read_alignment_folder
+from weamcli.align.folder import read_alignment_folder
 from weamcli.cli import app
 from weamcli.common.errors import WeamError
 from weamcli.common.run_records import read_records

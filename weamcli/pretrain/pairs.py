@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from weamcli.align.run import read_alignment_folder
+from weamcli.align.folder import read_alignment_folder
 from weamcli.common.errors import WeamError
 from weamcli.common.files import atomic_dir, building, missing_file
 from weamcli.common.languages import Language, language

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from weamcli.align.run import LEXICON_FILE as LEXICON_FILE  # re-exported: pairs.py finds it here
-from weamcli.align.run import lexicon_rows
+from weamcli.align.folder import LEXICON_FILE as LEXICON_FILE  # re-exported: pairs.py finds it here
+from weamcli.align.folder import lexicon_rows
 from weamcli.common.errors import WeamError
 from weamcli.common.settings import option
 from weamcli.pretrain.objectives.base import Needs, ObjectiveOptions, objective
