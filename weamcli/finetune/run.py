@@ -86,21 +86,7 @@ def finetune(
     bf16 = bf16_choice_for(
         model, config.batch_size, config.max_length or 128, trimmed=True, requested=config.bf16
     )
-    run_config = {
-        "task": task.name,
-        "model": model.name,
-        "model_path": model.path,
-        "num_layers": model.num_layers,
-        "train_file": train.source,
-        "dev_file": dev.source,
-        "n_train": len(train),
-        "n_dev": len(dev),
-        "labels": list(labels),
-        **settings.hyperparameters(),
-        "bf16": bf16.enabled,
-    }
-    if getattr(train, "unlabelled", 0):  # only where it happens: older seed folders stay valid
-        run_config["train_unlabelled"] = train.unlabelled
+    run_config = _run_config(settings, model, train, dev, labels, bf16.enabled)
     result = FinetuneResult(str(out), task.name, "")
     for seed in seeds:
         target = out / f"seed-{seed}"
@@ -136,6 +122,28 @@ def finetune(
             metrics={**run.metrics, "bf16_reason": bf16.reason, "path": run.path},
         )
     return result
+
+
+def _run_config(
+    settings: FinetuneSettings, model: ModelRef, train: Any, dev: Any, labels: tuple[str, ...], bf16: bool
+) -> dict[str, Any]:
+    """What identifies a seed folder's training: a finished folder with the same values is kept."""
+    run_config = {
+        "task": settings.task_spec().name,
+        "model": model.name,
+        "model_path": model.path,
+        "num_layers": model.num_layers,
+        "train_file": train.source,
+        "dev_file": dev.source,
+        "n_train": len(train),
+        "n_dev": len(dev),
+        "labels": list(labels),
+        **settings.hyperparameters(),
+        "bf16": bf16,
+    }
+    if getattr(train, "unlabelled", 0):  # only where it happens: older seed folders stay valid
+        run_config["train_unlabelled"] = train.unlabelled
+    return run_config
 
 
 def _check_output(settings: FinetuneSettings) -> Path:

@@ -114,16 +114,7 @@ def train_seed(
     from transformers import PrinterCallback, Trainer
 
     model = family.model
-    rows = None
-    if config.freeze_embeddings:
-        # the word-embedding matrix (96M of e5-small's 118M parameters) dominates the update cost
-        model.encoder.get_input_embeddings().weight.requires_grad_(False)
-    else:  # only the rows the training data uses get a gradient and optimiser state (embedding_rows)
-        ids = family.piece_ids if family.piece_ids is not None else family.train_dataset["input_ids"]
-        rows = train_used_rows(model.encoder, ids, family.tokenizer.pad_token_id)
-    optimizer = adamw(parameter_groups(model, config))
-    if rows is not None:
-        rows.follow(optimizer)
+    optimizer = _optimizer(family, config)
     metric = DEV_METRICS[task.kind]
     curve = DevCurve(config.patience)
     best: dict[str, Any] = {"state": None}
@@ -154,33 +145,11 @@ def train_seed(
         trainer.train()
         seconds = time.perf_counter() - started
         steps = trainer.state.max_steps, trainer.state.global_step
-        if config.select == "best-dev" and best["state"] is not None:
-            _restore(model, best.pop("state"))
-            selected, score = curve.best_epoch, curve.best_score
-        else:
-            history = curve.history
-            selected, score = len(history), history[-1] if history else float("nan")
-        # the optimiser's moments and the gradients go before the full matrix is rebuilt for saving
-        optimizer.state.clear()
-        model.zero_grad(set_to_none=True)
+        selected, score = _select(model, config, curve, best)
         del trainer
-        _return_freed_memory()
-        restore_embeddings(model.encoder)
-        if (work / "runs").is_dir():  # TensorBoard's event files stay with the model
-            (work / "runs").rename(tmp / "runs")
-        shutil.rmtree(work, ignore_errors=True)
+        _after_training(model, optimizer, work, tmp)
         params = parameter_count(model)
-        outcome = {
-            "dev_metric": metric,
-            "dev_score": score,
-            **({"dev_accuracy": score} if metric == "accuracy" else {}),  # the key classification had
-            "selected_epoch": selected,
-            **curve.record(),
-            # the linear decay is planned over the --epochs cap: an early stop ends it part-way
-            "lr_schedule": "linear",
-            "schedule_steps": steps[0],
-            "steps_run": steps[1],
-        }
+        outcome = _outcome(metric, score, selected, curve, steps)
         meta = seed_metadata(ref, base_meta, task, family, config, seed, run_config, params, outcome)
         model.to("cpu").save(tmp, family.tokenizer, meta)
         write_model_card(tmp, _card(meta, family.words, config, run_config, ref, target))
@@ -189,6 +158,59 @@ def train_seed(
     stop = f", stopped early after {len(curve.history)} epochs" if curve.stopped_early else ""
     say(f"seed {seed}: saved epoch {selected} (English dev {metric} {score:.3f}{stop}) to {target}")
     return TrainedSeed(selected, score, curve.history, seconds, params, metrics)
+
+
+def _optimizer(family: Family, config: FinetuneSettings) -> Any:
+    """Fused AdamW over the trainable parameters, the word embeddings frozen or cut to the rows the
+    training data uses (only those get a gradient and optimiser state: embedding_rows)."""
+    model = family.model
+    if config.freeze_embeddings:
+        # the word-embedding matrix (96M of e5-small's 118M parameters) dominates the update cost
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+        return adamw(parameter_groups(model, config))
+    ids = family.piece_ids if family.piece_ids is not None else family.train_dataset["input_ids"]
+    rows = train_used_rows(model.encoder, ids, family.tokenizer.pad_token_id)
+    optimizer = adamw(parameter_groups(model, config))
+    if rows is not None:  # None: the whole matrix trains (the reference in tests)
+        rows.follow(optimizer)
+    return optimizer
+
+
+def _select(model: Any, config: FinetuneSettings, curve: DevCurve, best: dict[str, Any]) -> tuple[int, float]:
+    """The epoch kept (its weights put back with best-dev) and its English dev score."""
+    if config.select == "best-dev" and best["state"] is not None:
+        _restore(model, best.pop("state"))
+        return curve.best_epoch, curve.best_score
+    history = curve.history
+    return len(history), history[-1] if history else float("nan")
+
+
+def _after_training(model: Any, optimizer: Any, work: Path, tmp: Path) -> None:
+    """Free the training state, put the full embedding matrix back, keep TensorBoard's files."""
+    # the optimiser's moments and the gradients go before the full matrix is rebuilt for saving
+    optimizer.state.clear()
+    model.zero_grad(set_to_none=True)
+    _return_freed_memory()
+    restore_embeddings(model.encoder)
+    if (work / "runs").is_dir():  # TensorBoard's event files stay with the model
+        (work / "runs").rename(tmp / "runs")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _outcome(
+    metric: str, score: float, selected: int, curve: DevCurve, steps: tuple[int, int]
+) -> dict[str, Any]:
+    return {
+        "dev_metric": metric,
+        "dev_score": score,
+        **({"dev_accuracy": score} if metric == "accuracy" else {}),  # the key classification had
+        "selected_epoch": selected,
+        **curve.record(),
+        # the linear decay is planned over the --epochs cap: an early stop ends it part-way
+        "lr_schedule": "linear",
+        "schedule_steps": steps[0],
+        "steps_run": steps[1],
+    }
 
 
 def _return_freed_memory() -> None:
