@@ -18,6 +18,9 @@ from .tables import print_comparison
 
 if TYPE_CHECKING:
     from weamcli.compare.power import SampleSize
+    from weamcli.experiment.grid import ExperimentConfig
+    from weamcli.experiment.plan import Step
+    from weamcli.experiment.run import ExperimentResult
 
 _STATE_MARKS = {"done": "[green]done[/]   ", "changed": "[magenta]changed[/]", "todo": "[yellow]todo[/]   "}
 
@@ -60,35 +63,15 @@ def experiment_command(
     started on one config split its steps (each step is claimed before it runs).
     """
     from weamcli.experiment.config import load_config
-    from weamcli.experiment.inputs import check_experiment_out, check_inputs
     from weamcli.experiment.plan import plan_experiment
     from weamcli.experiment.run import run_experiment
 
     cfg = load_config(config)
-    if threads is not None and cfg.threads is not None and threads != cfg.threads:
-        say(f"--threads {threads} overrides [experiment] threads = {cfg.threads}")
-    if jobs is not None and cfg.jobs is not None and jobs != cfg.jobs:
-        say(f"--jobs {jobs} overrides [experiment] jobs = {cfg.jobs}")
-    if share_gpus is not None and share_gpus != cfg.share_gpus:
-        flag = "--share-gpus" if share_gpus else "--no-share-gpus"
-        say(f"{flag} overrides [experiment] share_gpus = {str(cfg.share_gpus).lower()}")
-    if executor is not None:
-        ExperimentSettings(executor=executor)  # checked like the TOML's value, --plan too
-    if executor is not None and executor != cfg.executor:
-        say(f"--executor {executor} overrides [experiment] executor = {cfg.executor}")
+    _say_overrides(cfg, threads=threads, jobs=jobs, share_gpus=share_gpus, executor=executor)
     setup_threads(threads or cfg.threads)
     steps = plan_experiment(cfg)
     if plan:
-        check_experiment_out(cfg)  # what a run checks before its first step, checked now
-        check_inputs(cfg, steps, {s.kind for s in steps})
-        by_key = {s.key: s for s in steps}
-        for step in steps:
-            state = step.state
-            line = f"{_STATE_MARKS[state]}  {step.kind:<9} {escaped(step.key)}"
-            if state == "changed":
-                line += f"[dim]: {escaped('; '.join(step.changes(by_key)))}[/]"
-            console.print(line, highlight=False, soft_wrap=True)
-        _print_power_plan(cfg.out / "compare")
+        _print_plan(cfg, steps)
         return
     started = time.monotonic()
     say(f"experiment '{cfg.name}': {len(steps)} steps into {cfg.out}")
@@ -105,7 +88,51 @@ def experiment_command(
     except KeyboardInterrupt:
         say(f"run `weam experiment {config}` again to continue where it stopped")
         raise
-    minutes = (time.monotonic() - started) / 60
+    _print_result(cfg, result, (time.monotonic() - started) / 60)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _say_overrides(
+    cfg: ExperimentConfig,
+    *,
+    threads: int | None,
+    jobs: int | None,
+    share_gpus: bool | None,
+    executor: str | None,
+) -> None:
+    """Name each option that overrides a different value of the config's [experiment] section."""
+    if threads is not None and cfg.threads is not None and threads != cfg.threads:
+        say(f"--threads {threads} overrides [experiment] threads = {cfg.threads}")
+    if jobs is not None and cfg.jobs is not None and jobs != cfg.jobs:
+        say(f"--jobs {jobs} overrides [experiment] jobs = {cfg.jobs}")
+    if share_gpus is not None and share_gpus != cfg.share_gpus:
+        flag = "--share-gpus" if share_gpus else "--no-share-gpus"
+        say(f"{flag} overrides [experiment] share_gpus = {str(cfg.share_gpus).lower()}")
+    if executor is not None:
+        ExperimentSettings(executor=executor)  # checked like the TOML's value, --plan too
+    if executor is not None and executor != cfg.executor:
+        say(f"--executor {executor} overrides [experiment] executor = {cfg.executor}")
+
+
+def _print_plan(cfg: ExperimentConfig, steps: list[Step]) -> None:
+    """``--plan``: the checks a run makes first, then each step's state (a changed one with what
+    changed), then the power of a finished comparison."""
+    from weamcli.experiment.inputs import check_plan
+
+    check_plan(cfg, steps)  # what a run checks before its first step, checked now
+    by_key = {s.key: s for s in steps}
+    for step in steps:
+        state = step.state
+        line = f"{_STATE_MARKS[state]}  {step.kind:<9} {escaped(step.key)}"
+        if state == "changed":
+            line += f"[dim]: {escaped('; '.join(step.changes(by_key)))}[/]"
+        console.print(line, highlight=False, soft_wrap=True)
+    _print_power_plan(cfg.out / "compare")
+
+
+def _print_result(cfg: ExperimentConfig, result: ExperimentResult, minutes: float) -> None:
+    """What ran, was skipped or failed, step time by kind, and the comparison's tables."""
     say(
         f"finished in {minutes:.1f} min: {len(result.ran)} ran, {len(result.skipped)} already complete, "
         + (f"{len(result.elsewhere)} run by other processes, " if result.elsewhere else "")
@@ -121,8 +148,6 @@ def experiment_command(
         out = cfg.out / "compare"
         written = {p.name: p for p in sorted(out.iterdir()) if p.is_file()}
         print_comparison(result.comparisons or result.comparison, written)
-    if result.failed:
-        raise typer.Exit(1)
 
 
 def _print_power_plan(compare_dir: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from weamcli.common.errors import WeamError
 from weamcli.common.files import check_output_dir
-from weamcli.experiment.config import ExperimentConfig
+from weamcli.experiment.grid import ExperimentConfig
 from weamcli.experiment.plan import Step
 
 EXPERIMENT_MARKER = ".weam-experiment.json"  # written into OUT when a run starts
@@ -38,6 +38,13 @@ def mark_experiment_out(config: ExperimentConfig) -> None:
         config.out.mkdir(parents=True, exist_ok=True)
         data = {"name": config.name, "config": str(config.path.resolve())}
         marker.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def check_plan(config: ExperimentConfig, steps: list[Step]) -> None:
+    """What a run checks before its first step, checked without running one (``--plan``): the
+    output folder, and every input of every step."""
+    check_experiment_out(config)
+    check_inputs(config, steps, {s.kind for s in steps})
 
 
 def check_inputs(config: ExperimentConfig, steps: list[Step], kinds: Iterable[str]) -> None:

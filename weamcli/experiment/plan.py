@@ -14,7 +14,7 @@ from typing import Any
 
 from weamcli.common.settings import Settings
 from weamcli.common.tasks import NOT_FINETUNED
-from weamcli.experiment.config import ExperimentConfig
+from weamcli.experiment.grid import ExperimentConfig
 from weamcli.pretrain.output_folder import snapshot_dir
 
 STEP_MARKER = ".weam-step.json"
@@ -114,26 +114,49 @@ def model_name(config: ExperimentConfig, params: dict[str, Any]) -> str:
     return name
 
 
+# a model of the grid: (name, params, model folder or None for the base model, the pretrain step it needs)
+GridModel = tuple[str, dict[str, Any], Path | None, str | None]
+
+
 def plan_experiment(config: ExperimentConfig) -> list[Step]:
     """Every step the grid needs, in an order where each step comes after what it needs."""
-    steps: list[Step] = []
     out = config.out
-    langs_needed = sorted({c for s in config.lang_sets for c in s})
-    pretraining = [m for m in config.methods if m != "baseline"]
-    if pretraining:
-        for code in langs_needed:
-            folder = out / "align" / f"en-{code}"
-            steps.append(
-                Step(
-                    "align",
-                    f"align/en-{code}",
-                    folder,
-                    {"lang": code},
-                    settings=config.align_settings(code, folder),
-                )
+    steps = _align_steps(config)
+    pretrain_steps, models = _pretrain_steps(config)
+    steps += pretrain_steps
+    steps += _model_steps(config, models)
+    compare = config.compare_settings(out / "evaluate", out / "compare")
+    evaluations = [s.key for s in steps if s.kind == "evaluate"]
+    steps.append(Step("compare", "compare", out / "compare", {}, evaluations, compare))
+    _fingerprint(steps)
+    return steps
+
+
+def _align_steps(config: ExperimentConfig) -> list[Step]:
+    """One alignment per language any pre-training run reads (none without a pre-training method)."""
+    if not [m for m in config.methods if m != "baseline"]:
+        return []
+    steps = []
+    for code in sorted({c for s in config.lang_sets for c in s}):
+        folder = config.out / "align" / f"en-{code}"
+        steps.append(
+            Step(
+                "align",
+                f"align/en-{code}",
+                folder,
+                {"lang": code},
+                settings=config.align_settings(code, folder),
             )
-    # (name, params, model folder or None for the base model, the pretrain step it needs)
-    models: list[tuple[str, dict[str, Any], Path | None, str | None]] = []
+        )
+    return steps
+
+
+def _pretrain_steps(config: ExperimentConfig) -> tuple[list[Step], list[GridModel]]:
+    """The pre-training steps (method × language set × depth) and the models the grid evaluates:
+    the base model at each depth, and what each pre-training run gives."""
+    steps: list[Step] = []
+    models: list[GridModel] = []
+    pretraining = [m for m in config.methods if m != "baseline"]
     for depth, layers in enumerate(config.layers):
         size = f"L{layers}" if layers else "full"
         if depth == 0 or layers in config.layers_for("baseline"):
@@ -148,68 +171,103 @@ def plan_experiment(config: ExperimentConfig) -> list[Step]:
             if depth and config.layers_methods is not None:
                 sets = sets[:1]  # a restricted size axis varies depth alone, on the first language set
             for codes in sets:
-                key = f"pretrain/{method}-{'-'.join(codes)}-{size}"
-                first = codes == config.lang_sets[0]
-                params = {"method": method, "layers": layers, "langs": codes}
-                if depth or not first:
-                    params["axis"] = "layers" if depth else "langs"
-                needs = [f"align/en-{c}" for c in codes]
-                if first or "equal-steps" in config.lang_sets_design:
-                    settings = config.pretrain_settings(
-                        method, codes, layers, out / key, resume=False, overwrite=False
-                    )
-                    steps.append(Step("pretrain", key, out / key, params, needs, settings))
-                    # the steps axis runs on the reference cell (first language set, first depth);
-                    # the language and size axes are compared at the last point
-                    models.extend(_step_points(config, key, params, every_point=depth == 0 and first))
-                if not first and "equal-passes" in config.lang_sets_design:
-                    n = config.equal_passes_steps(codes)
-                    if "equal-steps" in config.lang_sets_design and n == config.reference_steps():
-                        continue  # as many pairs as the reference set: the equal-steps run is this run
-                    key += "-passes"
-                    settings = config.pretrain_settings(
-                        method, codes, layers, out / key, resume=False, overwrite=False, max_steps=n
-                    )
-                    passes = {**params, "design": "equal-passes", "steps": n, "axis": "langs"}
-                    steps.append(Step("pretrain", key, out / key, passes, needs, settings))
-                    models.append((key.removeprefix("pretrain/"), passes, out / key, key))
+                run_steps, run_models = _pretrain_runs(config, method, codes, depth, layers)
+                steps += run_steps
+                models += run_models
+    return steps, models
+
+
+def _pretrain_runs(
+    config: ExperimentConfig, method: str, codes: list[str], depth: int, layers: int | None
+) -> tuple[list[Step], list[GridModel]]:
+    """One method's runs on one language set at one depth: the equal-steps run and, for a set
+    after the first, the equal-passes run; with the models they give."""
+    out = config.out
+    steps: list[Step] = []
+    models: list[GridModel] = []
+    key = f"pretrain/{method}-{'-'.join(codes)}-{f'L{layers}' if layers else 'full'}"
+    first = codes == config.lang_sets[0]
+    params = {"method": method, "layers": layers, "langs": codes}
+    if depth or not first:
+        params["axis"] = "layers" if depth else "langs"
+    needs = [f"align/en-{c}" for c in codes]
+    if first or "equal-steps" in config.lang_sets_design:
+        settings = config.pretrain_settings(method, codes, layers, out / key, resume=False, overwrite=False)
+        steps.append(Step("pretrain", key, out / key, params, needs, settings))
+        # the steps axis runs on the reference cell (first language set, first depth);
+        # the language and size axes are compared at the last point
+        models.extend(_step_points(config, key, params, every_point=depth == 0 and first))
+    if not first and "equal-passes" in config.lang_sets_design:
+        n = config.equal_passes_steps(codes)
+        if "equal-steps" in config.lang_sets_design and n == config.reference_steps():
+            return steps, models  # as many pairs as the reference set: the equal-steps run is this run
+        key += "-passes"
+        settings = config.pretrain_settings(
+            method, codes, layers, out / key, resume=False, overwrite=False, max_steps=n
+        )
+        passes = {**params, "design": "equal-passes", "steps": n, "axis": "langs"}
+        steps.append(Step("pretrain", key, out / key, passes, needs, settings))
+        models.append((key.removeprefix("pretrain/"), passes, out / key, key))
+    return steps, models
+
+
+def _model_steps(config: ExperimentConfig, models: list[GridModel]) -> list[Step]:
+    """Fine-tuning and evaluation of every model × task × seed (a probe task: evaluation alone)."""
     # seed-major order: a grid stopped part-way has every model at its first seeds, not some
     # models at every seed (probes, which have no seed, come first)
     cells = [(None, task) for task in config.tasks if task in NOT_FINETUNED]
     cells += [(seed, task) for seed in config.seeds for task in config.tasks if task not in NOT_FINETUNED]
+    steps: list[Step] = []
     for seed, task in cells:
-        # one task keeps the keys of earlier grids (their finished steps stay valid)
-        part = f"{task}/" if len(config.tasks) > 1 else ""
-        for name, info, folder, pretrain_key in models:
-            if task not in config.tasks_for(info.get("axis")):
+        for model in models:
+            if task not in config.tasks_for(model[1].get("axis")):
                 continue  # a side axis evaluated on fewer tasks
-            needs = [pretrain_key] if pretrain_key else []
-            model = str(folder) if folder else config.base_model
-            layers = None if folder else info["layers"]
-            if seed is None:  # a probe of the model itself: no fine-tuning, no seeds
-                ev_key = f"evaluate/{part}{name}"
-                params = {**info, "seed": None, "task": task}
-                ev = config.evaluate_settings(
-                    model, model_name(config, params), out / ev_key / "results.jsonl", task, num_layers=layers
-                )
-                steps.append(Step("evaluate", ev_key, out / ev_key, params, needs, ev))
-                continue
-            ft_key = f"finetune/{part}{name}/seed-{seed}"
-            ft_out = out / ft_key
-            ft = config.finetune_settings(model, layers, ft_out.parent, seed, overwrite=False, task=task)
-            params = {**info, "seed": seed, "model_key": pretrain_key or name, "task": task}
-            steps.append(Step("finetune", ft_key, ft_out, params, needs, ft))
-            ev_key = f"evaluate/{part}{name}/seed-{seed}"
-            params = {**info, "seed": seed, "finetuned": ft_key, "task": task}
-            ev = config.evaluate_settings(
-                str(ft_out), model_name(config, params), out / ev_key / "results.jsonl", task
-            )
-            steps.append(Step("evaluate", ev_key, out / ev_key, params, [ft_key], ev))
-    compare = config.compare_settings(out / "evaluate", out / "compare")
-    evaluations = [s.key for s in steps if s.kind == "evaluate"]
-    steps.append(Step("compare", "compare", out / "compare", {}, evaluations, compare))
-    _fingerprint(steps)
+            if seed is None:
+                steps.append(_probe_step(config, model, task))
+            else:
+                steps.extend(_finetune_steps(config, model, task, seed))
     return steps
+
+
+def _task_part(config: ExperimentConfig, task: str) -> str:
+    # one task keeps the keys of earlier grids (their finished steps stay valid)
+    return f"{task}/" if len(config.tasks) > 1 else ""
+
+
+def _probe_step(config: ExperimentConfig, model: GridModel, task: str) -> Step:
+    """A probe of the model itself: no fine-tuning, no seeds."""
+    name, info, folder, pretrain_key = model
+    needs = [pretrain_key] if pretrain_key else []
+    ev_key = f"evaluate/{_task_part(config, task)}{name}"
+    params = {**info, "seed": None, "task": task}
+    ev = config.evaluate_settings(
+        str(folder) if folder else config.base_model,
+        model_name(config, params),
+        config.out / ev_key / "results.jsonl",
+        task,
+        num_layers=None if folder else info["layers"],
+    )
+    return Step("evaluate", ev_key, config.out / ev_key, params, needs, ev)
+
+
+def _finetune_steps(config: ExperimentConfig, model: GridModel, task: str, seed: int) -> list[Step]:
+    """A model fine-tuned on one task with one seed, and the evaluation of the fine-tuned model."""
+    name, info, folder, pretrain_key = model
+    out, part = config.out, _task_part(config, task)
+    needs = [pretrain_key] if pretrain_key else []
+    base = str(folder) if folder else config.base_model
+    layers = None if folder else info["layers"]
+    ft_key = f"finetune/{part}{name}/seed-{seed}"
+    ft_out = out / ft_key
+    ft = config.finetune_settings(base, layers, ft_out.parent, seed, overwrite=False, task=task)
+    params = {**info, "seed": seed, "model_key": pretrain_key or name, "task": task}
+    finetune = Step("finetune", ft_key, ft_out, params, needs, ft)
+    ev_key = f"evaluate/{part}{name}/seed-{seed}"
+    params = {**info, "seed": seed, "finetuned": ft_key, "task": task}
+    ev = config.evaluate_settings(
+        str(ft_out), model_name(config, params), out / ev_key / "results.jsonl", task
+    )
+    return [finetune, Step("evaluate", ev_key, out / ev_key, params, [ft_key], ev)]
 
 
 def _step_points(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.experiment.config import ExperimentConfig
+from weamcli.experiment.grid import ExperimentConfig
 from weamcli.experiment.plan import Step, model_name
 
 Say = Callable[[str], None]
