@@ -108,3 +108,23 @@ def test_each_stage_is_a_package_and_no_command_imports_another():
     for module, targets in import_graph().items():
         if module in commands:
             assert not (targets & commands), f"{module} imports {targets & commands}"
+
+
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+
+
+def test_modules_and_functions_stay_short():
+    """No module over 500 lines and no function over 80 (a settings dataclass is one class body,
+    not a function): a newcomer reads a module whole and a function at a glance."""
+    long_modules, long_functions = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if (n := text.count("\n")) > MAX_MODULE_LINES:
+            long_modules.append(f"{_module_name(path)} ({n} lines)")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if (n := node.end_lineno - node.lineno + 1) > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{_module_name(path)}.{node.name} ({n} lines)")
+    assert not long_modules, long_modules
+    assert not long_functions, long_functions

@@ -14,8 +14,9 @@ from weamcli.align.folder import ALIGN_META, ALIGNMENT_FILE, LEXICON_FILE
 from weamcli.align.settings import SYMMETRIZATIONS
 from weamcli.common.corpus import Pretokenizer, check_crlf_policy
 from weamcli.common.errors import WeamError
-from weamcli.common.files import check_output_dir, missing_file
+from weamcli.common.files import missing_file
 from weamcli.common.languages import Language, language
+from weamcli.common.output_folders import check_output_dir
 from weamcli.common.run_records import write_run_record
 
 

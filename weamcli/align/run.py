@@ -53,7 +53,8 @@ from weamcli.align.pretokenise import TokenisedCorpus, tokenise_corpus, write_ex
 from weamcli.align.settings import AlignSettings
 from weamcli.align.simalign_engine import simalign_links
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_dir, check_writable, real_path
+from weamcli.common.files import atomic_dir, real_path
+from weamcli.common.output_folders import check_writable
 from weamcli.common.progress import Progress, quiet
 
 

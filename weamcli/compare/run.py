@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from weamcli.common.files import check_output_dir
+from weamcli.common.output_folders import check_output_dir
 from weamcli.common.run_records import RUN_RECORD
 from weamcli.compare.build import compare_all
 from weamcli.compare.settings import CompareSettings

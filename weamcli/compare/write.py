@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import atomic_dir, atomic_file, check_writable
+from weamcli.common.files import atomic_dir, atomic_file
+from weamcli.common.output_folders import check_writable
 from weamcli.common.run_records import RUN_RECORD, write_run_record
 from weamcli.compare.render import render_csv, render_markdown
 from weamcli.compare.table import GAP_ROW, Cell, Comparison

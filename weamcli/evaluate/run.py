@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import check_writable
+from weamcli.common.output_folders import check_writable
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import append_records, write_run_record
 from weamcli.evaluate.settings import DEFAULT_TATOEBA, EvaluateSettings

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import check_output_dir
+from weamcli.common.output_folders import check_output_dir
 from weamcli.experiment.grid import ExperimentConfig
 from weamcli.experiment.plan import Step
 

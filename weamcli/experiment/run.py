@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from weamcli.common.files import atomic_file, check_writable, exclusive_lock
+from weamcli.common.files import atomic_file, exclusive_lock
+from weamcli.common.output_folders import check_writable
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import append_records, make_record
 from weamcli.experiment.claims import Heartbeat, claim_step, release_step

@@ -15,8 +15,8 @@ from typing import Any
 from weamcli.common.convergence import Convergence, convergence
 from weamcli.common.errors import WeamError
 from weamcli.common.families import all_families
-from weamcli.common.files import check_not_protected, check_output_dir, check_writable, json_marker
 from weamcli.common.models import METADATA_FILE, ModelRef
+from weamcli.common.output_folders import check_not_protected, check_output_dir, check_writable, json_marker
 from weamcli.common.progress import Progress, quiet
 from weamcli.common.run_records import write_run_record
 from weamcli.common.tasks import TaskSpec

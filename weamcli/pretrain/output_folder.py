@@ -14,11 +14,12 @@ from typing import Any
 
 from weamcli.common.corpus import read_lines
 from weamcli.common.errors import WeamError
-from weamcli.common.files import check_output_dir, json_marker, read_json
+from weamcli.common.files import read_json
 from weamcli.common.languages import Language
 from weamcli.common.models import (
     METADATA_FILE,
 )
+from weamcli.common.output_folders import check_output_dir, json_marker
 from weamcli.common.progress import Progress
 
 CONFIG_FILE = "pretrain-config.json"  # the settings --resume must match
@@ -88,7 +89,7 @@ def is_alignment_cache(entry: Path) -> bool:
 
 
 def check_replaceable(out: Path, inputs: list[str | Path | None]) -> None:
-    """The output rule of every command (``files.check_output_dir``) for a pretrain run: the
+    """The output rule of every command (``output_folders.check_output_dir``) for a pretrain run: the
     folder is new, empty, or a weam pretrain run (its config, or a weam.json that is not a
     fine-tune's); never ``-o ~``, ``/`` or a folder holding one of the run's ``inputs``."""
     check_output_dir(

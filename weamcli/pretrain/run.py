@@ -14,14 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from weamcli.common.errors import WeamError
-from weamcli.common.files import (
-    apply_umask,
-    atomic_file,
-    check_writable,
-    clean_stale,
-    partial_dir,
-    replace_dir,
-)
+from weamcli.common.files import apply_umask, atomic_file, clean_stale, partial_dir, replace_dir
 from weamcli.common.languages import language
 from weamcli.common.model_card import write_model_card
 from weamcli.common.models import (
@@ -32,6 +25,7 @@ from weamcli.common.models import (
     resolve_model,
     weam_home,
 )
+from weamcli.common.output_folders import check_writable
 from weamcli.common.precision import bf16_choice_for
 from weamcli.common.progress import Progress, quiet, trainer_steps
 from weamcli.common.run_records import append_records, make_record
