@@ -126,38 +126,48 @@ def _stored_matrix(folder: Path, name: str, shape: tuple[int, int]) -> tuple[Pat
     return found[0] if len(found) == 1 else None
 
 
-def rows_on_demand(model: nn.Module, ref: ModelRef) -> bool:
-    """Swap the input word-embedding matrix of ``model`` (a transformers model, or one holding it
-    as ``.encoder``), loaded from ``ref``, for ``RowsOnDemand`` over ``ref``'s weights file. For
-    inference only. Returns whether it did: a model whose matrix is not stored as it was loaded
-    (another format or dtype, changed since loading) keeps its matrix."""
-    encoder = model if hasattr(model, "get_input_embeddings") else getattr(model, "encoder", None)
-    if not hasattr(encoder, "get_input_embeddings") or not hasattr(encoder, "set_input_embeddings"):
-        return False
+def stored_rows(encoder: nn.Module, ref: ModelRef) -> RowsOnDemand | None:
+    """A ``RowsOnDemand`` over the stored copy of ``encoder``'s input word-embedding matrix,
+    loaded from ``ref``; None where the matrix is not stored as it was loaded (another format or
+    dtype, tied to something else, changed since loading)."""
+    if not hasattr(encoder, "get_input_embeddings"):
+        return None
     embedding = encoder.get_input_embeddings()
     if (
         not isinstance(embedding, nn.Embedding)
         or embedding.weight.dtype != torch.float32
         or embedding.max_norm is not None  # renormalises rows as it looks them up
     ):
-        return False
+        return None
     folder = weights_folder(ref)
     name = next((n for n, p in encoder.named_parameters() if p is embedding.weight), None)
     if folder is None or name is None:
-        return False
+        return None
     try:
         stored = _stored_matrix(folder, name, tuple(embedding.weight.shape))
         if stored is None:
-            return False
+            return None
         lazy = RowsOnDemand(stored[0], stored[1], *embedding.weight.shape)
         # the stored matrix must be the loaded one (not tied to something else, not changed since)
         check = np.unique([0, embedding.num_embeddings // 2, embedding.num_embeddings - 1])
         with torch.no_grad():
             loaded = embedding.weight[torch.from_numpy(check)].detach().cpu().numpy()
         if not np.array_equal(lazy.read(check), loaded):
-            return False
+            return None
     except (OSError, ValueError, KeyError, struct.error):
+        return None
+    return lazy.to(embedding.weight.device)
+
+
+def rows_on_demand(model: nn.Module, ref: ModelRef) -> bool:
+    """Swap the input word-embedding matrix of ``model`` (a transformers model, or one holding it
+    as ``.encoder``), loaded from ``ref``, for ``RowsOnDemand`` over ``ref``'s weights file. For
+    inference only. Returns whether it did (see ``stored_rows``)."""
+    encoder = model if hasattr(model, "get_input_embeddings") else getattr(model, "encoder", None)
+    if not hasattr(encoder, "set_input_embeddings"):
         return False
-    lazy.to(embedding.weight.device)
+    lazy = stored_rows(encoder, ref)
+    if lazy is None:
+        return False
     encoder.set_input_embeddings(lazy)
     return True

@@ -239,12 +239,14 @@ def build_family(ref: ModelRef, train, dev, labels: tuple[str, ...], config, say
     """The classification family for ``training.train_seed``: selection by English dev accuracy."""
     from transformers import DataCollatorWithPadding
 
+    from weamcli.finetune.padding import PaddingOnly
     from weamcli.finetune.training import CardWords, Family
 
-    tokenizer = shared_tokenizer(ref)
-    model = PooledClassifier(encoder_for(ref), len(labels), pooling=config.pooling, dropout=config.dropout)
+    tokenizer = load_tokenizer(ref)
     train_ds = encode_split(tokenizer, train, labels, ref.text_prefix, config.max_length)
     dev_ds = encode_split(tokenizer, dev, labels, ref.text_prefix, config.max_length)
+    tokenizer = PaddingOnly(tokenizer)  # the tokenizer itself is freed before the model loads
+    model = PooledClassifier(encoder_for(ref), len(labels), pooling=config.pooling, dropout=config.dropout)
     collator = DataCollatorWithPadding(tokenizer)  # dynamic padding per batch
 
     return Family(

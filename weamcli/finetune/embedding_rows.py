@@ -22,12 +22,15 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
+from weamcli.common.embedding_rows import RowsOnDemand, stored_rows
+from weamcli.common.models import ModelRef
+
 
 class UsedRows(nn.Module):
     """Stands in for an ``nn.Embedding`` while it trains: the full matrix frozen, a trainable table
     of ``rows``, and the weight-decay factor every other row has accumulated (``decay``)."""
 
-    def __init__(self, embedding: nn.Embedding, rows: Sequence[int]):
+    def __init__(self, embedding: nn.Embedding, rows: Sequence[int], stored: RowsOnDemand | None = None):
         super().__init__()
         weight = embedding.weight
         self.full = embedding
@@ -40,16 +43,36 @@ class UsedRows(nn.Module):
         lookup[index] = torch.arange(len(index), device=weight.device)
         self.register_buffer("rows", index, persistent=False)
         self.register_buffer("lookup", lookup, persistent=False)
-        self.table = nn.Parameter(weight.detach()[index].clone())
+        # ``stored``: the matrix's rows read from the weights file (common.embedding_rows), not
+        # through the loaded map of it, where each row read maps ~64 KB around it (the kernel's
+        # fault-around): the first 2,000 rows made 270 MB of the file resident
+        self.stored = stored
+        if stored is not None and weight.is_cpu and len(index):
+            initial = torch.from_numpy(stored.read(index.numpy()))
+        else:
+            initial = weight.detach()[index].clone()
+        self.table = nn.Parameter(initial)
         self.decay = 1.0  # the product of (1 - lr_t * wd) over the optimiser steps run so far
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         slot = self.lookup[input_ids]
         trained = nn.functional.embedding(slot.clamp(min=0), self.table)
-        rest = nn.functional.embedding(input_ids, self.full.weight)
-        if self.decay != 1.0:
-            rest = rest * self.decay
-        return torch.where((slot >= 0).unsqueeze(-1), trained, rest)
+        if not input_ids.is_cpu:  # one lookup of every id in both: no host sync to find the others
+            rest = self._rest(input_ids)
+            return torch.where((slot >= 0).unsqueeze(-1), trained, rest)
+        # on a CPU the full matrix is a map of the weights file: look up only the ids the table
+        # lacks (dev scoring, the padding id), so training reads no page of the file
+        missing = slot < 0
+        if not bool(missing.any()):
+            return trained
+        return trained.index_put((missing,), self._rest(input_ids[missing]).to(trained.dtype))
+
+    def _rest(self, input_ids: torch.Tensor) -> torch.Tensor:
+        if self.stored is not None and input_ids.is_cpu:
+            rest = self.stored(input_ids)
+        else:
+            rest = nn.functional.embedding(input_ids, self.full.weight)
+        return rest * self.decay if self.decay != 1.0 else rest
 
     def follow(self, optimizer: torch.optim.Optimizer) -> None:
         """Multiply ``decay`` by (1 − lr·wd) of the table's parameter group after every step the
@@ -82,14 +105,18 @@ def used_ids(sequences: Iterable[Sequence[int]], extra: Iterable[int] = ()) -> l
     return sorted(seen)
 
 
-def train_used_rows(encoder: nn.Module, input_ids: Iterable[Sequence[int]], pad_id: int | None) -> UsedRows:
+def train_used_rows(
+    encoder: nn.Module, input_ids: Iterable[Sequence[int]], pad_id: int | None, ref: ModelRef | None = None
+) -> UsedRows:
     """Put a ``UsedRows`` in place of ``encoder``'s input embeddings: trainable rows are those the
     training features use (and the pad id's, unless the embedding's padding_idx keeps it out of
-    training anyway)."""
+    training anyway). With ``ref`` (where the encoder was loaded from), rows are read from its
+    weights file where it stores the matrix as loaded."""
     embedding = encoder.get_input_embeddings()
     extra = [] if pad_id is None else [pad_id]
     rows = [i for i in used_ids(input_ids, extra) if i != embedding.padding_idx]
-    swapped = UsedRows(embedding, rows)
+    stored = stored_rows(encoder, ref) if ref is not None else None
+    swapped = UsedRows(embedding, rows, stored)
     encoder.set_input_embeddings(swapped)
     return swapped
 

@@ -130,16 +130,19 @@ def load_choice_model(ref: ModelRef) -> tuple[ChoiceScorer, Any, dict[str, Any]]
 
 def build_family(ref: ModelRef, train: ChoiceSplit, dev: ChoiceSplit, labels, config, say) -> Any:
     """The multiple-choice family for ``training.train_seed``: selection by English dev accuracy."""
+    from weamcli.common.models import load_tokenizer
+    from weamcli.finetune.padding import PaddingOnly
     from weamcli.finetune.training import CardWords, Family
 
     del labels, say  # no label set: the right choice is an index
-    tokenizer = shared_tokenizer(ref)
-    model = ChoiceScorer(encoder_for(ref), pooling=config.pooling, dropout=config.dropout)
+    tokenizer = load_tokenizer(ref)
     train_ds = _dataset(tokenizer, train, ref.text_prefix, config.max_length)
     gold = dev.labels
     dev_encoded = encode_choices(
         tokenizer, dev.examples, prefix=ref.text_prefix, max_length=config.max_length
     )
+    tokenizer = PaddingOnly(tokenizer)  # the tokenizer itself is freed before the model loads
+    model = ChoiceScorer(encoder_for(ref), pooling=config.pooling, dropout=config.dropout)
 
     def dev_accuracy(m: ChoiceScorer) -> float:  # the dev set is encoded once, scored every epoch
         picks = pick_choices(m, tokenizer, dev_encoded)

@@ -229,11 +229,13 @@ def build_family(ref: ModelRef, train, dev, labels, config, say) -> Any:
     """The QA family for ``training.train_seed``: selection by English dev F1."""
     from transformers import DataCollatorWithPadding
 
+    from weamcli.common.models import load_tokenizer
     from weamcli.common.squad_metric import score_answers
-    from weamcli.finetune.classifier import encoder_for, shared_tokenizer
+    from weamcli.finetune.classifier import encoder_for
+    from weamcli.finetune.padding import PaddingOnly
     from weamcli.finetune.training import CardWords, Family
 
-    tokenizer = shared_tokenizer(ref)
+    tokenizer = load_tokenizer(ref)
     kw = {"prefix": ref.text_prefix, "max_length": config.max_length, "stride": config.doc_stride}
     train_features = make_features(tokenizer, train.examples, **kw)
     dev_features = make_features(tokenizer, dev.examples, **kw)
@@ -246,6 +248,7 @@ def build_family(ref: ModelRef, train, dev, labels, config, say) -> Any:
         f"{len(train.examples)} training questions → {len(train_features.input_ids)} windows of at most "
         f"{config.max_length} pieces; {len(dev.examples)} dev questions → {len(dev_features.input_ids)}"
     )
+    tokenizer = PaddingOnly(tokenizer)  # the tokenizer itself is freed before the model loads
     model = SpanExtractor(encoder_for(ref), dropout=config.dropout)
 
     def dev_score(m: SpanExtractor) -> float:

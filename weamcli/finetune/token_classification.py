@@ -242,10 +242,12 @@ def build_family(ref: ModelRef, train, dev, labels: tuple[str, ...], config, say
     """The tagging family for ``training.train_seed``: selection by English dev word accuracy."""
     from transformers import DataCollatorForTokenClassification
 
-    from weamcli.finetune.classifier import encoder_for, shared_tokenizer
+    from weamcli.common.models import load_tokenizer
+    from weamcli.finetune.classifier import encoder_for
+    from weamcli.finetune.padding import PaddingOnly
     from weamcli.finetune.training import CardWords, Family
 
-    tokenizer = shared_tokenizer(ref)
+    tokenizer = load_tokenizer(ref)
     index = {label: i for i, label in enumerate(labels)}
     kw = {"prefix": ref.text_prefix, "max_length": config.max_length, "stride": config.doc_stride}
     train_windows = make_windows(tokenizer, [s.words for s in train.sentences], **kw)
@@ -256,6 +258,7 @@ def build_family(ref: ModelRef, train, dev, labels: tuple[str, ...], config, say
             f"longer than {config.max_length} pieces are read in overlapping windows"
         )
     dev_gold = [[index[t] for t in s.tags] for s in dev.sentences]
+    tokenizer = PaddingOnly(tokenizer)  # the tokenizer itself is freed before the model loads
     model = TokenTagger(encoder_for(ref), len(labels), dropout=config.dropout)
 
     def dev_score(m: TokenTagger) -> float:

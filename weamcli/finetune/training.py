@@ -114,7 +114,8 @@ def train_seed(
     from transformers import PrinterCallback, Trainer
 
     model = family.model
-    optimizer = _optimizer(family, config)
+    _return_freed_memory()  # what encoding the data freed (the tokenizer), before training's peak
+    optimizer = _optimizer(family, config, ref)
     metric = DEV_METRICS[task.kind]
     curve = DevCurve(config.patience)
     best: dict[str, Any] = {"state": None}
@@ -160,7 +161,7 @@ def train_seed(
     return TrainedSeed(selected, score, curve.history, seconds, params, metrics)
 
 
-def _optimizer(family: Family, config: FinetuneSettings) -> Any:
+def _optimizer(family: Family, config: FinetuneSettings, ref: ModelRef) -> Any:
     """Fused AdamW over the trainable parameters, the word embeddings frozen or cut to the rows the
     training data uses (only those get a gradient and optimiser state: embedding_rows)."""
     model = family.model
@@ -169,7 +170,7 @@ def _optimizer(family: Family, config: FinetuneSettings) -> Any:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
         return adamw(parameter_groups(model, config))
     ids = family.piece_ids if family.piece_ids is not None else family.train_dataset["input_ids"]
-    rows = train_used_rows(model.encoder, ids, family.tokenizer.pad_token_id)
+    rows = train_used_rows(model.encoder, ids, family.tokenizer.pad_token_id, ref)
     optimizer = adamw(parameter_groups(model, config))
     if rows is not None:  # None: the whole matrix trains (the reference in tests)
         rows.follow(optimizer)
