@@ -111,11 +111,7 @@ def read_task_subset(
     where = source.locate(section, key)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise WeamError(f"[{section}] {key} must be a non-empty list of the grid's task names", *where)
-    for name in value:
-        if name not in tasks:
-            close = difflib.get_close_matches(name, tasks, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f" (the grid's: {', '.join(tasks)})"
-            raise WeamError(f"[{section}] {key}: '{name}' is not one of the grid's tasks{hint}", *where)
+    _grid_names(value, tasks, "tasks", f"[{section}] {key}", where)
     return list(value)
 
 
@@ -164,12 +160,17 @@ def read_method_subset(
     where = source.locate(section, key)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise WeamError(f"[{section}] {key} must be a list of method names", *where)
-    for name in value:
-        if name not in methods:
-            close = difflib.get_close_matches(name, methods, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f" (the grid's: {', '.join(methods)})"
-            raise WeamError(f"[{section}] {key}: '{name}' is not one of the grid's methods{hint}", *where)
+    _grid_names(value, methods, "methods", f"[{section}] {key}", where)
     return list(value)
+
+
+def _grid_names(value: list[str], known: list[str], noun: str, setting: str, where: tuple[Any, ...]) -> None:
+    """Every name of ``value`` is one of the grid's ``known`` ones; else an error with the closest."""
+    for name in value:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f" (the grid's: {', '.join(known)})"
+            raise WeamError(f"{setting}: '{name}' is not one of the grid's {noun}{hint}", *where)
 
 
 def _list_of_str(value: Any, source: TomlSource, key: str) -> list[str]:
