@@ -7,8 +7,20 @@ from dataclasses import dataclass, replace
 
 from weamcli.common.families import describe_files, family_names
 from weamcli.common.settings import Settings, option
+from weamcli.common.tasks import TASKS
 
 CODE_STYLES = ("flores", "iso1")
+
+
+def _built_in_tasks() -> str:
+    """The built-in tasks by family, from the task table (for --help)."""
+    by_kind: dict[str, list[str]] = {}
+    for task in TASKS.values():
+        if task.name != "custom":
+            by_kind.setdefault(task.kind, []).append(task.name)
+    return ", ".join(f"{', '.join(names)} ({kind})" for kind, names in by_kind.items())
+
+
 TASK_TYPES = family_names()  # common.families
 
 
@@ -17,9 +29,8 @@ class TaskSettings(Settings):
     section = "task"
 
     task: str = option(
-        help="sib200, xnli, paws-x (classification), udpos (POS tagging), xquad (extractive QA), "
-        "squad-format (QA on your --test files), xcopa (multiple choice); custom (your "
-        "--train/--dev/--test files); or your own task's name with --path-pattern.",
+        help=f"{_built_in_tasks()}; custom (your --train/--dev/--test files); or your own task's name "
+        "with --path-pattern.",
         grid="[experiment] task or tasks",
     )
     task_type: str | None = option(
