@@ -112,7 +112,7 @@ class TaskSettings(Settings):
 
     @property
     def kind(self) -> str:
-        """classification, tagging, qa or multiple_choice."""
+        """The task's family (a name registered in ``common.families``)."""
         from weamcli.common.tasks import TASKS, kind_of_files
 
         if self.task in TASKS:

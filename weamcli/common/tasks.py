@@ -1,10 +1,10 @@
 """Tasks as small declarative entries: their files, their languages (reading the splits is
 ``common.task_splits``).
 
-A task says what kind it is (sentence or sentence-pair ``classification``, word-level ``tagging``,
-extractive ``qa``, ``multiple_choice``), where a language's split file is (a path pattern such as
-``{root}/{lang}/{split}.tsv``; ``{file}`` takes a per-language entry of ``lang_files``, e.g. a UD
-treebank), which columns and labels it has and, where there is one, the hub name. Adding a
+A task says what kind it is (a family of ``common.families``), where a language's split file is
+(a path pattern such as ``{root}/{lang}/{split}.tsv``; ``{file}`` takes a per-language entry of
+``lang_files``, e.g. a UD treebank), which columns and labels it has and, where there is one, the
+hub name. Adding a
 sentiment or XCOPA-style task, or another treebank, is a new entry (or table line), not new code.
 
 Every split file is found through a pattern, the built-in tasks' and a user's alike: ``--task

@@ -1,11 +1,10 @@
-"""The one fine-tuning loop of every task family (classification, tagging, extractive QA, multiple
-choice): HF Trainer, one seed at a time, the epoch chosen on ENGLISH dev only.
+"""The one fine-tuning loop of every task family: HF Trainer, one seed at a time, the epoch chosen
+on ENGLISH dev only.
 
-A family module (``classifier``, ``token_classification``, ``question_answering``,
-``multiple_choice``) supplies a
-``Family``: the model, the training features, a dev scorer and its words; the English data, the
-optimiser, per-epoch selection and the saved folder (weam.json, model card, run record) are here.
-``finetune.run`` runs the seed loop.
+A family's trainer module (``common.families``: ``trainer``) supplies a ``Family``: the model, the
+training features, a dev scorer and its words; the English data, the optimiser, per-epoch
+selection and the saved folder (weam.json, model card, run record) are here. ``finetune.run``
+runs the seed loop.
 """
 
 from __future__ import annotations
