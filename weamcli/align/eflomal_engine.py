@@ -1,19 +1,10 @@
 """eflomal's binary, driven directly: its input written while weam pre-tokenises, one process for
 both directions.
 
-Why not ``eflomal.Aligner.align``: it reads the training text again in Python (a dict lookup per
-token, a numpy array per sentence), writes the binary's numeric format to temporary files and only
-then starts the binary, all serially before any alignment work. Here the numeric files are written
-in the same pass that writes ``source.tok``/``target.tok``, so the binary starts as soon as the
-corpus is read. The binary itself already aligns forward and reverse concurrently (an OpenMP loop
-over the two directions, each running its samplers in a nested OpenMP team), so there is nothing
-to gain from splitting it into two processes.
-
-What stays as eflomal does it: tokens are lowercased before indexing (eflomal's ``read_text``
-with ``lowercase=True``); a sentence of 1024 or more units is given to the binary as empty (it
-cannot take longer ones); the iteration schedule is eflomal's own (``iterations``). Empty
-sentences are given as length 0, which the binary skips and answers with an empty line, so its
-output lines stay one per input pair.
+Not ``eflomal.Aligner.align``: that reads the training text again and only then starts the binary;
+here the binary's numeric input is written in the same pass that writes ``source.tok``/
+``target.tok``, so the binary starts as soon as the corpus is read (``EflomalInput``). Everything
+else stays as eflomal does it (lowercasing, sentence length limit, iteration schedule).
 """
 
 from __future__ import annotations
@@ -46,6 +37,11 @@ class _Vocabulary(dict[str, str]):
 class EflomalInput:
     """The binary's two numeric input files, written one pair at a time.
 
+    Why not ``eflomal.Aligner.align``: it reads the training text again in Python (a dict lookup per
+    token, a numpy array per sentence), writes the binary's numeric format to temporary files and
+    only then starts the binary, all serially before any alignment work. These files are written
+    in the same pass that writes ``source.tok``/``target.tok`` instead.
+
     File format (as eflomal's ``write_text``): a header ``sentences vocabulary`` then one line per
     sentence, ``length id id …`` (0-based ids). The header is written as fixed-width space-padded
     numbers first and overwritten at ``close`` (the binary reads it with ``fscanf``, which skips
@@ -61,7 +57,11 @@ class EflomalInput:
         self.sentences = 0
 
     def add(self, source_line: str, target_line: str) -> None:
-        """One pair, each side as its space-joined units."""
+        """One pair, each side as its space-joined units. As eflomal does it: tokens are lowercased
+        before indexing (eflomal's ``read_text`` with ``lowercase=True``); a sentence of 1024 or more
+        units is given to the binary as empty (it cannot take longer ones). Empty sentences are given
+        as length 0, which the binary skips and answers with an empty line, so its output lines stay
+        one per input pair."""
         for fh, vocab, line in zip(self._files, self._vocab, (source_line, target_line), strict=True):
             # every unit gets its id, even in a sentence too long to pass: as eflomal numbers them
             ids = " ".join(map(vocab.__getitem__, line.lower().split()))
@@ -133,7 +133,15 @@ def run_binary(
     length: float,
     null_prior: float,
 ) -> tuple[int, int, int]:
-    """Align both directions with one run of the binary; returns the iterations used."""
+    """Align both directions with one run of the binary; returns the iterations used.
+
+    eflomal 2.0 (IBM1+HMM+fertility, Gibbs sampling) already aligns forward and reverse
+    concurrently (an OpenMP loop over the two directions, each running its samplers in a nested
+    OpenMP team), so there is nothing to gain from splitting it into two processes. It cannot be
+    seeded: neither its Python API (``Aligner``, ``eflomal.cython.align``) nor its binary takes a
+    seed, and the binary seeds its samplers from /dev/urandom, so links vary slightly between runs
+    (align.json says ``"reproducible": false``; ``--seed`` covers weam's own Python/torch code).
+    """
     iters = iterations(inputs.sentences, model, length)
     cmd = [
         str(binary_path()),

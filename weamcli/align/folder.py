@@ -1,22 +1,11 @@
 """The ``weam align`` output folder: its file names, the lexicon, and reading a folder back.
 
-Layout (written atomically by ``run.align_corpus``; ``weam pretrain`` reads it with
-``read_alignment_folder``)::
-
-    source.tok, target.tok   pre-tokenised sides, one pair per line, single spaces between units
-    alignment.txt            symmetrised links, Pharaoh ``i-j`` (0-based into the .tok units,
-                             source first), one line per pair; an empty line means no links
-    forward.txt, reverse.txt eflomal's directional links (statistical backend only)
-    lexicon.tsv              the alignment prior, UTF-8, tab-separated, header
-                             ``source  target  prob  count``: one row per aligned unit pair of
-                             the corpus (extra training text excluded), ``count`` = number of
-                             links between the two units, ``prob`` = p(target | source) =
-                             count / (links from that source unit); sorted by source unit, then
-                             by falling prob. Units are as in the .tok files (case kept).
-    align.json               source_lang, target_lang, backend, fast, symmetrize, pairs, links,
-                             segment {...}, inputs {...}, backend_options {...}, reproducible
-    run.jsonl                the run record (config, versions, seed, metrics, incl.
-                             ``phase_seconds``, ``eflomal_iterations``, ``postprocess_workers``)
+Written atomically by ``run.align_corpus``; ``weam pretrain`` reads it (``read_alignment_folder``).
+Files: ``source.tok``/``target.tok`` (pre-tokenised sides, one pair per line, single spaces between
+units); ``alignment.txt`` (symmetrised links, Pharaoh ``i-j``, 0-based into the .tok units, source
+first, one line per pair; an empty line means no links); ``forward.txt``/``reverse.txt`` (eflomal's
+directional links, statistical backend only); ``lexicon.tsv`` (the alignment prior,
+``write_lexicon``); ``align.json`` and ``run.jsonl`` (the records, ``job.write_records``).
 """
 
 from __future__ import annotations
@@ -43,7 +32,11 @@ def tok_lines(path: Path) -> Iterator[str]:
 
 
 def write_lexicon(path: Path, counts: Counter[tuple[str, str]]) -> None:
-    """lexicon.tsv from the link counts of aligned unit pairs (format in the module docstring)."""
+    """lexicon.tsv from the link counts of aligned unit pairs: UTF-8, tab-separated, header
+    ``source  target  prob  count``, one row per aligned unit pair of the corpus (extra training
+    text excluded); ``count`` = number of links between the two units, ``prob`` = p(target | source)
+    = count / (links from that source unit); sorted by source unit, then by falling prob. Units are
+    as in the .tok files (case kept)."""
     totals: Counter[str] = Counter()
     for (src, _tgt), n in counts.items():
         totals[src] += n

@@ -1,21 +1,8 @@
 """Gold word alignments and the scores against them: AER, precision, recall, F1.
 
-Formats read (one gold file per corpus, indices refer to the input's whitespace tokens, source
-side first):
-
-- Pharaoh: one line per pair, ``i-j`` links separated by spaces; a possible (not sure) link is
-  written ``ipj`` (awesome-align's gold files, e.g. ``4p5``), ``i-jp`` or ``i?j``. An empty line
-  means no links.
-- NAACL/WPT: one link per line, ``pair i j [S|P] [confidence]`` with a 1-based pair number
-  (the de–en bicici ``de-en.ref.wa`` file); a link without S/P counts as sure.
-
-Index base: ``0`` or ``1``; ``auto`` (default) takes 0-based if any word index in the file is 0,
-else 1-based (a 1-based file never contains 0; a 0-based file of real sentences nearly always
-does, since first words usually align). Every index is then checked against the pair's token
-counts: a one-line error names the gold file and line.
-
-Scores (Och & Ney 2003), with sure links S ⊆ possible links P and predicted links A:
-precision = |A∩P|/|A|, recall = |A∩S|/|S|, AER = 1 − (|A∩S| + |A∩P|)/(|A| + |S|).
+One gold file per corpus, Pharaoh or NAACL/WPT (``_raw_links``); its indices refer to the input's
+whitespace tokens, source side first, 0- or 1-based, and each is checked against the pair's token
+counts (``read_gold``). Scores as Och & Ney 2003 (``score_alignments``).
 """
 
 from __future__ import annotations
@@ -71,7 +58,14 @@ class AlignmentScores:
 def _raw_links(
     path: Path, pairs: int, crlf: str = "error"
 ) -> tuple[list[list[tuple[int, int, bool, int]]], str]:
-    """Links per pair as (i, j, sure, file line), before the index base is applied."""
+    """Links per pair as (i, j, sure, file line), before the index base is applied. Formats:
+
+    - Pharaoh: one line per pair, ``i-j`` links separated by spaces; a possible (not sure) link is
+      written ``ipj`` (awesome-align's gold files, e.g. ``4p5``), ``i-jp`` or ``i?j``. An empty
+      line means no links.
+    - NAACL/WPT: one link per line, ``pair i j [S|P] [confidence]`` with a 1-based pair number
+      (the de–en bicici ``de-en.ref.wa`` file); a link without S/P counts as sure.
+    """
     lines = list(read_lines(path, crlf=crlf))
     non_empty = [line for line in lines if line.strip()]
     naacl = bool(non_empty) and all(_NAACL_LINE.match(line.strip()) for line in non_empty[:5])
@@ -113,6 +107,10 @@ def read_gold(
 ) -> tuple[list[GoldAlignment], dict[str, object]]:
     """Read a gold file for a corpus whose pairs have these token counts; 0-based links out.
 
+    ``index_base``: ``0``, ``1`` or ``auto`` (``_detect_index_base``: a 1-based file never contains
+    0; a 0-based file of real sentences nearly always does, since first words usually align).
+    Every index is then checked against the pair's token counts: a one-line error names the gold
+    file and line.
     ``drop_invalid`` drops (and counts) out-of-range links instead of failing: real gold files
     have the odd link from a different tokenisation (de–en bicici line 63 has ``12-16`` for a
     13-word sentence). ``crlf`` as for ``corpus.read_lines``."""
@@ -176,7 +174,10 @@ def _detect_index_base(
 
 
 def score_alignments(predicted: Sequence[set[Link]], gold: Sequence[GoldAlignment]) -> AlignmentScores:
-    """AER, precision, recall and F1 summed over all pairs (micro-averaged, as in the literature)."""
+    """AER, precision, recall and F1 summed over all pairs (micro-averaged, as in the literature).
+
+    Och & Ney 2003, with sure links S ⊆ possible links P and predicted links A:
+    precision = |A∩P|/|A|, recall = |A∩S|/|S|, AER = 1 − (|A∩S| + |A∩P|)/(|A| + |S|)."""
     if len(predicted) != len(gold):
         raise WeamError(f"{len(predicted)} predicted alignments for {len(gold)} gold ones")
     a_total = s_total = p_total = a_and_s = a_and_p = 0

@@ -116,7 +116,8 @@ def check_paths(job: AlignJob, out_dir: Path) -> None:
 
 
 def write_records(job: AlignJob, tmp: Path, pairs: int, links: int, metrics: dict[str, Any]) -> None:
-    """align.json and the run record (run.jsonl)."""
+    """align.json and the run record (run.jsonl: config, versions, seed, metrics, incl.
+    ``phase_seconds``, ``eflomal_iterations``, ``postprocess_workers``)."""
     source, target, extra, backend = job.source, job.target, job.extra, job.backend
     inputs = {
         "source": str(source.resolve()),
@@ -135,7 +136,7 @@ def write_records(job: AlignJob, tmp: Path, pairs: int, links: int, metrics: dic
         "segment": job.pretok.describe(),
         "inputs": inputs,
         "backend_options": {**job.opts, **({"model": job.model} if backend == "simalign" else {})},
-        "reproducible": backend != "eflomal",  # eflomal 2.0 cannot be seeded (run.py's docstring)
+        "reproducible": backend != "eflomal",  # eflomal 2.0 cannot be seeded (eflomal_engine.run_binary)
         "files": {
             "alignment": ALIGNMENT_FILE,
             "lexicon": LEXICON_FILE,

@@ -27,11 +27,12 @@ def symmetrize(
 ) -> set[Link]:
     """Combine two directional alignments (both as source-target index pairs).
 
-    ``grow-diag-final-and`` is Koehn's textbook procedure: start from the intersection; GROW-DIAG
-    scans the alignment points in (source, target) order, pass after pass until a pass adds
-    nothing, adding every union link in a point's 8-neighbourhood whose source or target word is
-    still unaligned (a point added ahead of the scan is visited in the same pass); then FINAL-AND
-    adds, forward direction first, links whose source and target words are both unaligned.
+    ``grow-diag-final-and`` is Koehn's textbook procedure (Koehn et al. 2003): start from the
+    intersection; GROW-DIAG scans the alignment points in (source, target) order, pass after pass
+    until a pass adds nothing, adding every union link in a point's 8-neighbourhood whose source or
+    target word is still unaligned (a point added ahead of the scan is visited in the same pass);
+    then FINAL-AND adds, forward direction first, links whose source and target words are both
+    unaligned.
     """
     fwd, rev = set(forward), set(reverse)
     if method == "intersect":

@@ -1,29 +1,11 @@
 """Word alignment of a parallel corpus: the prior WEAM's cross-lingual prediction uses.
 
-Backends
-- ``eflomal`` (default): the eflomal 2.0 Bayesian aligner (IBM1+HMM+fertility, Gibbs sampling),
-  run forward and reverse on the corpus plus any extra training text, then symmetrised here by
-  ``grow-diag-final-and`` (Koehn et al. 2003), ``intersect`` or ``union``. eflomal 2.0 cannot be
-  seeded: neither its Python API (``Aligner``, ``eflomal.cython.align``) nor its binary takes a
-  seed, and the binary seeds its samplers from /dev/urandom, so links vary slightly between runs
-  (align.json says ``"reproducible": false``; ``--seed`` covers weam's own Python/torch code).
-  weam drives eflomal's binary itself (``eflomal_engine``): one run aligns both directions at
-  once. ``fast=True`` runs it on a lighter schedule (``backend_options.FAST_EFLOMAL``), trading AER for speed.
-- ``simalign``: SimAlign (Jalili Sabet et al. 2020) over the hidden states of any model the
-  registry resolves (default ``e5-small``), matching method ``inter`` (ArgMax), ``mwmf`` or
-  ``itermax``. Deterministic, slow (one pair per forward pass): for small sets.
-
-The output folder's files are described in ``folder``. This module runs the pipeline: check the
-arguments (``job``), pre-tokenise (``pretokenise``), align (``eflomal_engine`` or
-``simalign_engine``), post-process (``postprocess``), score against a gold file (``gold``) and
-write the records (``job``).
-
-Speed: only eflomal's own work should cost time. Nothing heavy is imported on this path (torch,
-transformers and simalign only for ``simalign``, not even eflomal's Python package); eflomal's
-numeric input is written in the pre-tokenisation pass, so its binary starts once the corpus is
-read; it writes forward.txt/reverse.txt in place when it can; symmetrisation visits each point
-once; and for ≥ 20,000 pairs the post-processing (symmetrise, format, count the lexicon) runs in
-chunks on a forked pool when ≥ 2 cores are idle.
+Backends: ``eflomal`` (default), the eflomal 2.0 Bayesian aligner run forward and reverse
+(``eflomal_engine``), then symmetrised here (``grow-diag-final-and``, ``intersect`` or ``union``);
+``simalign``, SimAlign over a model's hidden states (``simalign_engine``), for small sets. This
+module runs the pipeline: check the arguments (``job``), pre-tokenise (``pretokenise``), align,
+post-process (``postprocess``), score against a gold file (``gold``) and write the records
+(``job``). The output folder's files are described in ``folder``.
 """
 
 from __future__ import annotations
@@ -103,7 +85,7 @@ def align_corpus(
     are returned and recorded. ``crlf`` (``error`` or ``strip``) applies to every file read.
     ``metrics["phase_seconds"]`` times the phases (read+tokenise, eflomal, symmetrise+write).
     ``fast``: eflomal's options default to ``FAST_EFLOMAL`` instead of eflomal's own defaults
-    (options given explicitly still win); recorded in align.json.
+    (options given explicitly still win), trading AER for speed; recorded in align.json.
     """
     say = progress or quiet
     started = time.perf_counter()
@@ -137,7 +119,15 @@ def align_corpus(
 
 def _run(job: AlignJob, out_dir: Path, overwrite: bool, started: float, say: Progress) -> AlignmentResult:
     """The checked job: pre-tokenise, align, post-process, score and write the records, all in a
-    temporary folder that becomes ``out_dir`` only when everything is written."""
+    temporary folder that becomes ``out_dir`` only when everything is written.
+
+    Only eflomal's own work should cost time. Nothing heavy is imported on this path (torch,
+    transformers and simalign only for ``simalign``, not even eflomal's Python package); eflomal's
+    numeric input is written in the pre-tokenisation pass, so its binary starts once the corpus is
+    read; it writes forward.txt/reverse.txt in place when it can; symmetrisation visits each point
+    once; and for ≥ 20,000 pairs the post-processing (symmetrise, format, count the lexicon) runs in
+    chunks on a forked pool when ≥ 2 cores are idle.
+    """
     backend = job.backend
     with (
         atomic_dir(out_dir, overwrite=overwrite) as tmp,

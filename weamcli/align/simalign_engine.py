@@ -18,7 +18,9 @@ from weamcli.common.progress import Progress
 def simalign_links(
     tmp: Path, pairs: int, model: str, opts: dict[str, Any], seed: int, say: Progress
 ) -> Iterator[set[Link]]:
-    """SimAlign over the .tok units, one pair per forward pass."""
+    """SimAlign (Jalili Sabet et al. 2020) over the .tok units, one pair per forward pass, with the
+    hidden states of any model the registry resolves and matching method ``inter`` (ArgMax),
+    ``mwmf`` or ``itermax``. Deterministic, slow: for small sets."""
     from weamcli.common.models import quiet_transformers, resolve_model
 
     ref = resolve_model(model)

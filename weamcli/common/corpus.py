@@ -2,32 +2,10 @@
 
 Accepted input: two line-aligned files (line *i* of one translates line *i* of the other) or one
 file with ``source ||| target`` per line; either may be gzipped (detected by its magic bytes).
-
-Checks, each a one-line WeamError naming the file and line: invalid UTF-8, Windows (CRLF) line
-endings, different line counts, a ``|||`` line without exactly one separator, and a line with more
-than ``max_tokens`` tokens after pre-tokenisation. A UTF-8 byte-order mark at the start of a file
-is dropped (the de–en gold set has one).
-
-CRLF policy (``crlf``): ``error`` (default) rejects a line ending in ``\r\n`` (or a last line
-ending in a bare ``\r``), since a stray ``\r`` would otherwise become part of the last word;
-``strip`` reads ``\r\n`` as ``\n`` (real data such as NTREX-128 ships with CRLF endings). A ``\r``
-inside a line is never touched.
-
-Empty lines (on one or both sides): policy ``keep`` (default) keeps the pair, writes an empty
-token line and an empty alignment for it; policy ``error`` rejects it.
-
-Pre-tokenisation (what a statistical aligner needs; it only ever splits *within* the whitespace
-tokens of the input, so every unit knows which input word it came from):
-
-- punctuation and symbols (Unicode categories P* and S*) become tokens of their own, except a
-  hyphen, apostrophe, period, comma or middle dot between two letters/digits ("eu-haushalts",
-  "3.5", "1,000" stay whole);
-- segment ``auto``: languages written without spaces (``Language.no_space``: zh, ja, th, my, km)
-  are cut into per-character units (a character with its combining marks; runs of other scripts,
-  e.g. Latin or digits, stay together); ``chars`` does that for any language; ``none`` keeps the
-  given whitespace tokens (use it for already-segmented text such as the zh/ja gold files).
-
-``pretokenized=True`` skips all of this and takes the whitespace tokens as they are.
+Each check fails with a one-line WeamError naming the file and line (``read_lines``,
+``read_pairs``, ``Pretokenizer.pair``). Pre-tokenisation (``pretokenize``) makes what a statistical
+aligner needs, and only ever splits *within* the input's whitespace tokens, so every unit knows
+which input word it came from.
 """
 
 from __future__ import annotations
@@ -85,9 +63,14 @@ def check_crlf_policy(crlf: str) -> None:
 
 
 def read_lines(path: str | PathLike, *, crlf: str = "error") -> Iterator[str]:
-    """Lines of a UTF-8 text file (gzipped or not) without their newline, validated one by one.
+    """Lines of a UTF-8 text file (gzipped or not) without their newline, validated one by one:
+    invalid UTF-8 is an error; a UTF-8 byte-order mark at the start of a file is dropped (the de–en
+    gold set has one).
 
-    ``crlf``: ``error`` rejects Windows line endings, ``strip`` reads them as plain newlines."""
+    ``crlf``: ``error`` (default) rejects a line ending in ``\\r\\n`` (or a last line ending in a
+    bare ``\\r``), since a stray ``\\r`` would otherwise become part of the last word; ``strip``
+    reads ``\\r\\n`` as ``\\n`` (real data such as NTREX-128 ships with CRLF endings). A ``\\r``
+    inside a line is never touched."""
     check_crlf_policy(crlf)
     strip_cr = crlf == "strip"
     path = Path(path)
@@ -124,7 +107,9 @@ def read_lines(path: str | PathLike, *, crlf: str = "error") -> Iterator[str]:
 def read_pairs(
     source: str | PathLike, target: str | PathLike | None = None, *, crlf: str = "error"
 ) -> Iterator[Pair]:
-    """Stream pairs from two line-aligned files, or from one ``src ||| tgt`` file if ``target`` is None."""
+    """Stream pairs from two line-aligned files, or from one ``src ||| tgt`` file if ``target`` is None.
+
+    Errors: different line counts, a ``|||`` line without exactly one separator."""
     if target is None:
         for lineno, line in enumerate(read_lines(source, crlf=crlf), 1):
             parts = line.split(PAIR_SEPARATOR)
@@ -163,8 +148,16 @@ def input_words(text: str) -> list[str]:
 
 
 def pretokenize(text: str, *, char_units: bool = False, pretokenized: bool = False) -> Tokenized:
-    """Split ``text`` into aligner units (see the module docstring). A word made only of other
-    whitespace (U+3000, NBSP) gives no unit."""
+    """Split ``text`` into aligner units, only ever *within* its whitespace tokens. A word made only
+    of other whitespace (U+3000, NBSP) gives no unit.
+
+    - punctuation and symbols (Unicode categories P* and S*) become tokens of their own, except a
+      hyphen, apostrophe, period, comma or middle dot between two letters/digits ("eu-haushalts",
+      "3.5", "1,000" stay whole);
+    - ``char_units`` cuts into per-character units (a character with its combining marks; runs of
+      other scripts, e.g. Latin or digits, stay together);
+    - ``pretokenized=True`` skips all of this and takes the whitespace tokens as they are.
+    """
     words = input_words(text)
     if pretokenized:
         tokens = text.split()
@@ -183,7 +176,15 @@ def pretokenize(text: str, *, char_units: bool = False, pretokenized: bool = Fal
 
 @dataclass(frozen=True)
 class Pretokenizer:
-    """Pre-tokenisation settings for one language pair."""
+    """Pre-tokenisation settings for one language pair.
+
+    ``segment``: ``auto`` gives per-character units to languages written without spaces
+    (``Language.no_space``: zh, ja, th, my, km); ``chars`` does that for any language; ``none``
+    keeps the given whitespace tokens (use it for already-segmented text such as the zh/ja gold
+    files). ``max_tokens``: a line with more tokens after pre-tokenisation is an error. ``empty``
+    (a line empty on one or both sides): ``keep`` (default) keeps the pair, writes an empty token
+    line and an empty alignment for it; ``error`` rejects it.
+    """
 
     source_lang: Language
     target_lang: Language

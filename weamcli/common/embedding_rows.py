@@ -1,16 +1,11 @@
 """An inference model's word embeddings read row by row from its weights file, as inputs use them.
 
-A multilingual encoder's input embedding matrix is most of its weights (e5-small: 250k pieces ×
-384 = 96M of 118M parameters, 384 MB in fp32), while scoring a few hundred sentences looks up a
-few thousand rows. transformers maps the safetensors file into memory; each row an input looks up
-then brings its surrounding pages (readahead, fault-around) into the process's resident memory:
-evaluating SIB-200 in two languages made ~300 MB of the matrix resident. ``rows_on_demand``
-swaps the matrix for ``RowsOnDemand``, which reads each row it is asked for once with ``pread``
-and keeps only those rows. A row is the same numbers either way, so outputs are identical.
-
-For inference only (no gradient reaches the rows), and only where the weights come as a
-safetensors file whose matrix is exactly the loaded one (checked); otherwise the model is left
-as it is.
+A multilingual encoder's input embedding matrix is most of its weights, while scoring a few hundred
+sentences looks up a few thousand rows. ``rows_on_demand`` swaps the matrix for ``RowsOnDemand``,
+which reads each row it is asked for once and keeps only those rows; a row is the same numbers
+either way, so outputs are identical. For inference only (no gradient reaches the rows), and only
+where the weights come as a safetensors file whose matrix is exactly the loaded one (checked);
+otherwise the model is left as it is.
 """
 
 from __future__ import annotations
@@ -34,7 +29,12 @@ _SAFETENSORS_FILE = "model.safetensors"
 
 class RowsOnDemand(nn.Module):
     """``nn.Embedding``'s lookup over a ``[rows, dim]`` fp32 matrix stored at byte ``offset`` of
-    ``path``: a row is read from the file the first time an input uses it, then kept."""
+    ``path``: a row is read from the file (``pread``) the first time an input uses it, then kept.
+
+    Why not the loaded matrix (e5-small: 250k pieces × 384 = 96M of 118M parameters, 384 MB in
+    fp32): transformers maps the safetensors file into memory, and each row an input looks up then
+    brings its surrounding pages (readahead, fault-around) into the process's resident memory
+    (figures in bench/NOTES.md)."""
 
     def __init__(self, path: str | Path, offset: int, num_embeddings: int, embedding_dim: int):
         super().__init__()

@@ -1,27 +1,10 @@
 """bf16 autocast or fp32: chosen by measurement on a CPU, by support on a GPU.
 
 Why measure: a CPU's bf16 instructions (avx512_bf16, AMX) only pay off when the matrices are
-large enough. On one such CPU a 12-layer, 768-wide model ran 4.7× faster in bf16, while e5-small
-at batch 16, length 64, one thread ran 1.5× *slower* (321 against 488 tok/s): the casts around
-each small matmul cost more than the matmul saves. No flag tells the two apart; timing does.
-
-What is timed (``calibrate``) is what the run will do, on a stand-in: the model's own width, heads
-and intermediate size, but ``STANDIN_LAYERS`` layer(s) and a small vocabulary, at the run's batch
-shape and thread count, fp32 and bf16 taking turns.
-
-- ``inference`` (`weam evaluate`): a forward pass of the encoder under inference_mode.
-- ``training`` (`weam pretrain`, `weam finetune`): a training step (forward, backward, AdamW) with
-  the masked-LM head applied to a masked share of the rows, as weam does.
-
-Every layer costs the same, so the stand-in's bf16/fp32 ratio per layer is the full model's; the
-speeds recorded are estimates for the full model, from the parts timed separately: the layers'
-time × layers / ``STANDIN_LAYERS``, the head's × its rows / the stand-in's rows, AdamW's × the
-parameters. The 250k-row word-embedding matrix is never built (a lookup does no arithmetic), so a
-measurement takes a few seconds and a few hundred MB, where timing a full copy of e5-small took
-29-44 s and 1.6-2.6 GB (one thread, batch 16). bf16 is chosen when it is at least ``MARGIN``
-faster (it costs some precision, so a tie goes to fp32). The result is cached per machine, torch
-version, threads, model shape, batch shape and kind in ``weam_home()/cache/bf16-choice.json``, so it
-runs once per such combination.
+large enough; for a small model the casts around each small matmul cost more than the matmul
+saves (figures in bench/NOTES.md). No flag tells the two apart; timing does. What is timed
+(``calibrate``) is a stand-in of the model (``stand_in``) at the run's batch shape and threads, and
+the choice is cached (``choose_bf16``).
 """
 
 from __future__ import annotations
@@ -129,7 +112,9 @@ def cache_key(
 def stand_in(config: Any, *, kind: str = "training", vocab_size: int | None = None) -> Any:
     """The model that is timed: ``config``'s architecture with ``STANDIN_LAYERS`` layer(s) and a
     small vocabulary, randomly initialised in fp32 — an encoder for inference, a masked-LM model
-    (head rows ``min(vocab_size, STANDIN_HEAD_ROWS)``) for training."""
+    (head rows ``min(vocab_size, STANDIN_HEAD_ROWS)``) for training. The 250k-row word-embedding
+    matrix is never built (a lookup does no arithmetic), so a measurement takes a few seconds and a
+    few hundred MB instead of what timing a full copy costs."""
     import torch
     from transformers import AutoModel, AutoModelForMaskedLM
 
@@ -171,7 +156,17 @@ def calibrate(
 ) -> tuple[float, float]:
     """Estimated tokens/s of the full model in fp32 and in bf16 autocast, from ``stand_in`` timed at
     this batch shape: inference (a forward pass) or a training step (``kind``). The median over
-    the timed steps; the two precisions take turns, so load from other processes falls on both."""
+    the timed steps; the two precisions take turns, so load from other processes falls on both.
+
+    - ``inference`` (`weam evaluate`): a forward pass of the encoder under inference_mode.
+    - ``training`` (`weam pretrain`, `weam finetune`): a training step (forward, backward, AdamW)
+      with the masked-LM head applied to a masked share of the rows, as weam does.
+
+    Every layer costs the same, so the stand-in's bf16/fp32 ratio per layer is the full model's;
+    the speeds are estimates for the full model, from the parts timed separately: the layers' time
+    × layers / ``STANDIN_LAYERS``, the head's × its rows / the stand-in's rows, AdamW's × the
+    parameters.
+    """
     import torch
 
     model = stand_in(config, kind=kind, vocab_size=vocab_size)
@@ -267,6 +262,7 @@ def _read_cache(path: Path) -> dict[str, Any]:
 
 
 def _decide(fp32: float, bf16: float, kind: str = "training") -> Bf16Choice:
+    """bf16 when it is at least ``MARGIN`` faster (it costs some precision, so a tie goes to fp32)."""
     ratio = bf16 / fp32
     speeds = f"{bf16:.0f} vs {fp32:.0f} tok/s"
     if ratio >= MARGIN:
@@ -295,7 +291,9 @@ def choose_bf16(
 
     ``requested`` True/False is the user's choice (--bf16/--no-bf16) and is kept. None chooses:
     a CUDA GPU: bf16 where it supports it; a CPU without bf16 instructions: fp32; a CPU with
-    them: by ``calibrate`` on a stand-in of ``config``'s architecture at this batch shape (cached).
+    them: by ``calibrate`` on a stand-in of ``config``'s architecture at this batch shape, cached
+    per machine, torch version, threads, model shape, batch shape and kind (``cache_key``) in
+    ``weam_home()/cache/bf16-choice.json``, so it runs once per such combination.
     ``trimmed``: the run trims its vocabulary, so the head is reckoned at ``TRIMMED_VOCAB`` rows.
     Under torchrun (WORLD_SIZE > 1) a CPU with no cached measurement gets fp32: ranks measuring at
     once would disturb each other and might disagree."""

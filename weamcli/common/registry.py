@@ -1,15 +1,8 @@
 """Named components that register themselves: pre-training objectives and task families.
 
-A component module declares itself once, with the dataclass of its own options::
-
-    OBJECTIVES = Registry("objective", package="weamcli.pretrain.objectives")
-
-    @OBJECTIVES.register("tlm", options=TlmOptions)
-    class Tlm: ...
-
+A component module declares itself once, with the dataclass of its own options (``Registry``).
 Everything else (the CLI's choices, the experiment TOML's checks, the model card) asks the registry,
-so no list of names is kept by hand. ``package`` is imported on first use, which imports and so
-registers every module in it.
+so no list of names is kept by hand.
 """
 
 from __future__ import annotations
@@ -34,7 +27,14 @@ class Entry(Generic[T]):
 
 
 class Registry(Generic[T]):
-    """Components of one kind, by name."""
+    """Components of one kind, by name. A component module declares itself once::
+
+        OBJECTIVES = Registry("objective", package="weamcli.pretrain.objectives")
+
+        @OBJECTIVES.register("tlm", options=TlmOptions)
+        class Tlm: ...
+
+    ``package`` is imported on first use, which imports and so registers every module in it."""
 
     def __init__(self, kind: str, *, package: str | None = None) -> None:
         self.kind = kind

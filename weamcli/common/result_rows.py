@@ -2,14 +2,9 @@
 ``make_qa_row``) and `weam compare` (reader, ``row_from_json`` → ``ResultRow``).
 
 One JSON line per model × task × language × seed (× direction for retrieval). The model's facts
-come from its weam.json so rows of a baseline and of a pre-trained model line up by key.
-
-Every row says its ``kind`` (classification, tagging, qa), its ``unit`` (the independent thing a
-bootstrap resamples: an example, a sentence, a question) and its ``metrics``. Per unit, the reader
-turns a row into (numerator, denominator) pairs per metric: an example is (right?, 1), a sentence
-(words tagged right, words), a question (F1, 1) and (exact match, 1). A metric is the ratio of the
-sums, so word accuracy weighs every word alike while the resampled unit stays the sentence.
-Rows written before these keys existed read as classification rows.
+come from its weam.json so rows of a baseline and of a pre-trained model line up by key. Every row
+says its ``kind``, its ``unit`` (what a bootstrap resamples) and its ``metrics``; the reader turns
+it into (numerator, denominator) pairs per unit (``ResultRow``).
 """
 
 from __future__ import annotations
@@ -264,7 +259,13 @@ REQUIRED_KEYS = (
 
 @dataclass
 class ResultRow:
-    """One evaluated (model, task, language, seed), as `weam evaluate` wrote it."""
+    """One evaluated (model, task, language, seed), as `weam evaluate` wrote it.
+
+    ``kind``: classification, tagging or qa; ``unit``: the independent thing a bootstrap resamples
+    (an example, a sentence, a question). ``scores`` holds (numerator, denominator) per unit and
+    metric: an example is (right?, 1), a sentence (words tagged right, words), a question (F1, 1)
+    and (exact match, 1). A metric is the ratio of the sums, so word accuracy weighs every word
+    alike while the resampled unit stays the sentence."""
 
     task: str
     split: str
@@ -301,7 +302,8 @@ class ResultRow:
 
 def row_from_json(obj: Any, path: Path, line: int) -> ResultRow:
     """A results-file line as a ``ResultRow``: every key checked, the per-unit scores read from the
-    shape the row's family writes; an inconsistent row is a one-line error naming file and line."""
+    shape the row's family writes; an inconsistent row is a one-line error naming file and line.
+    Rows written before ``kind`` and ``unit`` existed read as classification rows."""
     if not isinstance(obj, dict):
         raise WeamError("a result row must be a JSON object", path, line)
     missing = [key for key in REQUIRED_KEYS if key not in obj]

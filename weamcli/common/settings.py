@@ -1,15 +1,10 @@
 """One definition per option: name, type, default, help text and checks.
 
 Each stage declares a ``Settings`` dataclass whose fields are made with ``option(...)``. The same
-declaration serves three readers:
-
-- the Typer command (``weamcli.cli.options`` turns the fields into ``--flags``),
-- the core function (it takes the settings object; ``__post_init__`` has already checked it),
-- the experiment TOML (``from_table`` reads one section: an unknown key is an error naming the
-  file, the line and the closest valid key; a bad value names the file and line).
-
-So a check or default written here holds alike for ``weam pretrain --mask-prob 1.5`` and for
-``mask_prob = 1.5`` in a config, and no copy of the option list can drift.
+declaration serves the Typer command (``weamcli.cli.options`` turns the fields into ``--flags``),
+the core function (it takes the settings object, already checked) and the experiment TOML
+(``Settings.from_table``). So a check or default written here holds alike for ``weam pretrain
+--mask-prob 1.5`` and for ``mask_prob = 1.5`` in a config, and no copy of the option list can drift.
 """
 
 from __future__ import annotations
@@ -153,7 +148,9 @@ class SettingError(WeamError):
 
 
 class Settings:
-    """Base of every stage's settings dataclass (declare subclasses ``@dataclass(kw_only=True)``)."""
+    """Base of every stage's settings dataclass (declare subclasses ``@dataclass(kw_only=True)``).
+    ``__post_init__`` checks every field, so a core function that takes a settings object gets
+    checked values."""
 
     section: ClassVar[str] = ""  # the TOML section and command this object belongs to
 
@@ -207,7 +204,9 @@ class Settings:
         elsewhere: Mapping[str, str] | None = None,
         key_sections: Mapping[str, str] | None = None,
     ) -> Self:
-        """Settings from one TOML section plus the values the experiment grid ``fixed`` itself.
+        """Settings from one TOML section plus the values the experiment grid ``fixed`` itself. An
+        unknown key is an error naming the file, the line and the closest valid key; a bad value
+        names the file and line.
 
         ``extra_keys``: keys of that section that belong to the experiment, not to this class;
         ``elsewhere``: keys that belong in another section (key -> section name);

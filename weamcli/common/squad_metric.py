@@ -1,20 +1,9 @@
 """F1 and exact match of predicted answer spans, per question (the max over its gold answers).
 
-Normalisation, by ``style``:
-
-- ``squad``: the official SQuAD v1.1 rules for every language: lower-case, drop ASCII punctuation,
-  drop the English articles a/an/the, split on whitespace. On text written without spaces
-  (Chinese, Japanese, Thai …) a whole answer is then one token, so F1 collapses to exact match.
-- ``mlqa``: the MLQA evaluation's rules: lower-case, drop every Unicode punctuation character, drop
-  the language's articles (en a/an/the; es un/una/unos/unas/el/la/los/las; de ein/eine/einen/
-  einem/eines/einer/der/die/das/den/dem/des; vi của/là/cái/chiếc/những; ar the prefix ال), split on
-  whitespace; for Chinese (and here every language written without spaces) each character of the
-  script is a token, runs of Latin letters and digits stay words ("mixed segmentation").
-- ``auto`` (the default): ``squad`` for languages written with spaces (so XQuAD figures match the
-  official script and XTREME), and for languages written without spaces (zh, ja, th, my, km in
-  weam's table) SQuAD's rules with MLQA's mixed segmentation, so F1 gives partial credit there.
-
-The style used is recorded in each result row ("normalisation").
+Answers are compared after normalisation by ``style`` (``normalise``): the official SQuAD v1.1
+rules, the MLQA evaluation's, or (``auto``) SQuAD's with MLQA's per-character segmentation for
+languages written without spaces, so F1 gives partial credit there. The style used is recorded in
+each result row ("normalisation").
 """
 
 from __future__ import annotations
@@ -54,7 +43,12 @@ def _written_without_spaces(lang: str) -> bool:
 
 
 def style_for(lang: str, style: str = "auto") -> str:
-    """What ``style`` means for ``lang``: squad, squad+chars or mlqa (recorded in result rows)."""
+    """What ``style`` means for ``lang``: squad, squad+chars or mlqa (recorded in result rows).
+
+    ``auto`` (the default): ``squad`` for languages written with spaces (so XQuAD figures match the
+    official script and XTREME), and for languages written without spaces (zh, ja, th, my, km in
+    weam's table) SQuAD's rules with MLQA's mixed segmentation (``squad+chars``), so F1 gives
+    partial credit there."""
     if style == "auto":
         return "squad+chars" if _written_without_spaces(lang) else "squad"
     return style
@@ -74,7 +68,17 @@ def _mixed_segmentation(text: str) -> list[str]:
 
 
 def normalise(text: str, lang: str, style: str = "auto") -> list[str]:
-    """The tokens an answer is compared by."""
+    """The tokens an answer is compared by, by ``style`` (see ``style_for``):
+
+    - ``squad``: the official SQuAD v1.1 rules for every language: lower-case, drop ASCII
+      punctuation, drop the English articles a/an/the, split on whitespace. On text written without
+      spaces (Chinese, Japanese, Thai …) a whole answer is then one token, so F1 collapses to
+      exact match.
+    - ``mlqa``: the MLQA evaluation's rules: lower-case, drop every Unicode punctuation character,
+      drop the language's articles (``_ARTICLES``: en, es, de, vi, ar), split on whitespace; for
+      Chinese (and here every language written without spaces) each character of the script is a
+      token, runs of Latin letters and digits stay words ("mixed segmentation").
+    """
     used = style_for(lang, style)
     text = text.lower()
     code = lang.split("_")[0][:2]

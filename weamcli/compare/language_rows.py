@@ -1,21 +1,9 @@
 """The per-language rows of a comparison: each column's metric in each language and its Δ against
 the reference column with a 95% paired bootstrap CI, SE, MDE, p-value and Holm mark.
 
-The bootstrap (why it is built this way):
-- Units are paired by (language, id): both sides are scored on the same resampled units, which
-  removes the between-unit variance a paired design is meant to remove. The unit is what is
-  independent: an example for classification, a sentence for tagging (its words share a context
-  and are right or wrong together, so resampling words would understate the variance), a question
-  for QA. A tagging metric is words right / words over the drawn sentences.
-- A side evaluated with several seeds has its seeds (whole training runs) resampled too, the same
-  draw for every language, because one seed is one trained model evaluated on all languages.
-
-Power (``compare.power``): every Δ also gets its standard error (the standard deviation of the
-same bootstrap draws), the minimum detectable effect at 80% power (2.80 × SE), a two-sided
-bootstrap p-value, and, for the zero-shot language rows of a column, whether Δ survives a
-Holm–Bonferroni correction over those rows. Two more bootstraps on the same draws split the
-variance for sample-size planning: one keeps every seed once (units only), one keeps every unit
-once (seeds only).
+The bootstrap pairs units by (language, id) and resamples each side's seeds too (why:
+``language_cells``); its draws also give the power figures of ``compare.power``
+(``delta_spread``, ``mark_holm``).
 """
 
 from __future__ import annotations
@@ -88,7 +76,18 @@ def language_cells(
     cols: ColumnSet, langs: Languages, scores: Scores, n_boot: int, seed: int, unit: str
 ) -> tuple[Cells, Boots, list[str]]:
     """Each language row's cells, each Δ's bootstrap draws (the mean, group and gap rows reuse
-    them), and notes on Δs over fewer units than either side scored."""
+    them), and notes on Δs over fewer units than either side scored.
+
+    Why the bootstrap is built this way:
+    - Units are paired by (language, id): both sides are scored on the same resampled units, which
+      removes the between-unit variance a paired design is meant to remove. The unit is what is
+      independent: an example for classification, a sentence for tagging (its words share a
+      context and are right or wrong together, so resampling words would understate the variance),
+      a question for QA. A tagging metric is words right / words over the drawn sentences.
+    - A side evaluated with several seeds has its seeds (whole training runs) resampled too, the
+      same draw for every language, because one seed is one trained model evaluated on all
+      languages.
+    """
     names = cols.names
     counts = {n: seed_counts(len(cols.replicates[n]), n_boot, cell_rng(seed, "seeds", n)) for n in names}
     missing_reference = cols.missing_reference
@@ -160,7 +159,8 @@ def _paired(
     ca = np.where(ca.sum(axis=1, keepdims=True) > 0, ca, 1.0)
     cb = np.where(cb.sum(axis=1, keepdims=True) > 0, cb, 1.0)
     delta, draws = paired_draws(a, b, w, ca, cb, da, db)
-    # The same draws with one source of variance switched off, for sample-size planning.
+    # The same draws with one source of variance switched off, for sample-size planning: one keeps
+    # every seed once (units only), one keeps every unit once (seeds only).
     units_only = paired_draws(a, b, w, np.ones_like(ca), np.ones_like(cb), da, db)[1]
     seeds_only = paired_draws(a, b, np.ones((1, a.shape[1])), ca, cb, da, db)[1]
     pair = (delta, draws, units_only, seeds_only, int(paired.sum()))
@@ -171,7 +171,9 @@ def delta_spread(
     draws: np.ndarray, units_only: np.ndarray, seeds_only: np.ndarray, several_seeds: bool
 ) -> dict:
     """A Δ's CI, SE, MDE and p-value from its bootstrap draws, and the SE's unit and seed parts
-    (the seed part is unknown, not 0, when each side has one seed)."""
+    (the seed part is unknown, not 0, when each side has one seed). SE is the standard deviation of
+    the draws, MDE the minimum detectable effect at 80% power (2.80 × SE, ``compare.power``), the
+    p-value a two-sided bootstrap one."""
     low, high = percentile_ci(draws)
     se = bootstrap_se(draws)
     return {

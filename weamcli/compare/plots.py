@@ -1,15 +1,11 @@
 """Figures for `weam compare` (matplotlib, Agg backend: no display needed).
 
-Four PNGs from a ``Comparison``:
-- ``deltas.png``: per-language Δ accuracy against the baseline, one bar per model, 95% CI whiskers;
-- ``pretrain_steps.png``: mean zero-shot Δ against continual pre-training steps (the steps axis),
-  one line per method from 0 (the plain model, Δ = 0), 95% CI whiskers;
-- ``pretrain_langs.png``: mean zero-shot accuracy against the number of pre-training languages;
-- ``model_size.png``: mean zero-shot accuracy against parameters (millions, log axis), layers annotated.
-- ``lang_curve.png``: mean zero-shot Δ and Δgap against the number of pre-training languages, one
-  line per method and design (equal steps; equal passes over each language's pairs), 95% CIs.
-The size and language plots use each run's last point of the steps axis. A figure with a single
-point to show is skipped, and the reason returned.
+Five PNGs from a ``Comparison`` (``PLOT_FILES``; each ``plot_*`` function says what it shows):
+per-language Δ (``deltas.png``), mean zero-shot Δ against pre-training steps
+(``pretrain_steps.png``), mean zero-shot accuracy against the number of pre-training languages
+(``pretrain_langs.png``) and against parameters (``model_size.png``), and Δ and Δgap against the
+number of pre-training languages (``lang_curve.png``). A figure with a single point to show is
+skipped, and the reason returned.
 """
 
 from __future__ import annotations
@@ -46,7 +42,8 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def plot_deltas(comparison: Comparison) -> plt.Figure | str:
-    """Grouped bars: languages (and the mean) on x, Δ in points on y, one bar per compared model."""
+    """Grouped bars: languages (and the mean) on x, Δ in points against the baseline on y, one bar
+    per compared model, 95% CI whiskers."""
     cols = [c for c in comparison.compared_columns if c.reference]
     rows = [r for r in comparison.rows if r.kind in ("lang", "mean")]
     has = [c for c in cols if any(comparison.cell(r.label, c.name).delta is not None for r in rows)]
@@ -163,7 +160,7 @@ def _run_key(m: ModelSummary) -> tuple:
 def plot_pretrain_steps(comparison: Comparison) -> plt.Figure | str:
     """Mean zero-shot Δ (points) against pre-training steps: one line per pre-training run (method,
     languages, depth) evaluated at several points, from (0, 0) — the plain model it is measured
-    against — through its snapshots."""
+    against — through its snapshots; 95% CI whiskers."""
     by_name = {m.model: m for m in comparison.models}
     points: dict[tuple, list[tuple[int, float, float, float]]] = {}
     for col in comparison.compared_columns:
@@ -282,7 +279,8 @@ def _design_lines(models: list[ModelSummary]) -> list[tuple[str, list[ModelSumma
 def plot_lang_curve(comparison: Comparison) -> plt.Figure | str:
     """Mean zero-shot Δ (left) and Δgap (right; English minus the zero-shot mean, against the
     baseline's) against the number of pre-training languages, with 95% CIs: one line per method
-    and design, on the first depth."""
+    and design (equal steps; equal passes over each language's pairs: ``_design_lines``), on the
+    first depth."""
     by_name = {m.model: m for m in comparison.models}
     depth = max((m.num_layers for m in comparison.models if m.num_layers), default=None)
     compared = [

@@ -1,21 +1,9 @@
 """Power of a comparison: how small an effect it can detect, which per-language effects survive a
 multiple-comparison correction, and how many seeds and test units a 1-point effect would need.
 
-- Minimum detectable effect (MDE): the smallest true Δ that a two-sided test at level α finds with
-  probability ``power``: (z_{1−α/2} + z_{power}) × SE, ≈ 2.80 × SE for α = 0.05 and 80% power.
-  SE is the standard deviation of the paired bootstrap's draws of Δ (``compare.language_rows``: units
-  paired and resampled, and each side's seeds resampled where it has several), so it holds the
-  unit-to-unit and the seed-to-seed variance the CI holds.
-- Holm–Bonferroni: a table's zero-shot language rows are one family of tests per column (is Δ = 0
-  in language X?); Holm's step-down keeps the chance of any false "significant" in the family
-  at α, and rejects at least as much as plain Bonferroni.
-- Sample size from a pilot: the variance of Δ is split into a unit part (the bootstrap with every
-  seed kept once, resampling units only) and a seed part (every unit kept once, resampling seeds
-  only). The two, measured apart, are scaled by one factor to add up to the full bootstrap's SE²
-  (resampling both at once also holds their interaction). Assuming the unit part shrinks as
-  1/units and the seed part as 1/seeds, SE² at n' units and s' seeds ≈ SE_units² × n/n' +
-  SE_seeds² × s/s', which gives the units or seeds a target MDE needs. These are estimates from
-  one pilot's variance, not guarantees.
+All from the standard error of Δ that the paired bootstrap gives (``compare.language_rows``):
+``mde`` (minimum detectable effect), ``holm`` (Holm–Bonferroni over a table's language rows),
+``sample_size`` (units and seeds a target MDE needs, estimated from a pilot).
 """
 
 from __future__ import annotations
@@ -43,14 +31,22 @@ def z_factor(alpha: float = ALPHA, power: float = POWER) -> float:
 
 def mde(se: float, alpha: float = ALPHA, power: float = POWER) -> float:
     """Minimum detectable effect of an estimate with standard error ``se``: the true effect that a
-    two-sided level-``alpha`` test detects with probability ``power``."""
+    two-sided level-``alpha`` test detects with probability ``power``: (z_{1−α/2} + z_{power}) × SE,
+    ≈ 2.80 × SE for α = 0.05 and 80% power. SE is the standard deviation of the paired bootstrap's
+    draws of Δ (``compare.language_rows``: units paired and resampled, and each side's seeds
+    resampled where it has several), so it holds the unit-to-unit and the seed-to-seed variance the
+    CI holds."""
     return z_factor(alpha, power) * se
 
 
 def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
     """Holm–Bonferroni step-down: which of the m hypotheses are rejected at family-wise level
     ``alpha``. The k-th smallest p-value (k = 1..m) is compared with alpha / (m − k + 1); all are
-    rejected up to the first that fails, none after it. Returned in the input's order."""
+    rejected up to the first that fails, none after it. Returned in the input's order.
+
+    A table's zero-shot language rows are one family of tests per column (is Δ = 0 in language X?);
+    Holm's step-down keeps the chance of any false "significant" in the family at α, and rejects at
+    least as much as plain Bonferroni."""
     m = len(p_values)
     order = sorted(range(m), key=lambda i: p_values[i])
     out = [False] * m
@@ -109,9 +105,14 @@ def sample_size(
     bootstrap SE; the two parts are scaled by one factor to add up to its square (default: the
     parts as they are).
 
+    The unit part comes from the bootstrap with every seed kept once, resampling units only; the
+    seed part from every unit kept once, resampling seeds only. Measured apart, they are scaled to
+    the full SE² because resampling both at once also holds their interaction.
+
     Estimate, assuming the two variance parts V_u and V_s shrink as 1/units and 1/seeds:
     units_needed = units × V_u / (T − V_s), seeds_needed = seeds × V_s / (T − V_u), with
-    T = (target / (z_{1−α/2} + z_power))²; with one seed (no V_s), units × (MDE / target)²."""
+    T = (target / (z_{1−α/2} + z_power))²; with one seed (no V_s), units × (MDE / target)². These
+    are estimates from one pilot's variance, not guarantees."""
     z = z_factor(alpha, power)
     var_u, var_s = se_units**2, (se_seeds or 0.0) ** 2
     if se is not None and var_u + var_s > 0:

@@ -1,25 +1,10 @@
 """Claims: which process runs a grid step, so that several ``weam experiment`` processes on one
 output folder (on one machine, or on several sharing it) split the steps and never run one twice.
 
-A step is claimed before it runs by creating ``OUT/.claims/<step key>.claim``, a small JSON file
-naming the host, the process id, the process's own start time and when the claim was made. The
-file is made complete under a temporary name and then hard-linked into place, which succeeds for
-exactly one process (atomic on local file systems and NFS, and never seen half-written); where a
-file system has no hard links, ``O_CREAT | O_EXCL`` does the same. A process releases its claim
-when the step has finished, failed or been interrupted; while the step runs, the owner touches
-the file every ``HEARTBEAT`` seconds.
-
-A claim whose owner is gone is taken over:
-
-- same host: the process id no longer runs, or now belongs to another process (its start time
-  differs from the one recorded);
-- another host (the process cannot be asked): its file has not been touched for ``STALE_AFTER``
-  seconds (owners touch theirs every ``HEARTBEAT`` seconds, so only a dead or frozen one falls
-  this far behind).
-
-Taking over happens under an exclusive lock (``OUT/.claims/.lock``), so two processes never both
-take over one dead claim. The API is three functions and the ``Claim`` record: ``claim_step``,
-``release_step``, ``inspect_step``; ``Heartbeat`` keeps a process's claims fresh.
+A step is claimed before it runs by creating ``OUT/.claims/<step key>.claim`` atomically
+(``claim_step``); a claim whose owner is gone is taken over (``Claim.alive``). The API is three
+functions and the ``Claim`` record: ``claim_step``, ``release_step``, ``inspect_step``;
+``Heartbeat`` keeps a process's claims fresh.
 """
 
 from __future__ import annotations
@@ -62,7 +47,14 @@ class Claim:
 
     @property
     def alive(self) -> bool:
-        """Whether the owner may still run the step (see the module docstring for the rule)."""
+        """Whether the owner may still run the step; a claim whose owner is gone is taken over.
+
+        - same host: the owner is gone when its process id no longer runs, or now belongs to
+          another process (its start time differs from the one recorded);
+        - another host (the process cannot be asked): when its file has not been touched for
+          ``STALE_AFTER`` seconds (owners touch theirs every ``HEARTBEAT`` seconds, so only a dead
+          or frozen one falls this far behind).
+        """
         if self.host != _host():
             return time.time() - self.touched < STALE_AFTER
         if not _pid_runs(self.pid):
@@ -103,7 +95,13 @@ def inspect_step(out: str | os.PathLike, step: str) -> Claim | None:
 
 def claim_step(out: str | os.PathLike, step: str) -> tuple[Claim | None, Claim | None]:
     """Claim ``step`` for this process: ``(mine, None)`` when it is now this process's (a dead
-    owner's claim is taken over), ``(None, theirs)`` when a live process holds it."""
+    owner's claim is taken over), ``(None, theirs)`` when a live process holds it.
+
+    The claim file is a small JSON record naming the host, the process id, the process's own start
+    time and when the claim was made (``_create``). A process releases its claim when the step has
+    finished, failed or been interrupted; while the step runs, the owner touches the file every
+    ``HEARTBEAT`` seconds. Taking over happens under an exclusive lock (``OUT/.claims/.lock``), so
+    two processes never both take over one dead claim."""
     path = claim_path(out, step)
     with exclusive_lock(Path(out) / CLAIMS_DIR / ".lock"):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,7 +171,10 @@ class Heartbeat:
 
 
 def _create(path: Path, step: str) -> Claim | None:
-    """Make ``path`` for this process, or None if it exists."""
+    """Make ``path`` for this process, or None if it exists. The file is made complete under a
+    temporary name and then hard-linked into place, which succeeds for exactly one process (atomic
+    on local file systems and NFS, and never seen half-written); where a file system has no hard
+    links, ``O_CREAT | O_EXCL`` does the same."""
     token = uuid.uuid4().hex
     record = {
         "step": step,

@@ -1,16 +1,11 @@
 """Running grid steps side by side: each in its own process with its share of the CPU threads.
 
-Small encoders scale poorly across threads (e5-small on 2 cores: a second thread buys far less
-than a second step running beside the first), and most of a grid's steps are independent (every
-baseline fine-tune, the pre-training runs of different methods, every seed). So on a CPU the grid
-runs up to ``jobs`` steps at once, each in a fresh process limited to ``threads`` CPU threads, with
-``jobs × threads`` no more than the cores: more threads than cores costs far more than it gives
-(two 2-thread jobs on 2 cores ran pre-training up to 10× slower). On GPUs each job has a GPU of its
-own (``CUDA_VISIBLE_DEVICES`` set in its worker before torch starts), one job per GPU by default;
-more jobs than GPUs is an error unless the user lets jobs share them (``share_gpus``), round robin.
-
-A worker reports progress through a queue the main process renders; it returns plain values (a
-failure as its message and traceback), so nothing unpicklable crosses processes.
+Small encoders scale poorly across threads (a second thread buys less than a second step running
+beside the first), and most of a grid's steps are independent (every baseline fine-tune, the
+pre-training runs of different methods, every seed). So the grid runs up to ``jobs`` steps at once,
+each in a fresh process with its share of the cores, or a GPU of its own (``choose_parallelism``).
+A worker returns plain values (a failure as its message and traceback), so nothing unpicklable
+crosses processes.
 """
 
 from __future__ import annotations
@@ -84,9 +79,11 @@ def gpu_ids() -> list[str]:
 def choose_parallelism(jobs: int | None, threads: int | None, share_gpus: bool = False) -> Parallelism:
     """Steps at once and threads per step from what the user gave (None: choose).
 
-    Default on GPUs: one job per GPU, each worker on its own GPU; more ``jobs`` than GPUs is a
-    WeamError unless ``share_gpus``. On a CPU: one job per core up to ``AUTO_MAX_JOBS``, each with
-    an equal share of the cores. A given ``threads`` fixes the share, so jobs = cores // threads."""
+    Default on GPUs: one job per GPU, each worker on its own GPU (``CUDA_VISIBLE_DEVICES`` set in
+    the worker before torch starts); more ``jobs`` than GPUs is a WeamError unless ``share_gpus``
+    (then round robin). On a CPU: one job per core up to ``AUTO_MAX_JOBS``, each with an equal
+    share of the cores, so ``jobs × threads`` is no more than the cores (``oversubscribed``). A
+    given ``threads`` fixes the share, so jobs = cores // threads."""
     cores = cpu_cores()
     gpus = gpu_ids()
     if gpus:
@@ -121,7 +118,8 @@ def _on_gpus(
 
 
 def oversubscribed(plan: Parallelism) -> str | None:
-    """A warning when jobs × threads exceeds the cores (None when it does not)."""
+    """A warning when jobs × threads exceeds the cores (None when it does not): more threads than
+    cores costs far more than it gives (figures in bench/NOTES.md)."""
     cores = cpu_cores()
     if plan.threads is not None and plan.jobs * plan.threads > cores and not gpu_present():
         return (
@@ -207,7 +205,8 @@ class InlineExecutor:
 
 
 class WorkerPool:
-    """``jobs`` worker processes (spawned: a forked torch can deadlock) and their progress queue.
+    """``jobs`` worker processes (spawned: a forked torch can deadlock) and the queue their progress
+    reports go through (``drain`` hands them to the main process, which renders them).
 
     Each step runs in a fresh process (``max_tasks_per_child=1``): the memory a step leaves behind
     (a pre-training's peak, a tokenizer, heap pages glibc keeps) ends with it instead of adding to

@@ -1,22 +1,11 @@
 """Grid steps as Slurm jobs through submitit (``weam experiment --executor slurm``).
 
-What runs where: the main process (``weam experiment`` on a login node) plans the grid, claims each
-step whose needs are done (``experiment.claims``), submits it as one Slurm job and follows the
-jobs; align, pretrain, finetune and evaluate run inside the jobs, each with the resources of
-``[slurm]``; the comparison runs in the main process at the end. The markers stay the truth: a step
-is complete only once the main process has written its marker from the result its job returned,
-with the step's fingerprint, whatever the scheduler says.
-
-Job records: ``OUT/slurm/jobs/<step key>.json`` names the step's latest job (its id, the step's
-fingerprint, when it was submitted). A main process started again (after Ctrl-C, a logout, a crash)
-follows the live jobs it finds there instead of submitting them twice, and takes the result of a
-job that finished meanwhile; a job of other settings is cancelled, a failed one submitted again.
-Logs and submitit's pickles are in ``OUT/slurm``.
-
-Time limits and preemption: the job's callable is checkpointable (submitit): on Slurm's signal
-before the time limit, or at preemption, the job is requeued with the same id and runs its step
-again, which resumes from the step's own checkpoint (pre-training from its last saved step; the
-other steps are short and start over).
+The main process (``weam experiment`` on a login node) plans the grid, claims each step whose needs
+are done (``experiment.claims``), submits it as one Slurm job and follows the jobs; align,
+pretrain, finetune and evaluate run inside the jobs, each with the resources of ``[slurm]``; the
+comparison runs in the main process at the end. The markers stay the truth: a step is complete
+only once the main process has written its marker from the result its job returned, with the
+step's fingerprint, whatever the scheduler says.
 """
 
 from __future__ import annotations
@@ -98,8 +87,10 @@ def slurm_parallelism(
 
 class StepJob:
     """What one Slurm job runs: one grid step, as a worker of the local pool would (plain values
-    back, a failure as a StepFailure). Checkpointable: submitit requeues it on a time limit or
-    preemption, and the step resumes from its own checkpoint."""
+    back, a failure as a StepFailure). Checkpointable: on Slurm's signal before the time limit, or
+    at preemption, submitit requeues the job with the same id and it runs its step again, which
+    resumes from the step's own checkpoint (pre-training from its last saved step; the other steps
+    are short and start over)."""
 
     def __init__(
         self, runner: Callable[..., dict[str, Any]], step: Any, config: Any, steps: Any, threads: int
@@ -151,7 +142,13 @@ class SlurmPool:
     """Submits steps as Slurm jobs and follows them, with the local pool's interface (``submit``
     returns a Future; ``drain`` polls the jobs, resolves the futures of ended ones and forwards
     progress lines; ``shutdown`` leaves running jobs running). ``cluster``: submitit's executor,
-    ``slurm``, or ``local`` (each job a subprocess of this machine: the tests)."""
+    ``slurm``, or ``local`` (each job a subprocess of this machine: the tests).
+
+    Job records: ``OUT/slurm/jobs/<step key>.json`` names the step's latest job (its id, the step's
+    fingerprint, when it was submitted). A main process started again (after Ctrl-C, a logout, a
+    crash) follows the live jobs it finds there instead of submitting them twice, and takes the
+    result of a job that finished meanwhile; a job of other settings is cancelled, a failed one
+    submitted again (``_reattach``). Logs and submitit's pickles are in ``OUT/slurm``."""
 
     def __init__(self, config: Any, threads: int | None, *, cluster: str = "slurm"):
         submitit = load_submitit()

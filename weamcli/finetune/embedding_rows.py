@@ -3,16 +3,8 @@ the whole matrix with AdamW.
 
 An English training set touches a few thousand of XLM-R's 250k pieces, yet training the whole
 matrix keeps a gradient and two AdamW moments for every row (3 × 384 MB for e5-small). Here the
-full matrix stays frozen (on a CPU it stays a read-only map of the model file, so rows never read
-cost no memory) and a small trainable table holds the rows the training data uses.
-
-Why this equals full-matrix AdamW: a row that never gets a gradient has both moments at zero, so
-AdamW's update of it is 0 / (0 + eps) = 0 — except decoupled weight decay, which full-matrix
-AdamW applies to every row at every step (p ← p·(1 − lr_t·wd)). ``UsedRows`` keeps the product of
-those factors over the optimiser steps actually run (with each step's scheduled learning rate),
-multiplies the untouched rows by it whenever they are read (dev scoring between epochs) and once
-more when the matrix is merged back for saving. The padding row is one of the untouched rows: the
-embedding's ``padding_idx`` gives it no gradient in full-matrix training either.
+full matrix stays frozen and a small trainable table holds the rows the training data uses
+(``UsedRows``, whose docstring says why the results are equal).
 """
 
 from __future__ import annotations
@@ -28,7 +20,19 @@ from weamcli.common.models import ModelRef
 
 class UsedRows(nn.Module):
     """Stands in for an ``nn.Embedding`` while it trains: the full matrix frozen, a trainable table
-    of ``rows``, and the weight-decay factor every other row has accumulated (``decay``)."""
+    of ``rows``, and the weight-decay factor every other row has accumulated (``decay``). On a CPU
+    the full matrix stays a read-only map of the model file, and rows are read with ``stored``
+    (``pread``) where the file holds the matrix as loaded, so rows never read cost no memory.
+
+    Why this equals full-matrix AdamW: a row that never gets a gradient has both moments at zero,
+    so AdamW's update of it is 0 / (0 + eps) = 0 — except decoupled weight decay, which full-matrix
+    AdamW applies to every row at every step (p ← p·(1 − lr_t·wd)). ``decay`` keeps the product of
+    those factors over the optimiser steps actually run (with each step's scheduled learning rate,
+    ``follow``); the untouched rows are multiplied by it whenever they are read (dev scoring between
+    epochs, ``forward``) and once more when the matrix is merged back for saving (``merge``). The
+    padding row is one of the untouched rows: the embedding's ``padding_idx`` gives it no gradient
+    in full-matrix training either.
+    """
 
     def __init__(self, embedding: nn.Embedding, rows: Sequence[int], stored: RowsOnDemand | None = None):
         super().__init__()

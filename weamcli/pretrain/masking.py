@@ -1,40 +1,11 @@
 """From aligned words to model inputs: word→subword mapping, the swap map, masking, collation.
 
-Open choices of the WEAM recipe (see the project's weam-method note), each an option:
-
-- ``swap``: which word links are swapped. ``one-to-one`` (default) keeps only links whose source
-  word and target word each have exactly one link, so every swapped position has one partner;
-  ``all`` keeps every link, and a word with several partners takes the vector of its first-listed
-  partner (the map is then not a permutation).
-- ``subwords``: alignments link words, the model sees pieces. ``first-piece`` (default) swaps the
-  vectors of the two words' first pieces and scores L_cp on first pieces; ``single-piece`` swaps
-  only words that are exactly one piece on both sides.
-- Masking: each sentence piece is masked with probability ``mask_prob`` (default 0.3, the paper's
-  value), then BERT's 80/10/10: [MASK], a random piece, or unchanged. Random pieces are drawn from
-  the pieces the corpus uses, so a vocabulary trimmed to those pieces sees exactly the same inputs.
-
 The pair layout is ``[CLS] en [SEP] xx [SEP]`` (TLM, no language or segment embeddings: token types
 stay 0 and positions run on). A batch carries ``swap_index`` [batch, seq]: position j's vector for
 L_cp is taken from position ``swap_index[j]`` (identity where unaligned), so L_cp is one gather.
-For the MLM baseline the same pair batch (same masks) is cut into two unpaired rows,
-``[CLS] en [SEP]`` and ``[CLS] xx [SEP]``, through ``split_index``; the objectives that encode the
-two sentences separately without masks (align-l2, contrastive) use the same rows.
-
-Each example also keeps its word links at piece level (``link_src``/``link_tgt``: a word's first
-piece in ``input_ids``; ``link_src_n``/``link_tgt_n``: how many pieces it has, truncation
-counted), filtered by ``swap`` but not by ``subwords`` (align-l2 reads them; a word's pieces are
-consecutive). With ``links=True`` the collator turns them into indices into the two-row layout.
-
-Masking happens at step time (``mask_tokens``), not in the collator: the data loader fetches one
-batch ahead, and randomness there would make a resumed run differ. Its random numbers are never
-drawn from torch's global RNG (which dropout also consumes, differently for the MLM layout's
-shape): in training each number is a hash of (seed, optimizer step, example, position, draw)
-(``row_keys``, ``hashed_uniform``), the example being its index in the training set (the trainer
-numbers them). So weam, tlm and mlm mask the same positions with the same replacements at every
-step, a resumed run masks exactly as an uninterrupted one, and an example is masked alike whichever
-micro-batch, process or padding it lands in: 2 torchrun processes of 4 pairs mask as 1 process of 4
-pairs with 2 accumulation steps. Hashing (splitmix64 on int64 tensors) draws on the batch's own
-device with no host round trip, and the same numbers on any device.
+The open choices of the WEAM recipe (see the project's weam-method note) are options: ``swap`` and
+``subwords`` (``build_pair``), ``mask_prob`` (``mask_tokens``). Masking is done at step time from
+hashed random numbers, so weam, tlm and mlm, and a resumed run, mask alike (``mask_tokens``).
 """
 
 from __future__ import annotations
@@ -120,7 +91,20 @@ def build_pair(
 ) -> dict[str, Any]:
     """One training example: ``input_ids`` in the pair layout, ``sep`` (the first [SEP]'s position),
     the directed swap map ``swap_from``/``swap_to`` (positions in ``input_ids``) and the word links
-    at piece level (``link_*``, see the module's doc)."""
+    at piece level.
+
+    - ``swap``: which word links are swapped. ``one-to-one`` (default) keeps only links whose source
+      word and target word each have exactly one link, so every swapped position has one partner;
+      ``all`` keeps every link, and a word with several partners takes the vector of its
+      first-listed partner (the map is then not a permutation).
+    - ``subwords``: alignments link words, the model sees pieces. ``first-piece`` (default) swaps the
+      vectors of the two words' first pieces and scores L_cp on first pieces; ``single-piece`` swaps
+      only words that are exactly one piece on both sides.
+
+    Word links at piece level (``link_src``/``link_tgt``: a word's first piece in ``input_ids``;
+    ``link_src_n``/``link_tgt_n``: how many pieces it has, truncation counted) are filtered by
+    ``swap`` but not by ``subwords`` (align-l2 reads them; a word's pieces are consecutive).
+    """
     if swap not in SWAP_POLICIES:
         raise ValueError(f"swap must be one of {SWAP_POLICIES}")
     if subwords not in SUBWORD_POLICIES:
@@ -166,9 +150,12 @@ class PairCollator:
     numbered by ``NumberedExamples`` keep their number (``example``).
 
     ``id_map`` (a LongTensor full-vocabulary id → training id) remaps ids when the vocabulary is
-    trimmed. ``split`` adds the unpaired two-row layout used by the MLM baseline; ``links`` (with
-    ``split``) the word links as indices into it. ``code_switch`` collates the code-switched English
-    sentences (``cs_input_ids``, one row each) instead of the pairs.
+    trimmed. ``split`` adds the unpaired two-row layout used by the MLM baseline: the same pair batch
+    (same masks) cut into ``[CLS] en [SEP]`` and ``[CLS] xx [SEP]`` through ``split_index``; the
+    objectives that encode the two sentences separately without masks (align-l2, contrastive) use
+    the same rows. ``links`` (with ``split``) adds the word links as indices into it.
+    ``code_switch`` collates the code-switched English sentences (``cs_input_ids``, one row each)
+    instead of the pairs.
     """
 
     pad_id: int
@@ -353,7 +340,23 @@ def mask_tokens(
 ):
     """BERT masking over ``maskable`` positions (``mask_draws``, then ``apply_masks``): returns
     (masked input ids, labels with -100 at unmasked positions). ``replace_pool``: LongTensor of ids
-    for the 10% random case. Randomness: ``keys``, else ``generator``, else torch's global RNG."""
+    for the 10% random case. Randomness: ``keys``, else ``generator``, else torch's global RNG.
+
+    Each piece is masked with probability ``mask_prob`` (default 0.3, the paper's value), then
+    BERT's 80/10/10: [MASK], a random piece, or unchanged. Random pieces are drawn from the pieces
+    the corpus uses, so a vocabulary trimmed to those pieces sees exactly the same inputs.
+
+    Masking happens here, at step time, not in the collator: the data loader fetches one batch
+    ahead, and randomness there would make a resumed run differ. Its random numbers are never drawn
+    from torch's global RNG (which dropout also consumes, differently for the MLM layout's shape):
+    in training each number is a hash of (seed, optimizer step, example, position, draw)
+    (``row_keys``, ``hashed_uniform``), the example being its index in the training set (the
+    trainer numbers them). So weam, tlm and mlm mask the same positions with the same replacements
+    at every step, a resumed run masks exactly as an uninterrupted one, and an example is masked
+    alike whichever micro-batch, process or padding it lands in: 2 torchrun processes of 4 pairs
+    mask as 1 process of 4 pairs with 2 accumulation steps. Hashing (splitmix64 on int64 tensors)
+    draws on the batch's own device with no host round trip, and the same numbers on any device.
+    """
     draws = mask_draws(input_ids.shape, input_ids.device, len(replace_pool), keys=keys, generator=generator)
     return apply_masks(
         input_ids, maskable, draws, mask_prob=mask_prob, mask_id=mask_id, replace_pool=replace_pool
