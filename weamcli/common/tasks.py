@@ -1,22 +1,11 @@
 """Tasks as small declarative entries: their files, their languages (reading the splits is
 ``common.task_splits``).
 
-<<<<<<< HEAD
-A task says what kind it is (a family of ``common.families``), where a language's split file is
-(a path pattern such as ``{root}/{lang}/{split}.tsv``; ``{file}`` takes a per-language entry of
-``lang_files``, e.g. a UD treebank), which columns and labels it has and, where there is one, the
-hub name. Adding a
-sentiment or XCOPA-style task, or another treebank, is a new entry (or table line), not new code.
-
-Every split file is found through a pattern, the built-in tasks' and a user's alike: ``--task
-custom --test 'data/{lang}.test.tsv' --lang de,fr`` and ``--task mine --path-pattern
-'{root}/{lang}/{split}.tsv'`` build the same kind of entry as SIB-200.
-=======
-A task (``TaskSpec``) says what kind it is, where a language's split file is (a path pattern such
-as ``{root}/{lang}/{split}.tsv``), which columns and labels it has and, where there is one, the hub
-name. Adding a sentiment or XCOPA-style task, or another treebank, is a new entry (or table line),
-not new code; a user's own task builds the same kind of entry (``custom_task``).
->>>>>>> docstrings
+A task (``TaskSpec``) says what kind it is (a family of ``common.families``), where a language's
+split file is (a path pattern such as ``{root}/{lang}/{split}.tsv``), which columns and labels it
+has and, where there is one, the hub name. Adding a sentiment or XCOPA-style task, or another
+treebank, is a new entry (or table line), not new code; a user's own task builds the same kind of
+entry (``custom_task``).
 """
 
 from __future__ import annotations
