@@ -128,3 +128,15 @@ def test_modules_and_functions_stay_short():
                     long_functions.append(f"{_module_name(path)}.{node.name} ({n} lines)")
     assert not long_modules, long_modules
     assert not long_functions, long_functions
+
+
+def test_no_merge_conflict_markers():
+    """A merge conflict's markers inside a docstring or a comment still import and lint cleanly."""
+    markers = ("<<<<<<< ", ">>>>>>> ", "=======\n")
+    root = PACKAGE.parent
+    found = []
+    for path in sorted([*PACKAGE.rglob("*.py"), *(root / "tests").glob("*.py"), *root.glob("*.md")]):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(keepends=True), 1):
+            if line.startswith(markers):
+                found.append(f"{path.relative_to(root)}:{number}")
+    assert not found, found

@@ -134,13 +134,11 @@ def oversubscribed(plan: Parallelism) -> str | None:
 _progress_queue: Any = None
 _step_key = ""
 _gpu: str | None = None  # this worker's CUDA_VISIBLE_DEVICES (None: not assigned)
-_gpu_queue: Any = None  # where the GPU goes back when the step ends
 
 
 def _init_worker(progress_queue: Any, threads: int | None, gpu_queue: Any = None) -> None:
-    global _progress_queue, _gpu, _gpu_queue
+    global _progress_queue, _gpu
     _progress_queue = progress_queue
-    _gpu_queue = gpu_queue
     if gpu_queue is not None:
         # first of all: CUDA reads the variable when torch first touches it, in this process
         _gpu = gpu_queue.get()
@@ -177,11 +175,7 @@ def run_in_worker(runner: Callable[..., dict[str, Any]], step: Any, config: Any,
     """One step in a worker process; only plain values go back."""
     global _step_key
     _step_key = step.key
-    try:
-        info = run_step(runner, step, config, steps, _report)
-    finally:
-        if _gpu_queue is not None and _gpu is not None:
-            _gpu_queue.put(_gpu)  # this process ends with its step: the next worker takes the GPU
+    info = run_step(runner, step, config, steps, _report)
     if isinstance(info, StepFailure):
         return info
     if _gpu is not None:
@@ -206,12 +200,9 @@ class InlineExecutor:
 
 class WorkerPool:
     """``jobs`` worker processes (spawned: a forked torch can deadlock) and the queue their progress
-    reports go through (``drain`` hands them to the main process, which renders them).
-
-    Each step runs in a fresh process (``max_tasks_per_child=1``): the memory a step leaves behind
-    (a pre-training's peak, a tokenizer, heap pages glibc keeps) ends with it instead of adding to
-    the next step's, and a step runs weam's code as it is when the step starts. With
-    ``plan.gpus`` a new worker takes a free GPU as it starts and gives it back when its step ends."""
+    reports go through (``drain`` hands them to the main process, which renders them); with
+    ``plan.gpus`` each worker takes one of them as it starts (a worker lives for the whole run, so
+    it keeps its GPU)."""
 
     def __init__(self, plan: Parallelism):
         import multiprocessing
@@ -228,9 +219,6 @@ class WorkerPool:
             mp_context=context,
             initializer=_init_worker,
             initargs=(self.queue, plan.threads, gpu_queue),
-            # one step per process (not a bug work-around: Python 3.11-3.13's deadlock with this
-            # option needs more than one task per child, gh-115634)
-            max_tasks_per_child=1,
         )
 
     def submit(self, runner: Callable[..., Any], step: Any, config: Any, steps: Any) -> Future:
