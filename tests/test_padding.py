@@ -4,6 +4,7 @@ saved files and the rows are the same as with the tokenizer and the loaded matri
 
 from __future__ import annotations
 
+import errno
 import filecmp
 
 import numpy as np
@@ -57,6 +58,32 @@ def test_padding_only_saves_the_tokenizers_files(tiny_ref, tmp_path):
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir()) and "tokenizer.json" in names
     _, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
     assert not mismatch and not errors
+
+
+def test_padding_only_keeps_the_tokenizer_when_its_files_cannot_be_stashed(tiny_ref, tmp_path, monkeypatch):
+    """A full temporary disk while stashing the files is not the fine-tune's error: the tokenizer is
+    kept and writes its files into the output folder itself (where a lasting failure is named)."""
+    tok = load_tokenizer(tiny_ref)
+    save = type(tok).save_pretrained
+    calls = []
+
+    def full_once(self, folder, *args, **kwargs):
+        calls.append(folder)
+        if len(calls) == 1:
+            raise OSError(errno.EFBIG, "File too large")
+        return save(self, folder, *args, **kwargs)
+
+    monkeypatch.setattr(type(tok), "save_pretrained", full_once)
+    lean = PaddingOnly(tok)
+    lean.save_pretrained(tmp_path)
+    assert len(calls) == 2 and (tmp_path / "tokenizer.json").is_file()
+
+    def broken(self, folder, *args, **kwargs):
+        raise ValueError("not a storage problem")
+
+    monkeypatch.setattr(type(tok), "save_pretrained", broken)
+    with pytest.raises(ValueError):  # any other failure is not hidden
+        PaddingOnly(tok)
 
 
 def test_trainable_rows_are_read_from_the_weights_file_with_the_same_values(tiny_ref):

@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from weamcli.common.files import storage_problem
+
 # what each padded input is filled with where a sequence is shorter than the batch's longest
 _FILL = {"attention_mask": 0, "special_tokens_mask": 1}
 
@@ -26,11 +28,21 @@ class PaddingOnly:
         self.pad_token_type_id = getattr(tokenizer, "pad_token_type_id", 0)
         self.padding_side = tokenizer.padding_side
         self.model_input_names = list(tokenizer.model_input_names)
-        with tempfile.TemporaryDirectory() as tmp:
-            tokenizer.save_pretrained(tmp)
-            self._files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+        self._tokenizer: Any = None
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                tokenizer.save_pretrained(tmp)
+                self._files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+        except Exception as exc:
+            if storage_problem(exc) is None:
+                raise
+            # the temporary folder cannot be written (full disk, file-size limit): keep the
+            # tokenizer, so the failure, if it lasts, is the output folder's and names it
+            self._tokenizer, self._files = tokenizer, {}
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
+        if self._tokenizer is not None:
+            self._tokenizer.save_pretrained(folder)
         for name, data in self._files.items():
             (Path(folder) / name).write_bytes(data)
 
