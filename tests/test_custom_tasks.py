@@ -50,6 +50,7 @@ def _evaluate(tmp_path: Path, *args: str) -> list[dict]:
     return _rows(results)
 
 
+@pytest.mark.slow  # a real fine-tune: ~7-12 s on 2 cores
 def test_custom_classification_with_lang_pattern(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -116,6 +117,7 @@ def _conllu(path: Path, sentences: list[tuple[str, str]]) -> None:
     path.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
 
 
+@pytest.mark.slow  # a real fine-tune: ~7-12 s on 2 cores
 def test_custom_tagging_with_lang_pattern(tmp_path):
     data = tmp_path / "conllu"
     data.mkdir()
@@ -183,6 +185,7 @@ QA_ITEMS = {
 }  # fmt: skip
 
 
+@pytest.mark.slow  # a real fine-tune: ~7-12 s on 2 cores
 def test_squad_format_task_with_lang_pattern(tmp_path):
     data = tmp_path / "mlqa"
     data.mkdir()

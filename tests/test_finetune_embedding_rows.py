@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from safetensors.torch import load_file
 from torch import nn
@@ -36,6 +37,7 @@ def test_used_rows_read_trained_rows_and_decay_the_rest():
     assert torch.equal(merged.weight[[0, 1, 3]], original[[0, 1, 3]] * 0.5)
 
 
+@pytest.mark.slow  # a real fine-tune: ~7-12 s on 2 cores
 def test_fine_tune_equals_full_matrix_adamw(small_task, tmp_path, tiny_ref, monkeypatch):
     """Every saved tensor (untouched embedding rows included) of a fine-tune with weight decay equals
     the same fine-tune training the whole matrix, through the real Trainer path."""
@@ -88,6 +90,7 @@ def test_fine_tune_equals_full_matrix_adamw(small_task, tmp_path, tiny_ref, monk
     assert (shrink.max() - shrink.min()) < 1e-5  # one factor for every untouched row
 
 
+@pytest.mark.slow  # a real fine-tune: ~7-12 s on 2 cores
 def test_no_optimiser_state_for_the_rows_the_data_does_not_use(small_task, tmp_path, tiny_ref):
     from transformers import Trainer
 

@@ -33,6 +33,7 @@ def sports_health(shared_data, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # a real fine-tune: ~7-12 s on 2 cores
 def test_tiny_model_learns_sports_vs_health(sports_health, tmp_path, tiny_ref):
     settings = FinetuneSettings(
         task="custom",
@@ -87,6 +88,7 @@ def pretrained_folder(tmp_path, tiny_ref):
     return folder
 
 
+@pytest.mark.slow  # a real fine-tune: ~7-12 s on 2 cores
 def test_cli_finetune_seeds_metadata_and_resume(pretrained_folder, sports_health, tmp_path):
     out = tmp_path / "ft"
     args = [

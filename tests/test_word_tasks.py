@@ -216,6 +216,7 @@ def test_kind_defaults_fill_only_what_is_unset():
         FinetuneSettings(task="xquad", model="m", out="o", max_length=128, doc_stride=80)
 
 
+@pytest.mark.slow  # a real fine-tune: ~7-12 s on 2 cores
 def test_udpos_end_to_end_on_real_treebanks(shared_data, tmp_path):
     """`weam finetune --task udpos` then `weam evaluate --lang all`: a row per treebank language,
     word accuracy counted over words (CoNLL-U words, not multiword tokens), sentences as units."""

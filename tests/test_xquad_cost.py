@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
+
 from weamcli.common.task_splits import QASplit, load_task_split
 from weamcli.common.tasks import SQUAD_FORMAT, XQUAD, with_root
 from weamcli.evaluate.question_answering import SAMPLE_SEED, sample_questions
@@ -69,6 +71,7 @@ def test_files_that_are_not_translations_get_their_own_sample(tmp_path):
     assert sample_questions(task, {"en": en}, 0, "test") == ({"en": en}, {})  # --max-examples 0
 
 
+@pytest.mark.slow  # a real fine-tune: ~7-12 s on 2 cores
 def test_xquad_default_sample_end_to_end(shared_data, tmp_path):
     """`weam evaluate --task xquad` with no --max-examples scores 150 questions a language, says
     so, and records the sample in each row and in run.jsonl."""
